@@ -1,0 +1,2 @@
+/** Feature-to-gene interpretation, causal checks, static HTML report. */
+package org.cellcircuits.interpret;

@@ -1,0 +1,2 @@
+/** Sparse transcoders (and plain SAEs) per MLP layer: model, trainer, distributed training, evaluation. */
+package org.cellcircuits.transcoder;
