@@ -114,6 +114,8 @@ def type_profiles(genes, roles, markers, types, rng):
     if "MALAT1" in idx:
         level[idx["MALAT1"]] = 8.0 * level[other_hk].mean()
     bg_level = rng.lognormal(0.0, 2.2, size=g)
+    # Cut the far tail so no background gene outranks the planted markers and housekeeping genes everywhere.
+    bg_level = np.minimum(bg_level, np.percentile(bg_level, 99))
 
     prof = np.zeros((len(types), g))
     for k, t in enumerate(types):

@@ -12,29 +12,20 @@
 //   tokenizer.json           byte-level BPE laid out like GPT-NeoX/Pythia's: NFC normalizer, ByteLevel pre-tokenizer
 //                            (add_prefix_space false), ByteLevel post-processor (trim_offsets true, so a token 'ĠVWF'
 //                            gets the offsets of 'VWF' without its leading space), ByteLevel decoder, <|endoftext|> id 0
-//                            and <|padding|> id 1, then the 256 byte symbols, then merges. Vocabulary 800.
+//                            and <|padding|> id 1, then the 256 byte symbols, then merges. Vocabulary 600.
 //   tokenizer_untrimmed.json the same model without the post-processor: offsets of 'ĠVWF' include the space.
 //   tokenizer_nosplit.json   ByteLevel with use_regex false, so nothing splits words at spaces and BPE merges across
 //                            them: some tokens span the end of one gene and the start of the next.
 //
-// Why training is cut by hand: these bindings (0.23.2) expose training only through the model's default trainer
-// (BpeTrainer::default(), vocab_size 30000, min_frequency 0) and no trainer options. BPE training is greedy: the
-// trainer with vocab_size V returns exactly the first merges of the unrestricted run, in the same order. So we train
-// unrestricted, keep the merges until the vocabulary reaches V, and lay the vocabulary out as Pythia does (special
-// tokens, then the full 256-symbol byte alphabet, then merge results in merge order). The library then loads that
-// JSON (Tokenizer.fromString), saves it in its own canonical form, and the expected ids/offsets are what the library
-// itself produces when it encodes the test prompts from the saved file.
-import { createRequire } from 'module';
+// How the BPE is trained and laid out like Pythia's (and why training is cut by hand): demo/pythia_bpe.mjs. The
+// expected ids/offsets are what the library itself produces when it encodes the test prompts from the saved file.
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
 import { fileURLToPath } from 'url';
+import { tk, tokenizersVersion, trainCut, save } from '../../../../demo/pythia_bpe.mjs';
 
-const require = createRequire(path.join(process.env.NODE_PATH || '/tmp/tok-npm/node_modules', 'x.js'));
-const tk = require('tokenizers');
-const tkVersion = require('tokenizers/package.json').version;
-const { Tokenizer, BPE, byteLevelPreTokenizer, byteLevelAlphabet, nfcNormalizer } = tk;
-
+const { Tokenizer } = tk;
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const VOCAB_SIZE = 600;
 
@@ -102,52 +93,6 @@ function corpus() {
   return lines.join('\n') + '\n';
 }
 
-const BYTE_LEVEL = { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true };
-
-function trainCut(useRegex, vocabSize, corpusFile) {
-  const t = new Tokenizer(BPE.empty());
-  t.setNormalizer(nfcNormalizer());
-  t.setPreTokenizer(byteLevelPreTokenizer(false, useRegex));
-  t.train([corpusFile]);
-  const tmp = path.join(os.tmpdir(), `tok-full-${useRegex}.json`);
-  t.save(tmp, false);
-  const full = JSON.parse(fs.readFileSync(tmp, 'utf8'));
-
-  const vocab = { '<|endoftext|>': 0, '<|padding|>': 1 };
-  let next = 2;
-  const alphabet = byteLevelAlphabet().slice().sort((x, y) => x.codePointAt(0) - y.codePointAt(0));
-  if (alphabet.length !== 256) throw new Error(`byte-level alphabet has ${alphabet.length} symbols, expected 256`);
-  for (const ch of alphabet) vocab[ch] = next++;
-  const merges = [];
-  for (const m of full.model.merges) {
-    if (next >= vocabSize) break;
-    const [a, b] = Array.isArray(m) ? m : m.split(' ');
-    if (!(a in vocab) || !(b in vocab)) throw new Error(`merge ${a} ${b} uses a symbol outside the vocabulary`);
-    merges.push([a, b]);
-    if (!((a + b) in vocab)) vocab[a + b] = next++;
-  }
-  if (next !== vocabSize) throw new Error(`training produced only ${next} symbols, fewer than ${vocabSize}`);
-  return { full, vocab, merges };
-}
-
-function special(id, content) {
-  return { id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true };
-}
-
-function build({ full, vocab, merges }, useRegex, postProcessor, outName) {
-  const json = full;
-  json.added_tokens = [special(0, '<|endoftext|>'), special(1, '<|padding|>')];
-  json.normalizer = { type: 'NFC' };
-  json.pre_tokenizer = { ...BYTE_LEVEL, use_regex: useRegex };
-  json.post_processor = postProcessor ? { ...BYTE_LEVEL, use_regex: useRegex } : null;
-  json.decoder = { ...BYTE_LEVEL, use_regex: useRegex };
-  json.model.vocab = vocab;
-  json.model.merges = merges;
-  const out = path.join(HERE, outName);
-  Tokenizer.fromString(JSON.stringify(json)).save(out, true);
-  return out;
-}
-
 function cases() {
   const rand = rng(7);
   const short = ['VWF', 'PECAM1', 'HLA-DRA', 'MT-CO1', 'NKX2-5', 'RPL13A', 'ZNF385D', 'TTN'];
@@ -184,14 +129,14 @@ async function encodeAll(file, cs) {
 const corpusFile = path.join(os.tmpdir(), 'c2s-tokenizer-corpus.txt');
 fs.writeFileSync(corpusFile, corpus());
 
-const regexModel = trainCut(true, VOCAB_SIZE, corpusFile);
-const main = build(structuredClone(regexModel), true, true, 'tokenizer.json');
-const untrimmed = build(structuredClone(regexModel), true, false, 'tokenizer_untrimmed.json');
-const nosplit = build(trainCut(false, VOCAB_SIZE, corpusFile), false, true, 'tokenizer_nosplit.json');
+const regexModel = trainCut(corpusFile, VOCAB_SIZE, true);
+const main = save(regexModel, path.join(HERE, 'tokenizer.json'));
+const untrimmed = save(regexModel, path.join(HERE, 'tokenizer_untrimmed.json'), { postProcessor: false });
+const nosplit = save(trainCut(corpusFile, VOCAB_SIZE, false), path.join(HERE, 'tokenizer_nosplit.json'));
 
 const cs = cases();
 const expected = {
-  made_by: `npm tokenizers ${tkVersion} on node ${process.version}; src/test/resources/tokenizer/make_tokenizer.mjs`,
+  made_by: `npm tokenizers ${tokenizersVersion} on node ${process.version}; src/test/resources/tokenizer/make_tokenizer.mjs`,
   vocab_size: VOCAB_SIZE,
   cases: [
     ...(await encodeAll(main, cs)),

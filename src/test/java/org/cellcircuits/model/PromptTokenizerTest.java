@@ -21,8 +21,11 @@ import java.nio.file.Paths;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -294,6 +297,39 @@ class PromptTokenizerTest {
     Path missing = dir.resolve("no_such_tokenizer.json");
     assertThatThrownBy(() -> PromptTokenizer.load(missing))
         .isInstanceOf(IOException.class).hasMessageContaining(missing.toString());
+  }
+
+  @Test
+  void demoModelTokenizerSpellsEveryMarkerAndEveryAnswerApart() throws IOException {
+    // demo/model/tokenizer.json is made by demo/make_demo_tokenizer.mjs; the demo model and its circuits use it.
+    Map<String, List<String>> markers = new LinkedHashMap<>();
+    List<String> lines = Files.readAllLines(Paths.get("demo/markers.tsv"), StandardCharsets.UTF_8);
+    for (String line : lines.subList(1, lines.size())) {
+      String[] cols = line.split("\t");
+      markers.computeIfAbsent(cols[0], k -> new ArrayList<>()).add(cols[1]);
+    }
+    List<String> genes = markers.values().stream().flatMap(List::stream).distinct().toList();
+    String prompt = "The following is a list of " + genes.size() + " gene names ordered by descending expression "
+        + "level in a Homo sapiens cell. Your task is to give the cell type which this cell belongs to based on its "
+        + "gene expression.\nCell sentence: " + String.join(" ", genes)
+        + ".\nThe cell type corresponding to these genes is:";
+    try (PromptTokenizer tok = PromptTokenizer.load(Paths.get("demo/model"))) {
+      TokenizedPrompt tp = tok.encode(prompt);
+      assertThat(tp.genes()).hasSize(genes.size());
+      for (GeneSpan span : tp.genes()) {
+        long[] ids = Arrays.copyOfRange(tp.ids(), span.firstToken(), span.lastToken() + 1);
+        assertThat(tok.decode(ids).strip()).isEqualTo(span.gene());
+        assertThat(span.exclusive()).isTrue();
+      }
+      assertThat(tp.genes().stream().filter(s -> s.tokenCount() >= 2).count())
+          .as("most markers take several tokens, as gene symbols do with Pythia's vocabulary")
+          .isGreaterThan(genes.size() / 2);
+      Set<Long> firstAnswerTokens = new HashSet<>();
+      for (String type : markers.keySet()) {
+        firstAnswerTokens.add(tok.ids(" " + type + ".")[0]);
+      }
+      assertThat(firstAnswerTokens).as("first answer token of each cell type").hasSize(markers.size());
+    }
   }
 
   @Test
