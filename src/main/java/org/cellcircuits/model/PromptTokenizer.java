@@ -15,16 +15,16 @@ import java.util.List;
  * Tokenizes C2S prompts with a HuggingFace {@code tokenizer.json} and maps every token back to the gene symbol and
  * sentence rank it came from, so that activations and circuits can be read in genes.
  *
- * <p>Wraps DJL's {@link HuggingFaceTokenizer} with truncation and padding switched off: DJL otherwise cuts every input
- * at 512 tokens, and a C2S prompt of 200 genes is often longer than that with a GPT-NeoX vocabulary. Batching and
- * padding belong to the model code, which knows its pad id and padding side.
+ * <p>Wraps DJL's {@link HuggingFaceTokenizer} with truncation and padding switched off: DJL otherwise cuts every
+ * input at 512 tokens, and a C2S prompt of 200 genes can be longer than that (the demo tokenizer's average is ~520).
+ * Batching and padding belong to the model code, which knows its pad id and padding side.
  *
- * <p>Offsets: HuggingFace tokenizers report offsets in Unicode code points (checked against the npm bindings on a
- * prompt with an astral-plane character; see {@code src/test/resources/tokenizer/}). Java indexes strings in UTF-16
- * units, so offsets are converted when the prompt holds a character outside the Basic Multilingual Plane; for the
- * ASCII text of real prompts the two coincide.
+ * <p>Offsets: HuggingFace tokenizers report offsets in Unicode code points, in the npm bindings and in DJL's alike
+ * (checked on a prompt with an astral-plane character; see {@code src/test/resources/tokenizer/}). Java indexes
+ * strings in UTF-16 units, so offsets are converted when the prompt holds a character outside the Basic Multilingual
+ * Plane; for the ASCII text of real prompts the two coincide.
  *
- * <p>One instance holds native memory; close it. Encoding is thread-safe in the underlying Rust library.
+ * <p>One instance holds native memory; close it.
  */
 public final class PromptTokenizer implements AutoCloseable {
 
@@ -83,7 +83,8 @@ public final class PromptTokenizer implements AutoCloseable {
     String sentence = String.join(" ", genes);
     if (!prompt.startsWith(sentence, start)) {
       throw new IllegalArgumentException(String.format(
-          "prompt does not continue after '%s' with the given %d genes joined by spaces (expected '%s...', found '%s...')",
+          "prompt does not continue after '%s' with the given %d genes joined by spaces "
+              + "(expected '%s...', found '%s...')",
           SENTENCE_MARKER.trim(), genes.size(), abbreviate(sentence), abbreviate(prompt.substring(start))));
     }
     return encode(prompt, start, genes);
