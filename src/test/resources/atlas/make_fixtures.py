@@ -262,7 +262,7 @@ def fixtures():
 
     # 10x Matrix Market folders (expected values read the scanpy way)
     write_mtx("mtx_plain", sp.csr_matrix(counts), obs, SYMBOLS, ENSEMBL, gz=False, integer=True)
-    write_mtx("mtx_gz", sp.csr_matrix(dense), obs, SYMBOLS, ENSEMBL, gz=True, integer=False)
+    write_mtx("mtx_gz", csr_with_file_order_quirks(dense), obs, SYMBOLS, ENSEMBL, gz=True, integer=False)
 
     write_bad_inputs(dense, obs, var_sym)
 
