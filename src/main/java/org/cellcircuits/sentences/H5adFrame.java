@@ -23,7 +23,7 @@ import java.util.Map;
  *       {@code __categories/<col>}; code -1 is a missing value (null);
  *   <li>string columns (variable-length, {@code string-array} or the older un-annotated datasets), numeric columns
  *       (rendered as text, see {@link H5adArrays#strings}), booleans, and {@code nullable-integer} /
- *       {@code nullable-boolean} groups (values + mask).
+ *       {@code nullable-boolean} / {@code nullable-string-array} groups (values + mask; masked = null).
  * </ul>
  * The pre-0.7 layout (one compound dataset) is refused with a message saying so.
  */
@@ -112,7 +112,8 @@ final class H5adFrame {
       if ("categorical".equals(encoding)) {
         return categorical(field, dataset(g, "codes", field), dataset(g, "categories", field));
       }
-      if ("nullable-integer".equals(encoding) || "nullable-boolean".equals(encoding)) {
+      if ("nullable-integer".equals(encoding) || "nullable-boolean".equals(encoding)
+          || "nullable-string-array".equals(encoding)) {
         Dataset values = dataset(g, "values", field);
         Dataset mask = dataset(g, "mask", field);
         return (start, n) -> {

@@ -174,6 +174,13 @@ class AtlasBadInputTest {
     assertThatThrownBy(() -> AtlasReaders.open(twice.toString(), noObs()))
         .isInstanceOf(AtlasFormatException.class).hasMessageContaining("cell c1, gene B is written twice");
 
+    Path noCells = folder("no_cells", "%%MatrixMarket matrix coordinate integer general\n2 0 0\n",
+        "G1\tA\nG2\tB\n", "");
+    assertThatThrownBy(() -> AtlasReaders.open(noCells.toString(), noObs()))
+        .isInstanceOf(AtlasFormatException.class)
+        .hasMessage("atlas %s: matrix.mtx: the atlas has 0 cells and 2 genes; expected at least one cell and one gene",
+            noCells);
+
     Path noCsv = folder("no_csv", "%%MatrixMarket matrix coordinate integer general\n2 1 1\n2 1 3\n",
         "G1\tA\nG2\tB\n", "c1\n");
     assertThatThrownBy(() -> AtlasReaders.open(noCsv.toString(), AtlasOptions.defaults()))
