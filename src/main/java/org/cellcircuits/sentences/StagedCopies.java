@@ -55,7 +55,10 @@ final class StagedCopies {
 
   private static Path copy(FileStatus status, Configuration conf) throws IOException {
     Path dir = stagingDir();
-    Files.createDirectories(dir);
+    if (!Files.isDirectory(dir)) {
+      Files.createDirectories(dir);
+      dir.toFile().deleteOnExit(); // registered before its files, so removed after them
+    }
     String name = Integer.toHexString(HadoopFiles.fingerprint(status).hashCode()) + "-" + status.getPath().getName();
     Path target = dir.resolve(name);
     Path partial = Files.createTempFile(dir, name, ".partial");
