@@ -81,8 +81,9 @@ public final class StageCommitter {
         }
         throw conflict(root, spec, old, configJson, configHash);
       }
-      LOG.info("stage {}: overwriting attempt {} (config {} -> {})",
-          stage, old.attemptId(), shortHash(old.configHash()), shortHash(configHash));
+      LOG.info("stage {}: overwriting attempt {} (config {} -> {}, inputs {})", stage, old.attemptId(),
+          shortHash(old.configHash()), shortHash(configHash),
+          old.inputs().equals(spec.inputFingerprints()) ? "unchanged" : "changed");
     }
 
     deleteStaleAttempts(fs, stageDir, previous.map(StageMarker::attemptId).orElse(null));

@@ -16,6 +16,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 
@@ -25,8 +26,8 @@ import java.util.Objects;
  * {@code key=value} overrides from the command line.
  *
  * <p>Every key the user gives must exist in the reference config: a misspelt key would otherwise be ignored in
- * silence and the run would use the default. An empty object in the reference config is an open map (e.g.
- * {@code run.spark.conf}) that takes any key below it. Values are checked against the reference types.
+ * silence and the run would use the default. An empty object documented as an "open map" in the reference config
+ * (e.g. {@code run.spark.conf}) takes any key below it. Values are checked against the reference types.
  */
 public final class ConfigLoader {
   /** Every key lives under this root object. */
@@ -83,6 +84,7 @@ public final class ConfigLoader {
     }
     String fileName = userFile == null ? null : userFile.toString();
     requireKnownKeys(reference.root(), reference.root(), user.resolveWith(merged).root(), "", fileName);
+    requireKnownKeys(reference.root(), reference.root(), sets.resolveWith(merged).root(), "", null);
     try {
       merged.checkValid(reference);
     } catch (ConfigException.ValidationFailed e) {
@@ -120,8 +122,7 @@ public final class ConfigLoader {
    */
   private static ConfigValue parseValue(ConfigValue referenceValue, String text, String override) {
     ConfigValueType type = referenceValue == null ? ConfigValueType.STRING : referenceValue.valueType();
-    boolean openMapEntry = referenceValue == null;
-    if (openMapEntry || type == ConfigValueType.STRING) {
+    if (type == ConfigValueType.STRING) {
       return ConfigValueFactory.fromAnyRef(unquote(text));
     }
     ConfigValue parsed;
@@ -129,7 +130,7 @@ public final class ConfigLoader {
       parsed = ConfigFactory.parseString("v = " + text).root().get("v");
     } catch (ConfigException e) {
       throw new BadConfigException(String.format("--set %s: '%s' is not a valid %s value: %s",
-          override, text, type.name().toLowerCase(java.util.Locale.ROOT), e.getMessage()));
+          override, text, typeName(type), e.getMessage()));
     }
     if (parsed == null || (type == ConfigValueType.NULL && parsed.valueType() == ConfigValueType.STRING)) {
       return ConfigValueFactory.fromAnyRef(unquote(text));
@@ -153,7 +154,7 @@ public final class ConfigLoader {
     ConfigValue current = reference;
     for (int i = 0; i < path.size(); i++) {
       ConfigObject object = (ConfigObject) current;
-      if (object.isEmpty() && i > 0) {
+      if (isOpenMap(object)) {
         return null;
       }
       ConfigValue next = object.get(path.get(i));
@@ -164,10 +165,7 @@ public final class ConfigLoader {
       }
       current = next;
     }
-    if (current instanceof ConfigObject object && object.isEmpty()) {
-      return null;
-    }
-    return current;
+    return isOpenMap(current) ? null : current;
   }
 
   private static void requireKnownKeys(
@@ -175,19 +173,67 @@ public final class ConfigLoader {
     for (Map.Entry<String, ConfigValue> e : given.entrySet()) {
       String key = prefix.isEmpty() ? ConfigUtil.joinPath(e.getKey()) : prefix + "." + ConfigUtil.joinPath(e.getKey());
       ConfigValue ref = reference.get(e.getKey());
+      ConfigOrigin origin = e.getValue().origin();
+      String where = file != null
+          ? file + (origin.lineNumber() > 0 ? " line " + origin.lineNumber() : "")
+          : origin.description();
       if (ref == null) {
-        ConfigOrigin origin = e.getValue().origin();
-        String where = file != null
-            ? file + (origin.lineNumber() > 0 ? " line " + origin.lineNumber() : "")
-            : origin.description();
         throw new BadConfigException(String.format("%s: unknown key %s (not in reference.conf)%s",
             where, key, suggestion(fullReference, key)));
       }
-      if (ref instanceof ConfigObject refObject && e.getValue() instanceof ConfigObject givenObject
-          && !refObject.isEmpty()) {
+      if (isOpenMap(ref)) {
+        continue;
+      }
+      if (ref instanceof ConfigObject refObject && e.getValue() instanceof ConfigObject givenObject) {
         requireKnownKeys(fullReference, refObject, givenObject, key, file);
+      } else if (!compatible(ref, e.getValue())) {
+        throw new BadConfigException(String.format("%s: %s is %s %s; expected %s like its default %s",
+            where, key, article(e.getValue().valueType()), typeName(e.getValue().valueType()),
+            article(ref.valueType()) + " " + typeName(ref.valueType()), ref.render()));
       }
     }
+  }
+
+  /**
+   * An open map takes any key below it: an empty object whose comment in the reference config says "open map".
+   * Other empty objects (a stage section not filled yet) take no keys, so a typo there cannot pass unnoticed.
+   */
+  static boolean isOpenMap(ConfigValue ref) {
+    return ref instanceof ConfigObject object && object.isEmpty()
+        && String.join(" ", ref.origin().comments()).toLowerCase(Locale.ROOT).contains("open map");
+  }
+
+  /**
+   * Whether a value may stand where the reference has {@code ref}. Strings stand for other scalars only where the
+   * config library converts them (booleans from yes/no/on/off); a null default takes anything.
+   */
+  private static boolean compatible(ConfigValue ref, ConfigValue given) {
+    ConfigValueType want = ref.valueType();
+    ConfigValueType got = given.valueType();
+    if (want == ConfigValueType.NULL || got == ConfigValueType.NULL || want == got) {
+      return true;
+    }
+    return switch (want) {
+      case STRING -> got == ConfigValueType.NUMBER || got == ConfigValueType.BOOLEAN;
+      case BOOLEAN -> got == ConfigValueType.STRING
+          && List.of("true", "false", "yes", "no", "on", "off").contains(String.valueOf(given.unwrapped()));
+      default -> false;
+    };
+  }
+
+  private static String typeName(ConfigValueType type) {
+    return switch (type) {
+      case OBJECT -> "object";
+      case LIST -> "list";
+      case NUMBER -> "number";
+      case BOOLEAN -> "boolean";
+      case NULL -> "null";
+      case STRING -> "string";
+    };
+  }
+
+  private static String article(ConfigValueType type) {
+    return type == ConfigValueType.OBJECT ? "an" : "a";
   }
 
   /** A "did you mean" for the nearest known key, when one is close. */

@@ -1,6 +1,7 @@
 package org.cellcircuits.jobs;
 
 import com.typesafe.config.Config;
+import com.typesafe.config.ConfigException;
 import com.typesafe.config.ConfigUtil;
 import com.typesafe.config.ConfigValue;
 import java.time.Duration;
@@ -56,7 +57,14 @@ public record RunSettings(
 
   /** Reads the run section of a loaded config. */
   public static RunSettings from(Config config) {
-    Config run = config.getConfig(ConfigLoader.ROOT + ".run");
+    try {
+      return read(config.getConfig(ConfigLoader.ROOT + ".run"));
+    } catch (ConfigException e) {
+      throw new BadConfigException("bad value in cellcircuits.run: " + e.getMessage(), e);
+    }
+  }
+
+  private static RunSettings read(Config run) {
     Map<String, String> conf = new TreeMap<>();
     // Keys may be written quoted ("spark.sql.shuffle.partitions" = 8) or as nested objects (spark.sql... = 8);
     // joining the path elements with dots gives the Spark key either way.

@@ -52,10 +52,11 @@ class StageCommitterTest {
         .appName("StageCommitterTest")
         .config("spark.ui.enabled", "false")
         .config("spark.sql.shuffle.partitions", "2")
-        // Algorithm 2 commits each finished task's files straight into the output folder, so a job that fails
-        // half-way leaves real partial Parquet files behind: the case the commit protocol must hide from readers.
-        .config("spark.hadoop.mapreduce.fileoutputcommitter.algorithm.version", "2")
         .getOrCreate();
+    // Algorithm 2 commits each finished task's files straight into the output folder, so a job that fails half-way
+    // leaves real partial Parquet files behind: the case the commit protocol must hide from readers. Set on the
+    // context, since getOrCreate may hand back a session another test class left running.
+    spark.sparkContext().hadoopConfiguration().set("mapreduce.fileoutputcommitter.algorithm.version", "2");
   }
 
   @AfterAll
