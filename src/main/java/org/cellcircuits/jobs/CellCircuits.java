@@ -1,6 +1,7 @@
 package org.cellcircuits.jobs;
 
 import com.typesafe.config.Config;
+import com.typesafe.config.ConfigException;
 import java.io.FileNotFoundException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -182,6 +183,12 @@ public final class CellCircuits implements Callable<Integer> {
   private static int handle(Exception e, CommandLine cli, CommandLine.ParseResult parsed) {
     PrintWriter err = cli.getErr();
     String command = cli.getCommandName();
+    if (e instanceof ConfigException) {
+      // A stage read a key with the wrong type (the loader checks types only against the reference defaults).
+      err.println(command + ": bad config: " + e.getMessage());
+      err.flush();
+      return 2;
+    }
     if (e instanceof BadConfigException || e instanceof StageNotImplementedException) {
       err.println(command + ": " + e.getMessage());
       err.flush();
@@ -196,16 +203,28 @@ public final class CellCircuits implements Callable<Integer> {
     return 1;
   }
 
-  /** The message of an exception and of each distinct cause, so a Spark task failure shows the task's own error. */
+  /**
+   * The root cause's message first (for a Spark job, the task's own error: "cell 7 has ..."), then the first line of
+   * each wrapping exception, innermost first, so the line that says what went wrong is the first one read.
+   */
   static String messages(Throwable e) {
-    List<String> parts = new ArrayList<>();
-    for (Throwable t = e; t != null && parts.size() < 6; t = t.getCause()) {
-      String text = t.getMessage() == null ? t.getClass().getSimpleName() : t.getMessage();
-      if (parts.stream().noneMatch(p -> p.contains(text))) {
-        parts.add(text);
+    List<String> chain = new ArrayList<>();
+    for (Throwable t = e; t != null && chain.size() < 8; t = t.getCause()) {
+      String text = t.getMessage() == null ? t.getClass().getName() : t.getMessage().strip();
+      String first = text.lines().findFirst().orElse(t.getClass().getName());
+      if (!chain.contains(first)) {
+        chain.add(first);
+      }
+      if (t.getCause() == t) {
+        break;
       }
     }
-    return String.join("\n  caused by: ", parts);
+    if (chain.size() == 1) {
+      String only = e.getMessage() == null ? e.getClass().getName() : e.getMessage();
+      return only;
+    }
+    java.util.Collections.reverse(chain);
+    return String.join("\n  in: ", chain);
   }
 
   /** {@code --version}: the versions recorded in every stage marker. */

@@ -194,6 +194,34 @@ class CellCircuitsTest {
     assertThat(DOUBLE_WRITES).hasValue(0);
   }
 
+  /** Fails inside a Spark task, as a stage with bad data would. */
+  static final class FailingStage implements Stage {
+    @Override public String name() { return "toy"; }
+    @Override public String description() { return "fails"; }
+    @Override public List<String> upstream() { return List.of(); }
+
+    @Override
+    public StageResult write(StageContext ctx, String attemptDir) {
+      ctx.spark().range(0, 10, 1, 2).map((org.apache.spark.api.java.function.MapFunction<Long, Long>) x -> {
+        if (x == 7) {
+          throw new IllegalArgumentException("cell 7 has a negative count in column 3");
+        }
+        return x;
+      }, org.apache.spark.sql.Encoders.LONG()).write().parquet(attemptDir + "/numbers");
+      return StageResult.of(Map.of("numbers", 10L));
+    }
+  }
+
+  @Test
+  void aStageThatFailsExitsOneWithTheTasksOwnMessageAndCommitsNothing() throws Exception {
+    int code = execute(new StageRegistry(List.of(new FailingStage())), REFERENCE, settings -> spark,
+        "toy", "--root", root);
+    assertThat(code).isEqualTo(1);
+    assertThat(err.toString()).startsWith("toy failed: cell 7 has a negative count in column 3\n  in: ")
+        .contains("Job aborted due to stage failure");
+    assertThat(runRoot().committed("toy")).isEmpty();
+  }
+
   @Test
   void stagesNotBuiltYetSaySoWithExitCodeTwo() {
     StageRegistry defaults = StageRegistry.defaults();
