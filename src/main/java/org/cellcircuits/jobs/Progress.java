@@ -29,7 +29,8 @@ import org.slf4j.LoggerFactory;
  * executor's accumulator updates into the driver when the task ends, so the count moves once per finished task: keep
  * partitions small enough that tasks end every few seconds. The accumulator is named, so the Spark UI's stage page
  * shows it live as well. The Spark job description is set when progress starts (Spark reads a description when a job
- * is submitted, so it cannot follow the count of a running job) and restored on {@link #close()}.
+ * is submitted, so it cannot follow the count of a running job; {@link #refreshJobDescription()} updates it between
+ * jobs) and restored on {@link #close()}.
  */
 public final class Progress implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(Progress.class);
@@ -45,10 +46,11 @@ public final class Progress implements AutoCloseable {
   private final LongAccumulator counter;
   private final ScheduledExecutorService poller;
   private final Runnable onClose;
+  private final SparkContext describe;
   private boolean closed;
 
   private Progress(String what, String unit, long total, LongSupplier done, LongSupplier nanoClock,
-      Consumer<String> sink, LongAccumulator counter, Duration every, Runnable onClose) {
+      Consumer<String> sink, LongAccumulator counter, Duration every, Runnable onClose, SparkContext describe) {
     this.what = Objects.requireNonNull(what, "what");
     this.unit = Objects.requireNonNull(unit, "unit");
     this.total = total;
@@ -57,6 +59,7 @@ public final class Progress implements AutoCloseable {
     this.sink = Objects.requireNonNull(sink, "sink");
     this.counter = counter;
     this.onClose = onClose;
+    this.describe = describe;
     this.startNanos = nanoClock.getAsLong();
     if (every == null) {
       this.poller = null;
@@ -87,13 +90,13 @@ public final class Progress implements AutoCloseable {
         ? String.format(Locale.ROOT, "%s: %,d %s", what, total, unit)
         : what + ": " + unit);
     return new Progress(what, unit, total, counter::value, System::nanoTime, LOG::info, counter,
-        Objects.requireNonNull(every, "every"), () -> sc.setJobDescription(previous));
+        Objects.requireNonNull(every, "every"), () -> sc.setJobDescription(previous), sc);
   }
 
   /** A reporter driven by hand, with an injected count and clock (tests, or work counted on the driver). */
   static Progress manual(String what, String unit, long total, LongSupplier done, LongSupplier nanoClock,
       Consumer<String> sink) {
-    return new Progress(what, unit, total, done, nanoClock, sink, null, null, () -> {});
+    return new Progress(what, unit, total, done, nanoClock, sink, null, null, () -> {}, null);
   }
 
   /** The accumulator executors add finished items to. */
@@ -109,6 +112,17 @@ public final class Progress implements AutoCloseable {
     String text = line(what, unit, done.getAsLong(), total, nanoClock.getAsLong() - startNanos);
     sink.accept(text);
     return text;
+  }
+
+  /**
+   * Sets the current line as the description of the Spark jobs this thread submits next. For stages that run many
+   * jobs in a row from the driver (a batch or a layer each), call it between jobs so the Spark UI shows how far the
+   * work is; the poller thread cannot do it, since a description belongs to the thread that submits the job.
+   */
+  public void refreshJobDescription() {
+    if (describe != null) {
+      describe.setJobDescription(line(what, unit, done.getAsLong(), total, nanoClock.getAsLong() - startNanos));
+    }
   }
 
   /** Stops the poller and logs how long the whole work took. */

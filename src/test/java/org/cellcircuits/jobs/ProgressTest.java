@@ -88,6 +88,9 @@ class ProgressTest {
         assertThat(n).isEqualTo(5_000);
         line = p.report();
         assertThat(counter.name().get()).isEqualTo("sentences: cells done");
+        p.refreshJobDescription();
+        assertThat(spark.sparkContext().getLocalProperty("spark.job.description"))
+            .startsWith("sentences: 5,000 / 5,000 cells (100.0%), ");
       }
       assertThat(during).isEqualTo("sentences: 5,000 cells");
       assertThat(line).startsWith("sentences: 5,000 / 5,000 cells (100.0%), ").endsWith("ETA 0:00:00");
