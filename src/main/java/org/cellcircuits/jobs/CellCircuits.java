@@ -1,8 +1,239 @@
 package org.cellcircuits.jobs;
 
-/** The command line: one subcommand per stage. */
-public final class CellCircuits {
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigException;
+import java.io.FileNotFoundException;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import java.util.stream.Collectors;
+import org.cellcircuits.io.SoftwareVersions;
+import org.cellcircuits.io.StageConflictException;
+import org.cellcircuits.io.StageOutcome;
+import org.cellcircuits.jobs.StageRunner.PlanLine;
+import org.cellcircuits.jobs.StageRunner.SparkProvider;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * The command line: one subcommand per stage plus {@code run}, which runs every stage in order and skips those
+ * already committed with the same config and inputs.
+ *
+ * <p>Exit codes: 0 done (or skipped), 1 a stage failed or refused (the message says which and why), 2 usage: a bad
+ * option, a bad config key or value, or a stage that is not implemented yet.
+ */
+@Command(
+    name = "cellcircuits",
+    mixinStandardHelpOptions = true,
+    versionProvider = CellCircuits.Version.class,
+    description = "Transcoder circuits for single-cell foundation models, as Spark batch jobs.",
+    footer = {"", "Exit codes: 0 ok, 1 a stage failed or refused, 2 usage (bad option or config, stage not built)."})
+public final class CellCircuits implements Callable<Integer> {
+  @Spec CommandSpec spec;
+
   public static void main(String[] args) {
-    throw new UnsupportedOperationException("not built yet");
+    System.exit(commandLine(StageRegistry.defaults(), ConfigLoader.reference(), SparkProvider.fromSettings(), true)
+        .execute(args));
+  }
+
+  /**
+   * The command line over a stage registry.
+   *
+   * @param reference the reference config every key must be in ({@link ConfigLoader#reference()})
+   * @param stopSpark stop the Spark session when a command ends (false when the provider shares one, as in tests)
+   */
+  public static CommandLine commandLine(
+      StageRegistry registry, Config reference, SparkProvider spark, boolean stopSpark) {
+    Launch launch = new Launch(registry, reference, spark, stopSpark);
+    CommandLine cli = new CommandLine(new CellCircuits());
+    for (Stage stage : registry.inOrder()) {
+      CommandLine sub = new CommandLine(new StageCommand(stage.name(), launch));
+      sub.getCommandSpec().usageMessage().description(
+          stage.description(), "Reads: " + (stage.upstream().isEmpty() ? "external inputs only" : stage.upstream()));
+      cli.addSubcommand(stage.name(), sub);
+    }
+    cli.addSubcommand("run", new CommandLine(new RunCommand(launch)));
+    cli.setExecutionExceptionHandler(CellCircuits::handle);
+    return cli;
+  }
+
+  @Override
+  public Integer call() {
+    spec.commandLine().usage(spec.commandLine().getErr());
+    return 2;
+  }
+
+  /** What every command needs besides its options. */
+  record Launch(StageRegistry registry, Config reference, SparkProvider spark, boolean stopSpark) {
+    StageRunner runner(RunOptions options) throws java.io.IOException {
+      return new StageRunner(registry, options.load(reference), spark, stopSpark);
+    }
+  }
+
+  /** Options every stage command takes. */
+  static final class RunOptions {
+    @Option(names = "--config", paramLabel = "FILE",
+        description = "HOCON config file layered over conf/reference.conf, e.g. conf/demo.conf")
+    Path config;
+
+    @Option(names = "--set", paramLabel = "KEY=VALUE",
+        description = "override one config key (repeatable), e.g. --set run.root=runs/x; wins over --config")
+    List<String> sets = new ArrayList<>();
+
+    @Option(names = "--root", paramLabel = "URI", description = "run root (local path or s3a://bucket/prefix); "
+        + "same as --set run.root=URI")
+    String root;
+
+    @Option(names = "--overwrite", description = "replace committed outputs whose config or inputs changed; "
+        + "same as --set run.overwrite=true")
+    boolean overwrite;
+
+    Config load(Config reference) {
+      List<String> all = new ArrayList<>();
+      if (root != null) {
+        all.add("run.root=" + root);
+      }
+      if (overwrite) {
+        all.add("run.overwrite=true");
+      }
+      all.addAll(sets);
+      return ConfigLoader.load(reference, config, all);
+    }
+  }
+
+  @Command(mixinStandardHelpOptions = true)
+  static final class StageCommand implements Callable<Integer> {
+    @Spec CommandSpec spec;
+    @Mixin RunOptions options;
+
+    private final String stage;
+    private final Launch launch;
+
+    StageCommand(String stage, Launch launch) {
+      this.stage = stage;
+      this.launch = launch;
+    }
+
+    @Override
+    public Integer call() throws Exception {
+      try (StageRunner runner = launch.runner(options)) {
+        spec.commandLine().getOut().println(describe(runner.run(stage)));
+        return 0;
+      }
+    }
+  }
+
+  @Command(name = "run", mixinStandardHelpOptions = true,
+      description = {"Run every stage in order, skipping stages already committed with the same config and inputs.",
+          "Stops at the first stage that fails, refuses or is not implemented yet."})
+  static final class RunCommand implements Callable<Integer> {
+    @Spec CommandSpec spec;
+    @Mixin RunOptions options;
+
+    @Option(names = "--plan", description = "print what each stage would do (skip, run, refuse) and exit; "
+        + "starts no Spark and writes nothing")
+    boolean plan;
+
+    private final Launch launch;
+
+    RunCommand(Launch launch) {
+      this.launch = launch;
+    }
+
+    @Override
+    public Integer call() throws Exception {
+      PrintWriter out = spec.commandLine().getOut();
+      try (StageRunner runner = launch.runner(options)) {
+        if (plan) {
+          out.println("run root " + runner.root().uri());
+          for (PlanLine line : runner.plan()) {
+            out.printf(Locale.ROOT, "  %-10s %s%n", line.stage(), line.status());
+          }
+          out.flush();
+          return 0;
+        }
+        for (Stage stage : launch.registry().inOrder()) {
+          out.println(describe(runner.run(stage.name())));
+          out.flush();
+        }
+        return 0;
+      }
+    }
+  }
+
+  static String describe(StageOutcome outcome) {
+    var m = outcome.marker();
+    String rows = m.rowCounts().entrySet().stream()
+        .map(e -> String.format(Locale.ROOT, "%s=%,d", e.getKey(), e.getValue()))
+        .collect(Collectors.joining(", "));
+    return switch (outcome.status()) {
+      case SKIPPED -> String.format("%s: skipped, attempt %s is committed with the same config and inputs (%s)",
+          m.stage(), m.attemptId(), rows);
+      case COMMITTED -> String.format("%s: committed attempt %s (%s)", m.stage(), m.attemptId(), rows);
+    };
+  }
+
+  private static int handle(Exception e, CommandLine cli, CommandLine.ParseResult parsed) {
+    PrintWriter err = cli.getErr();
+    String command = cli.getCommandName();
+    if (e instanceof ConfigException) {
+      // A stage read a key with the wrong type (the loader checks types only against the reference defaults).
+      err.println(command + ": bad config: " + e.getMessage());
+      err.flush();
+      return 2;
+    }
+    if (e instanceof BadConfigException || e instanceof StageNotImplementedException) {
+      err.println(command + ": " + e.getMessage());
+      err.flush();
+      return 2;
+    }
+    err.println(command + " failed: " + messages(e));
+    // Expected refusals explain themselves; anything else is a bug or an environment problem worth its stack trace.
+    if (!(e instanceof StageConflictException || e instanceof FileNotFoundException)) {
+      e.printStackTrace(err);
+    }
+    err.flush();
+    return 1;
+  }
+
+  /**
+   * The root cause's message first (for a Spark job, the task's own error: "cell 7 has ..."), then the first line of
+   * each wrapping exception, innermost first, so the line that says what went wrong is the first one read.
+   */
+  static String messages(Throwable e) {
+    List<String> chain = new ArrayList<>();
+    for (Throwable t = e; t != null && chain.size() < 8; t = t.getCause()) {
+      String text = t.getMessage() == null ? t.getClass().getName() : t.getMessage().strip();
+      String first = text.lines().findFirst().orElse(t.getClass().getName());
+      if (!chain.contains(first)) {
+        chain.add(first);
+      }
+      if (t.getCause() == t) {
+        break;
+      }
+    }
+    if (chain.size() == 1) {
+      String only = e.getMessage() == null ? e.getClass().getName() : e.getMessage();
+      return only;
+    }
+    java.util.Collections.reverse(chain);
+    return String.join("\n  in: ", chain);
+  }
+
+  /** {@code --version}: the versions recorded in every stage marker. */
+  static final class Version implements CommandLine.IVersionProvider {
+    @Override
+    public String[] getVersion() {
+      SoftwareVersions v = SoftwareVersions.current();
+      return new String[] {
+          "cellcircuits " + v.cellcircuits(), "Spark " + v.spark() + ", DJL " + v.djl() + ", Java " + v.java()};
+    }
   }
 }

@@ -1,0 +1,85 @@
+package org.cellcircuits.io;
+
+import java.io.FileNotFoundException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.Locale;
+import java.util.Optional;
+import java.util.Set;
+import org.apache.hadoop.fs.ChecksumFileSystem;
+import org.apache.hadoop.fs.FileContext;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Options;
+import org.apache.hadoop.fs.Path;
+
+/**
+ * Reads and writes commit markers so that a reader sees either the previous complete marker or the new complete one,
+ * never a partial file.
+ *
+ * <ul>
+ *   <li>Object stores that publish an object only when its upload completes (S3 through s3a, GCS, OSS): one PUT at
+ *       {@code close()} is atomic for readers, and a rename would be a copy plus a delete, which is not.
+ *   <li>Everything else (local disk, HDFS, ABFS...): write a temp file beside the marker, then rename that single file
+ *       over the marker. POSIX rename(2) and HDFS rename with OVERWRITE replace the destination atomically.
+ * </ul>
+ */
+final class MarkerFiles {
+  /** Schemes whose output stream makes the object visible only when it is closed, all at once. */
+  private static final Set<String> PUT_ON_CLOSE = Set.of("s3a", "s3", "s3n", "gs", "oss");
+
+  static final String TEMP_PREFIX = RunRoot.MARKER + ".tmp-";
+
+  private MarkerFiles() {}
+
+  static Optional<StageMarker> read(FileSystem fs, Path marker, String expectedStage) throws IOException {
+    byte[] bytes;
+    try (InputStream in = raw(fs).open(marker)) {
+      bytes = in.readAllBytes();
+    } catch (FileNotFoundException e) {
+      return Optional.empty();
+    }
+    StageMarker parsed;
+    try {
+      parsed = StageMarker.fromJson(new String(bytes, StandardCharsets.UTF_8), marker.toString());
+    } catch (IllegalArgumentException e) {
+      throw new IOException(e.getMessage(), e);
+    }
+    if (!parsed.stage().equals(expectedStage)) {
+      throw new IOException(String.format(
+          "marker %s names stage '%s'; expected '%s' (was it copied from another stage folder?)",
+          marker, parsed.stage(), expectedStage));
+    }
+    return Optional.of(parsed);
+  }
+
+  static void write(FileSystem fs, Path marker, StageMarker content) throws IOException {
+    byte[] bytes = content.toJson().getBytes(StandardCharsets.UTF_8);
+    FileSystem target = raw(fs);
+    String scheme = marker.toUri().getScheme();
+    if (scheme != null && PUT_ON_CLOSE.contains(scheme.toLowerCase(Locale.ROOT))) {
+      try (OutputStream out = target.create(marker, true)) {
+        out.write(bytes);
+      }
+      return;
+    }
+    Path temp = new Path(marker.getParent(), TEMP_PREFIX + content.attemptId());
+    try (OutputStream out = target.create(temp, true)) {
+      out.write(bytes);
+    }
+    // FileSystem.rename replaces an existing destination on local disk (rename(2)) but refuses on HDFS; there the
+    // FileContext rename with OVERWRITE is the atomic replace.
+    if (!target.rename(temp, marker)) {
+      FileContext.getFileContext(target.getUri(), target.getConf()).rename(temp, marker, Options.Rename.OVERWRITE);
+    }
+  }
+
+  /**
+   * The file system without a client-side checksum layer: the local file system keeps a {@code .crc} file beside each
+   * file and renames it separately, so for a moment the new marker would sit next to the old marker's checksum.
+   */
+  static FileSystem raw(FileSystem fs) {
+    return fs instanceof ChecksumFileSystem checksummed ? checksummed.getRawFileSystem() : fs;
+  }
+}

@@ -1,0 +1,53 @@
+package org.cellcircuits.jobs;
+
+import com.typesafe.config.Config;
+import java.util.List;
+import java.util.Map;
+import org.cellcircuits.io.StageResult;
+
+/**
+ * One step of the pipeline as the command line and {@link StageRunner} see it. A stage holds no maths: it wires the
+ * package that does the work (sentences, harvest, ...) to Spark and to the run root.
+ *
+ * <p>The runner fingerprints the upstream stages' markers and the external inputs, hashes {@link #stageConfig},
+ * skips the stage when both match its marker, and otherwise calls {@link #write} under the commit protocol
+ * ({@link org.cellcircuits.io.StageCommitter}).
+ */
+public interface Stage {
+  /** Folder name under the run root and subcommand name, e.g. {@code sentences}. */
+  String name();
+
+  /** One line for {@code --help}. */
+  String description();
+
+  /** Stages whose committed output this one reads; they must come earlier in the registry. */
+  List<String> upstream();
+
+  /**
+   * The config that determines this stage's output; its hash decides skip or refuse. Default: the stage's own section
+   * {@code cellcircuits.<name>}, with its keys rendered as {@code <name>.key}. A stage that also depends on another
+   * section (e.g. {@code model}) returns both, e.g. {@code section(all, "harvest").withFallback(section(all, "model"))}.
+   */
+  default Config stageConfig(Config all) {
+    return section(all, name());
+  }
+
+  /**
+   * Files or folders outside the run root that the stage reads (atlas, model folder), input name to path or URI.
+   * They are fingerprinted by path, length and modification time. Default: none.
+   */
+  default Map<String, String> externalInputs(Config all) {
+    return Map.of();
+  }
+
+  /**
+   * Writes every table of this stage under {@code attemptDir} ({@code attemptDir + "/" + table}) and returns the row
+   * count of each. Upstream data is read with {@code ctx.root().committedPath(stage, table)}.
+   */
+  StageResult write(StageContext ctx, String attemptDir) throws Exception;
+
+  /** {@code cellcircuits.<name>} of the full config, keyed {@code <name>.*} so hashes and diffs name the section. */
+  static Config section(Config all, String name) {
+    return all.getConfig(ConfigLoader.ROOT).withOnlyPath(name);
+  }
+}

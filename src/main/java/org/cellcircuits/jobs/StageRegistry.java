@@ -1,0 +1,58 @@
+package org.cellcircuits.jobs;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/** The pipeline: stages in the order {@code run} executes them, each after the stages it reads. */
+public final class StageRegistry {
+  private final Map<String, Stage> stages = new LinkedHashMap<>();
+
+  /**
+   * @throws IllegalArgumentException for a duplicate name or a stage listed before one it reads
+   */
+  public StageRegistry(List<? extends Stage> inOrder) {
+    for (Stage stage : inOrder) {
+      for (String up : stage.upstream()) {
+        if (!stages.containsKey(up)) {
+          throw new IllegalArgumentException(String.format(
+              "stage %s reads stage %s, which is not registered before it (registered: %s)",
+              stage.name(), up, stages.keySet()));
+        }
+      }
+      if (stages.putIfAbsent(stage.name(), stage) != null) {
+        throw new IllegalArgumentException("stage " + stage.name() + " is registered twice");
+      }
+    }
+  }
+
+  /**
+   * The project's pipeline. Stages not built yet are {@link PendingStage}s naming their issue; each issue replaces its
+   * entry with the real stage.
+   */
+  public static StageRegistry defaults() {
+    return new StageRegistry(List.of(
+        new PendingStage("sentences", "atlas (.h5ad, 10x .mtx, Parquet) -> C2S cell sentences and prompts",
+            List.of(), "issue 3"),
+        new PendingStage("harvest", "run the C2S model over the sentences; keep every layer's MLP input and output",
+            List.of("sentences"), "issue 6"),
+        new PendingStage("train", "train one sparse transcoder per MLP layer on the harvested activations",
+            List.of("harvest"), "issue 7"),
+        new PendingStage("evaluate", "loss and KL of the model with its MLPs replaced by transcoders",
+            List.of("sentences", "train"), "no issue filed yet"),
+        new PendingStage("circuits", "attribution graphs per cell, pruned, summarised per cell type",
+            List.of("sentences", "train"), "no issue filed yet"),
+        new PendingStage("interpret", "label features by their top genes and cell types; HTML report",
+            List.of("harvest", "circuits"), "no issue filed yet")));
+  }
+
+  public List<Stage> inOrder() {
+    return new ArrayList<>(stages.values());
+  }
+
+  public Optional<Stage> get(String name) {
+    return Optional.ofNullable(stages.get(name));
+  }
+}

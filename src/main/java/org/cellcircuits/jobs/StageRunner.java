@@ -1,0 +1,167 @@
+package org.cellcircuits.jobs;
+
+import com.typesafe.config.Config;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.TreeMap;
+import org.apache.spark.sql.SparkSession;
+import org.cellcircuits.io.CanonicalConfig;
+import org.cellcircuits.io.InputFingerprints;
+import org.cellcircuits.io.RunRoot;
+import org.cellcircuits.io.StageCommitter;
+import org.cellcircuits.io.StageMarker;
+import org.cellcircuits.io.StageOutcome;
+import org.cellcircuits.io.StageSpec;
+
+/**
+ * Runs registered stages against one run root under the commit protocol. Spark starts only when a stage really has
+ * to write, so a run whose stages are all committed is a few file reads.
+ */
+public final class StageRunner implements AutoCloseable {
+  /** Starts the Spark session of a run. */
+  @FunctionalInterface
+  public interface SparkProvider {
+    SparkSession start(RunSettings settings);
+
+    /** The launcher's provider: a session from the run's Spark settings (launcher settings win). */
+    static SparkProvider fromSettings() {
+      return settings -> SparkSession.builder().config(settings.toSparkConf()).getOrCreate();
+    }
+  }
+
+  private final StageRegistry registry;
+  private final Config config;
+  private final RunSettings settings;
+  private final RunRoot root;
+  private final SparkProvider sparkProvider;
+  private final boolean stopSparkOnClose;
+  private SparkSession spark;
+
+  /**
+   * @param config the full loaded config ({@link ConfigLoader})
+   * @param stopSparkOnClose stop the session on {@link #close()} if this runner started it (false when the provider
+   *     hands out a shared session, as in tests)
+   */
+  public StageRunner(StageRegistry registry, Config config, SparkProvider sparkProvider, boolean stopSparkOnClose)
+      throws IOException {
+    this.registry = Objects.requireNonNull(registry, "registry");
+    this.config = Objects.requireNonNull(config, "config");
+    this.settings = RunSettings.from(config);
+    this.root = RunRoot.of(settings.root(), settings.hadoopConfiguration());
+    this.sparkProvider = Objects.requireNonNull(sparkProvider, "sparkProvider");
+    this.stopSparkOnClose = stopSparkOnClose;
+  }
+
+  public RunRoot root() {
+    return root;
+  }
+
+  public RunSettings settings() {
+    return settings;
+  }
+
+  /**
+   * Runs one stage: skipped when committed with the same config and inputs, refused when committed differently
+   * (unless overwrite), otherwise written and committed.
+   *
+   * @throws StageNotImplementedException for a {@link PendingStage}
+   * @throws org.cellcircuits.io.StageNotCommittedException when an upstream stage has no committed output
+   */
+  public StageOutcome run(String stageName) throws Exception {
+    Stage stage = registry.get(stageName).orElseThrow(() -> new IllegalArgumentException(
+        String.format("no stage named %s; stages: %s", stageName, names())));
+    if (stage instanceof PendingStage pending) {
+      throw pending.notImplemented();
+    }
+    StageSpec spec = spec(stage);
+    return StageCommitter.run(root, spec, settings.overwrite(), attemptDir -> stage.write(context(), attemptDir));
+  }
+
+  /** What {@code run} would do for each stage, without starting Spark or writing anything. */
+  public List<PlanLine> plan() throws IOException {
+    List<PlanLine> lines = new ArrayList<>();
+    Map<String, Boolean> upToDate = new HashMap<>();
+    for (Stage stage : registry.inOrder()) {
+      String status;
+      boolean current = false;
+      Optional<StageMarker> marker = root.committed(stage.name());
+      List<String> waitingFor = stage.upstream().stream().filter(u -> !upToDate.get(u)).toList();
+      if (stage instanceof PendingStage pending) {
+        status = "not implemented yet (" + pending.issue() + ")";
+      } else if (!waitingFor.isEmpty()) {
+        status = "runs after " + String.join(", ", waitingFor);
+      } else {
+        StageSpec spec;
+        try {
+          spec = spec(stage);
+        } catch (IOException e) {
+          status = "cannot run: " + e.getMessage();
+          lines.add(new PlanLine(stage.name(), status, marker.map(StageMarker::attemptId).orElse(null)));
+          upToDate.put(stage.name(), false);
+          continue;
+        }
+        if (marker.isEmpty()) {
+          status = "will run";
+        } else if (marker.get().configHash().equals(spec.configHash())
+            && marker.get().inputs().equals(spec.inputFingerprints())) {
+          current = true;
+          status = "up to date, will skip (rows " + marker.get().rowCounts() + ")";
+        } else if (settings.overwrite()) {
+          status = "changed, will be rebuilt (overwrite is on)";
+        } else {
+          status = "changed, will refuse: config hash " + marker.get().configHash().substring(0, 12) + " -> "
+              + spec.configHash().substring(0, 12) + " " + CanonicalConfig.differences(
+                  CanonicalConfig.parse(marker.get().configJson()), CanonicalConfig.parse(spec.configJson()))
+              + "; pass --overwrite to rebuild";
+        }
+      }
+      upToDate.put(stage.name(), current);
+      lines.add(new PlanLine(stage.name(), status, marker.map(StageMarker::attemptId).orElse(null)));
+    }
+    return lines;
+  }
+
+  /**
+   * One stage's state in a plan.
+   *
+   * @param committedAttempt the attempt now committed, or null
+   */
+  public record PlanLine(String stage, String status, String committedAttempt) {}
+
+  /** The stage's identity for this run: its config plus fingerprints of the upstream markers and external inputs. */
+  StageSpec spec(Stage stage) throws IOException {
+    Map<String, String> inputs = new TreeMap<>();
+    for (String up : stage.upstream()) {
+      StageMarker marker = root.requireCommitted(up);
+      inputs.put(InputFingerprints.stageKey(up), InputFingerprints.ofStage(marker));
+    }
+    for (Map.Entry<String, String> e : stage.externalInputs(config).entrySet()) {
+      inputs.put(e.getKey(), InputFingerprints.ofPath(e.getKey(), e.getValue(), root.hadoop()));
+    }
+    return new StageSpec(stage.name(), stage.stageConfig(config), inputs);
+  }
+
+  private StageContext context() {
+    if (spark == null) {
+      spark = sparkProvider.start(settings);
+    }
+    return new StageContext(spark, config, root, settings);
+  }
+
+  private List<String> names() {
+    return registry.inOrder().stream().map(Stage::name).toList();
+  }
+
+  @Override
+  public void close() {
+    if (spark != null && stopSparkOnClose) {
+      spark.stop();
+    }
+    spark = null;
+  }
+}

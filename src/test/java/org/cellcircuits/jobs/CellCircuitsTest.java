@@ -1,0 +1,253 @@
+package org.cellcircuits.jobs;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.functions;
+import org.cellcircuits.io.CanonicalConfig;
+import org.cellcircuits.io.RunRoot;
+import org.cellcircuits.io.StageMarker;
+import org.cellcircuits.io.StageResult;
+import org.cellcircuits.jobs.StageRunner.SparkProvider;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/** The command line through picocli's API, with two toy stages registered by the test. */
+class CellCircuitsTest {
+  private static SparkSession spark;
+  private static final AtomicInteger TOY_WRITES = new AtomicInteger();
+  private static final AtomicInteger DOUBLE_WRITES = new AtomicInteger();
+
+  /** The project's reference config plus the toy stages' sections. */
+  private static final Config REFERENCE = ConfigLoader.reference().withFallback(ConfigFactory.parseString(
+      "cellcircuits.toy {\n  # rows to write. Default: 100\n  rows = 100\n}\n"
+          + "cellcircuits.double {\n  # factor. Default: 2\n  factor = 2\n}\n"));
+
+  private static final SparkProvider NO_SPARK = settings -> {
+    throw new AssertionError("this command must not start Spark");
+  };
+
+  @TempDir Path tmp;
+  private String root;
+  private final StringWriter out = new StringWriter();
+  private final StringWriter err = new StringWriter();
+
+  @BeforeAll
+  static void startSpark() {
+    spark = SparkSession.builder().master("local[2]").appName("CellCircuitsTest")
+        .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "2").getOrCreate();
+  }
+
+  @AfterAll
+  static void stopSpark() {
+    spark.stop();
+  }
+
+  @BeforeEach
+  void reset() {
+    TOY_WRITES.set(0);
+    DOUBLE_WRITES.set(0);
+    root = tmp.resolve("run").toString();
+  }
+
+  /** Writes ids 0..rows-1. */
+  static final class ToyStage implements Stage {
+    @Override public String name() { return "toy"; }
+    @Override public String description() { return "writes numbers"; }
+    @Override public List<String> upstream() { return List.of(); }
+
+    @Override
+    public StageResult write(StageContext ctx, String attemptDir) {
+      TOY_WRITES.incrementAndGet();
+      long rows = ctx.config().getLong("cellcircuits.toy.rows");
+      ctx.spark().range(rows).write().parquet(attemptDir + "/numbers");
+      return StageResult.of(Map.of("numbers", rows));
+    }
+  }
+
+  /** Reads the toy stage's committed numbers and writes them times the factor. */
+  static final class DoubleStage implements Stage {
+    @Override public String name() { return "double"; }
+    @Override public String description() { return "multiplies numbers"; }
+    @Override public List<String> upstream() { return List.of("toy"); }
+
+    @Override
+    public StageResult write(StageContext ctx, String attemptDir) throws Exception {
+      DOUBLE_WRITES.incrementAndGet();
+      long factor = ctx.config().getLong("cellcircuits.double.factor");
+      var in = ctx.spark().read().parquet(ctx.root().committedPath("toy", "numbers").toString());
+      in.select(functions.col("id").multiply(factor).as("id")).write().parquet(attemptDir + "/doubled");
+      return StageResult.of(Map.of("doubled", in.count()));
+    }
+  }
+
+  private int execute(StageRegistry registry, Config reference, SparkProvider provider, String... args) {
+    CommandLine cli = CellCircuits.commandLine(registry, reference, provider, false);
+    cli.setOut(new PrintWriter(out, true));
+    cli.setErr(new PrintWriter(err, true));
+    return cli.execute(args);
+  }
+
+  private int toys(SparkProvider provider, String... args) {
+    return execute(new StageRegistry(List.of(new ToyStage(), new DoubleStage())), REFERENCE, provider, args);
+  }
+
+  private int toys(String... args) {
+    return toys(settings -> spark, args);
+  }
+
+  private RunRoot runRoot() throws Exception {
+    return RunRoot.of(root, spark.sparkContext().hadoopConfiguration());
+  }
+
+  @Test
+  void aStageCommandTakesSetOverridesAndCommits() throws Exception {
+    int code = toys("toy", "--root", root, "--set", "toy.rows=250");
+
+    assertThat(code).as(err.toString()).isZero();
+    StageMarker marker = runRoot().committed("toy").orElseThrow();
+    assertThat(out.toString()).isEqualTo("toy: committed attempt " + marker.attemptId() + " (numbers=250)\n");
+    assertThat(marker.rowCounts()).containsExactly(Map.entry("numbers", 250L));
+    assertThat(marker.configJson()).isEqualTo("{\"toy\":{\"rows\":250}}");
+    assertThat(marker.configHash()).isEqualTo(CanonicalConfig.sha256Hex("{\"toy\":{\"rows\":250}}"));
+    assertThat(spark.read().parquet(runRoot().committedPath("toy", "numbers").toString()).count()).isEqualTo(250);
+  }
+
+  @Test
+  void configErrorsAreUsageErrorsAndWriteNothing() throws Exception {
+    assertThat(toys("toy", "--root", root, "--set", "toy.rowz=5")).isEqualTo(2);
+    assertThat(err.toString()).isEqualTo("toy: --set toy.rowz=5: unknown key cellcircuits.toy.rowz (not in "
+        + "reference.conf); did you mean cellcircuits.toy.rows?\n");
+
+    Path bad = Files.writeString(tmp.resolve("bad.conf"), "cellcircuits.toy.rows = many\n");
+    assertThat(toys("toy", "--root", root, "--config", bad.toString())).isEqualTo(2);
+    assertThat(err.toString()).contains(bad + " line 1: cellcircuits.toy.rows is a string; expected a number");
+
+    assertThat(toys("toy", "--bogus")).isEqualTo(2);
+    assertThat(err.toString()).contains("Unknown option: '--bogus'");
+    assertThat(Files.exists(tmp.resolve("run"))).isFalse();
+    assertThat(TOY_WRITES).hasValue(0);
+  }
+
+  @Test
+  void runSkipsCommittedStagesRefusesChangedOnesAndOverwriteCascades() throws Exception {
+    assertThat(toys("run", "--root", root)).as(err.toString()).isZero();
+    assertThat(out.toString()).containsPattern("toy: committed attempt \\S+ \\(numbers=100\\)\n"
+        + "double: committed attempt \\S+ \\(doubled=100\\)\n");
+    StageMarker toy = runRoot().committed("toy").orElseThrow();
+
+    // Everything committed: a rerun skips both stages and never starts Spark.
+    out.getBuffer().setLength(0);
+    assertThat(toys(NO_SPARK, "run", "--root", root)).as(err.toString()).isZero();
+    assertThat(out.toString()).contains("toy: skipped, attempt " + toy.attemptId())
+        .contains("double: skipped, attempt");
+    assertThat(TOY_WRITES).hasValue(1);
+    assertThat(DOUBLE_WRITES).hasValue(1);
+
+    // A changed config refuses, naming the key, and changes nothing.
+    assertThat(toys("run", "--root", root, "--set", "toy.rows=300")).isEqualTo(1);
+    assertThat(err.toString()).contains("stage toy already committed attempt " + toy.attemptId())
+        .contains("toy.rows: 100 -> 300").contains("--overwrite");
+    assertThat(runRoot().committed("toy")).contains(toy);
+
+    // With --overwrite the toy stage is rebuilt, and the double stage too, since its input changed.
+    assertThat(toys("run", "--root", root, "--set", "toy.rows=300", "--overwrite")).as(err.toString()).isZero();
+    assertThat(TOY_WRITES).hasValue(2);
+    assertThat(DOUBLE_WRITES).hasValue(2);
+    var doubled = spark.read().parquet(runRoot().committedPath("double", "doubled").toString());
+    assertThat(doubled.count()).isEqualTo(300);
+    assertThat(doubled.agg(functions.sum("id")).first().getLong(0)).isEqualTo(2L * (299 * 300 / 2));
+  }
+
+  @Test
+  void planReportsEachStageWithoutStartingSpark() throws Exception {
+    assertThat(toys(NO_SPARK, "run", "--plan", "--root", root)).as(err.toString()).isZero();
+    assertThat(out.toString()).isEqualTo("run root " + runRoot().uri() + "\n"
+        + "  toy        will run\n"
+        + "  double     runs after toy\n");
+
+    assertThat(toys("toy", "--root", root)).isZero();
+    out.getBuffer().setLength(0);
+    assertThat(toys(NO_SPARK, "run", "--plan", "--root", root, "--set", "double.factor=3")).isZero();
+    assertThat(out.toString()).contains("  toy        up to date, will skip (rows {numbers=100})\n"
+        + "  double     will run\n");
+  }
+
+  @Test
+  void aStageWhoseUpstreamIsNotCommittedFailsNamingIt() throws Exception {
+    assertThat(toys(NO_SPARK, "double", "--root", root)).isEqualTo(1);
+    assertThat(err.toString()).startsWith("double failed: stage toy has no committed output under "
+        + runRoot().uri()).contains("run `cellcircuits toy` first");
+    assertThat(DOUBLE_WRITES).hasValue(0);
+  }
+
+  /** Fails inside a Spark task, as a stage with bad data would. */
+  static final class FailingStage implements Stage {
+    @Override public String name() { return "toy"; }
+    @Override public String description() { return "fails"; }
+    @Override public List<String> upstream() { return List.of(); }
+
+    @Override
+    public StageResult write(StageContext ctx, String attemptDir) {
+      ctx.spark().range(0, 10, 1, 2).map((org.apache.spark.api.java.function.MapFunction<Long, Long>) x -> {
+        if (x == 7) {
+          throw new IllegalArgumentException("cell 7 has a negative count in column 3");
+        }
+        return x;
+      }, org.apache.spark.sql.Encoders.LONG()).write().parquet(attemptDir + "/numbers");
+      return StageResult.of(Map.of("numbers", 10L));
+    }
+  }
+
+  @Test
+  void aStageThatFailsExitsOneWithTheTasksOwnMessageAndCommitsNothing() throws Exception {
+    int code = execute(new StageRegistry(List.of(new FailingStage())), REFERENCE, settings -> spark,
+        "toy", "--root", root);
+    assertThat(code).isEqualTo(1);
+    assertThat(err.toString()).startsWith("toy failed: cell 7 has a negative count in column 3\n  in: ")
+        .contains("Job aborted due to stage failure");
+    assertThat(runRoot().committed("toy")).isEmpty();
+  }
+
+  @Test
+  void stagesNotBuiltYetSaySoWithExitCodeTwo() {
+    StageRegistry defaults = StageRegistry.defaults();
+    assertThat(execute(defaults, ConfigLoader.reference(), NO_SPARK, "sentences", "--root", root)).isEqualTo(2);
+    assertThat(err.toString()).isEqualTo("sentences: stage sentences is not implemented yet (issue 3)\n");
+
+    err.getBuffer().setLength(0);
+    assertThat(execute(defaults, ConfigLoader.reference(), NO_SPARK, "run", "--root", root)).isEqualTo(2);
+    assertThat(err.toString()).isEqualTo("run: stage sentences is not implemented yet (issue 3)\n");
+
+    assertThat(execute(defaults, ConfigLoader.reference(), NO_SPARK, "run", "--plan", "--root", root)).isZero();
+    assertThat(out.toString().lines().skip(1).map(String::strip).toList()).containsExactly(
+        "sentences  not implemented yet (issue 3)",
+        "harvest    not implemented yet (issue 6)",
+        "train      not implemented yet (issue 7)",
+        "evaluate   not implemented yet (no issue filed yet)",
+        "circuits   not implemented yet (no issue filed yet)",
+        "interpret  not implemented yet (no issue filed yet)");
+  }
+
+  @Test
+  void helpListsTheSubcommandsAndNoSubcommandIsAUsageError() {
+    StageRegistry defaults = StageRegistry.defaults();
+    assertThat(execute(defaults, ConfigLoader.reference(), NO_SPARK, "--help")).isZero();
+    assertThat(out.toString()).contains("sentences", "harvest", "train", "evaluate", "circuits", "interpret", "run");
+    assertThat(execute(defaults, ConfigLoader.reference(), NO_SPARK)).isEqualTo(2);
+    assertThat(err.toString()).contains("Usage: cellcircuits");
+  }
+}
