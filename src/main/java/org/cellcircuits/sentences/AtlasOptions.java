@@ -65,26 +65,26 @@ public record AtlasOptions(String geneSymbolColumn, boolean useRaw, String cellT
   }
 
   /**
-   * From the {@code sentences.atlas} config section: {@code gene_symbol_column}, {@code use_raw},
-   * {@code cell_type_column}, {@code donor_column}, {@code tissue_column}, {@code obs_csv},
-   * {@code remote_access} (stage | range). A key that is absent keeps its default; a key set to null clears it.
+   * From the {@code sentences.atlas} config section: {@code gene-symbol-column}, {@code use-raw},
+   * {@code cell-type-column}, {@code donor-column}, {@code tissue-column}, {@code obs-csv},
+   * {@code remote-access} (stage | range). A key that is absent keeps its default; a key set to null clears it.
    */
   public static AtlasOptions fromConfig(Config atlas) {
     AtlasOptions d = defaults();
-    String remote = string(atlas, "remote_access", d.remoteAccess.name());
+    String remote = string(atlas, "remote-access", d.remoteAccess.name());
     RemoteAccess access;
     try {
       access = RemoteAccess.valueOf(remote.toUpperCase(Locale.ROOT));
     } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException(String.format("remote_access is invalid: %s; expected stage or range", remote));
+      throw new IllegalArgumentException(String.format("remote-access is invalid: %s; expected stage or range", remote));
     }
     return new AtlasOptions(
-        string(atlas, "gene_symbol_column", d.geneSymbolColumn),
-        atlas.hasPath("use_raw") ? atlas.getBoolean("use_raw") : d.useRaw,
-        string(atlas, "cell_type_column", d.cellTypeColumn),
-        string(atlas, "donor_column", d.donorColumn),
-        string(atlas, "tissue_column", d.tissueColumn),
-        string(atlas, "obs_csv", d.obsCsv),
+        string(atlas, "gene-symbol-column", d.geneSymbolColumn),
+        atlas.hasPath("use-raw") ? atlas.getBoolean("use-raw") : d.useRaw,
+        string(atlas, "cell-type-column", d.cellTypeColumn),
+        string(atlas, "donor-column", d.donorColumn),
+        string(atlas, "tissue-column", d.tissueColumn),
+        string(atlas, "obs-csv", d.obsCsv),
         access,
         Map.of());
   }

@@ -58,7 +58,7 @@ public final class H5adReader implements AtlasReader {
     if (x == null) {
       throw AtlasFormatException.of(source, matrixPath,
           String.format("not found (top-level entries: %s)", hdf.getChildren().keySet()),
-          options.useRaw() ? "raw/X, because use_raw is set"
+          options.useRaw() ? "raw/X, because use-raw is set"
               : "the count matrix X as a CSR/CSC group or a 2-D dataset");
     }
     long[] shape = shapeOf(x);

@@ -44,7 +44,7 @@ public final class MtxReader implements AtlasReader {
   /** Opens a 10x folder on any Hadoop file system (a local path, file:, s3a://, ...). */
   public static MtxReader open(String folder, AtlasOptions options) throws IOException {
     if (options.useRaw()) {
-      throw AtlasFormatException.of(folder, "use_raw", "is set", "use_raw = false: a 10x folder has no raw matrix");
+      throw AtlasFormatException.of(folder, "use-raw", "is set", "use-raw = false: a 10x folder has no raw matrix");
     }
     Configuration conf = HadoopFiles.configuration(options.hadoopConf());
     FileSystem fs = HadoopFiles.fileSystem(folder, conf);

@@ -58,7 +58,7 @@ public final class ParquetLongReader implements AtlasReader {
   /** Opens a Parquet file or folder on any Hadoop file system. */
   public static ParquetLongReader open(String path, AtlasOptions options) throws IOException {
     if (options.useRaw()) {
-      throw AtlasFormatException.of(path, "use_raw", "is set", "use_raw = false: a long table has no raw matrix");
+      throw AtlasFormatException.of(path, "use-raw", "is set", "use-raw = false: a long table has no raw matrix");
     }
     Configuration conf = HadoopFiles.configuration(options.hadoopConf());
     FileStatus root = HadoopFiles.status(path, conf);

@@ -61,7 +61,7 @@ class AtlasBadInputTest {
     assertThatThrownBy(() -> AtlasReaders.open(path("csr_f32.h5ad").toString(),
         AtlasOptions.defaults().withUseRaw(true)))
         .isInstanceOf(AtlasFormatException.class).hasMessageContaining("raw/X: not found")
-        .hasMessageContaining("expected raw/X, because use_raw is set");
+        .hasMessageContaining("expected raw/X, because use-raw is set");
   }
 
   @Test

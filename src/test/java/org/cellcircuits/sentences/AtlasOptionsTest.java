@@ -25,8 +25,8 @@ class AtlasOptionsTest {
 
   @Test
   void overridesAndNulls() {
-    Config c = ConfigFactory.parseString("gene_symbol_column = feature_name, use_raw = true, donor_column = null, "
-        + "tissue_column = null, remote_access = RANGE, obs_csv = \"s3a://b/obs.csv\"").withFallback(atlasSection());
+    Config c = ConfigFactory.parseString("gene-symbol-column = feature_name, use-raw = true, donor-column = null, "
+        + "tissue-column = null, remote-access = RANGE, obs-csv = \"s3a://b/obs.csv\"").withFallback(atlasSection());
     AtlasOptions o = AtlasOptions.fromConfig(c);
     assertThat(o.geneSymbolColumn()).isEqualTo("feature_name");
     assertThat(o.useRaw()).isTrue();
@@ -37,9 +37,9 @@ class AtlasOptionsTest {
 
   @Test
   void badValuesAreNamed() {
-    assertThatThrownBy(() -> AtlasOptions.fromConfig(ConfigFactory.parseString("remote_access = copy")))
+    assertThatThrownBy(() -> AtlasOptions.fromConfig(ConfigFactory.parseString("remote-access = copy")))
         .isInstanceOf(IllegalArgumentException.class)
-        .hasMessage("remote_access is invalid: copy; expected stage or range");
+        .hasMessage("remote-access is invalid: copy; expected stage or range");
     assertThatThrownBy(() -> AtlasOptions.defaults().withGeneSymbolColumn(" "))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessage("gene symbol column is invalid: ' '; expected a name or null");
