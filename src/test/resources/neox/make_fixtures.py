@@ -9,6 +9,8 @@ What it writes, under src/test/resources/neox/:
     <variant>/config.json          HuggingFace GPTNeoXConfig keys
     <variant>/model.safetensors    checkpoint, parameter names as GPTNeoXForCausalLM saves them
     <variant>/reference.safetensors  token ids, attention masks, logits and hook activations of two padded batches
+    bytelevel/tokenizer.json       a byte-level BPE tokenizer with no merges (one token per byte, GPT-NeoX's
+                                   byte-to-unicode alphabet, <|endoftext|> = 256) for the cell-type prediction tests
 
 Variants (tiny random models, fixed seeds):
     parallel_rot25   use_parallel_residual=true,  rotary_pct=0.25, untied embed_out, F32
@@ -233,7 +235,39 @@ def make(name, cfg, seed, dtype="F32"):
     print(f"{name}: {size} bytes")
 
 
+def bytes_to_unicode():
+    """GPT-2 / GPT-NeoX byte-level alphabet: printable bytes map to themselves, the rest to U+0100 onwards."""
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("\u00a1"), ord("\u00ac") + 1)) + list(range(ord("\u00ae"), ord("\u00ff") + 1))
+    cs = bs[:]
+    n = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return {b: chr(c) for b, c in zip(bs, cs)}
+
+
+def bytelevel_tokenizer():
+    folder = os.path.join(HERE, "bytelevel")
+    os.makedirs(folder, exist_ok=True)
+    alphabet = bytes_to_unicode()
+    vocab = {alphabet[b]: b for b in range(256)}
+    level = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True}
+    tok = {
+        "version": "1.0", "truncation": None, "padding": None,
+        "added_tokens": [{"id": 256, "content": "<|endoftext|>", "single_word": False, "lstrip": False,
+                          "rstrip": False, "normalized": False, "special": True}],
+        "normalizer": None, "pre_tokenizer": level, "post_processor": level, "decoder": level,
+        "model": {"type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": None,
+                  "end_of_word_suffix": None, "fuse_unk": False, "byte_fallback": False, "vocab": vocab, "merges": []},
+    }
+    with open(os.path.join(folder, "tokenizer.json"), "w") as f:
+        json.dump(tok, f, ensure_ascii=False)
+
+
 if __name__ == "__main__":
+    bytelevel_tokenizer()
     torch.manual_seed(0)
     make("parallel_rot25", config(64, 4, 3, 0.25, True, False), seed=11)
     make("sequential_rot100", config(32, 4, 2, 1.0, False, False), seed=22)
