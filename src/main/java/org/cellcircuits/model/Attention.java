@@ -37,8 +37,11 @@ final class Attention {
      * @param maskBias (B, 1, T, T) fp32: 0 where query t may attend key s (s <= t and s is a real token), a large
      *     negative number elsewhere
      * @param cos (B, 1, T, rot) and {@code sin}: rotary tables at each token's position
+     * @param kv keys/values of earlier tokens to attend to as well (then maskBias is (B, 1, T, S + T)), updated
+     *     with this call's; null for a plain forward
+     * @param layer this attention's block, to find its entry in {@code kv}
      */
-    NDArray forward(NDArray x, NDArray maskBias, NDArray cos, NDArray sin, HookContext hooks) {
+    NDArray forward(NDArray x, NDArray maskBias, NDArray cos, NDArray sin, HookContext hooks, KvCache kv, int layer) {
         long b = x.getShape().get(0);
         long t = x.getShape().get(1);
         long c = x.getShape().get(2);
@@ -51,8 +54,15 @@ final class Attention {
         NDArray v = qkv.get(new NDIndex(":, :, :, 2")).transpose(0, 2, 1, 3); // (B, nh, T, hs)
         q = rotary.apply(q, cos, sin);
         k = rotary.apply(k, cos, sin);
+        if (kv != null) {
+            if (kv.keys[layer] != null) {
+                k = kv.keys[layer].concat(k, 2); // (B, nh, S + T, hs)
+                v = kv.values[layer].concat(v, 2);
+            }
+            kv.put(layer, k, v);
+        }
 
-        NDArray scores = q.matMul(k.transpose(0, 1, 3, 2)).mul(1.0 / Math.sqrt(hs)); // (B, nh, T, T)
+        NDArray scores = q.matMul(k.transpose(0, 1, 3, 2)).mul(1.0 / Math.sqrt(hs)); // (B, nh, T, S + T)
         DataType type = scores.getDataType();
         NDArray scores32 = type == DataType.FLOAT32 ? scores : scores.toType(DataType.FLOAT32, false);
         NDArray pattern = scores32.add(maskBias).softmax(-1); // (B, nh, T, T), softmax in fp32

@@ -22,9 +22,10 @@ final class Block {
     }
 
     /** x (B, T, C) -> (B, T, C). */
-    NDArray forward(NDArray x, NDArray maskBias, NDArray cos, NDArray sin, HookContext hooks) {
+    NDArray forward(NDArray x, NDArray maskBias, NDArray cos, NDArray sin, HookContext hooks, KvCache kv) {
         x = hooks.point(HookNames.residPre(layer), x);
-        NDArray attnOut = hooks.point(HookNames.attnOut(layer), attn.forward(ln1.forward(x, hooks), maskBias, cos, sin, hooks));
+        NDArray attnOut = hooks.point(HookNames.attnOut(layer),
+                attn.forward(ln1.forward(x, hooks), maskBias, cos, sin, hooks, kv, layer));
         if (parallelResidual) {
             // x + attn(ln1(x)) + mlp(ln2(x)): the MLP never sees this block's attention output.
             NDArray mlpOut = mlp(ln2.forward(x, hooks), hooks);

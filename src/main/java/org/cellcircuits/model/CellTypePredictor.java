@@ -18,8 +18,8 @@ import java.util.List;
  * given answers (for scoring the known labels). Prompts are batched, left-padded for decoding so every row's next
  * token is at the last position.
  *
- * <p>Decoding re-runs the whole prefix for each new token (no key/value cache): answers are a few tokens, so this
- * costs a few forward passes per batch.
+ * <p>Decoding keeps every layer's keys and values ({@link KvCache}), so each answer token after the first costs a
+ * one-token forward pass, not a pass over the whole prompt.
  */
 public final class CellTypePredictor {
 
@@ -78,43 +78,42 @@ public final class CellTypePredictor {
         for (int i = 0; i < n; i++) {
             generated.add(new ArrayList<>());
         }
-        try (NDManager manager = model.manager().newSubManager()) {
+        try (KvCache kv = new KvCache(model.manager().newSubManager(), n, model.config().numLayers())) {
+            NDArray logits = model.prefill(kv, TokenBatch.leftPadded(prefix, 0)); // (B, V)
             for (int step = 0; step < options.maxNewTokens(); step++) {
-                List<Integer> open = new ArrayList<>();
-                List<long[]> rows = new ArrayList<>();
-                for (int i = 0; i < n; i++) {
-                    if (answer[i] == null) {
-                        open.add(i);
-                        rows.add(concat(prefix.get(i), generated.get(i)));
-                    }
-                }
-                if (open.isEmpty()) {
-                    break;
-                }
-                TokenBatch batch = TokenBatch.leftPadded(rows, 0);
                 float[] logProbs;
-                long vocab;
-                try (ActivationCache cache = model.run(manager, batch, ForwardOptions.logitsOnly().withLogits(LogitsMode.LAST));
-                        NDArray lp = cache.logits().logSoftmax(-1)) { // (B, V)
-                    vocab = lp.getShape().get(1);
+                long vocab = logits.getShape().get(1);
+                try (NDArray lp = logits.logSoftmax(-1)) {
                     logProbs = lp.toFloatArray();
                 }
-                for (int r = 0; r < open.size(); r++) {
-                    int i = open.get(r);
+                logits.close();
+                long[] next = new long[n]; // finished rows are fed token 0; their outputs are ignored
+                boolean anyOpen = false;
+                for (int i = 0; i < n; i++) {
+                    if (answer[i] != null) {
+                        continue;
+                    }
                     int best = 0;
                     for (int v = 1; v < vocab; v++) {
-                        if (logProbs[(int) (r * vocab + v)] > logProbs[(int) (r * vocab + best)]) {
+                        if (logProbs[(int) (i * vocab + v)] > logProbs[(int) (i * vocab + best)]) {
                             best = v;
                         }
                     }
                     generated.get(i).add((long) best);
-                    logProb[i] += logProbs[(int) (r * vocab + best)];
+                    logProb[i] += logProbs[(int) (i * vocab + best)];
+                    next[i] = best;
                     String stop = stopText(generated.get(i));
                     if (stop != null) {
                         answer[i] = stop;
                         stopped[i] = true;
+                    } else {
+                        anyOpen = true;
                     }
                 }
+                if (!anyOpen || step == options.maxNewTokens() - 1) {
+                    break;
+                }
+                logits = model.decodeStep(kv, next);
             }
         }
         List<Prediction> out = new ArrayList<>(n);

@@ -284,13 +284,7 @@ public final class GptNeoX implements AutoCloseable {
             NDArray ids = scratch.create(batch.ids(), new Shape(b, t)); // (B, T)
             NDArray positions = scratch.create(batch.positions(), new Shape(b, t)); // (B, T)
             NDArray maskBias = scratch.create(maskBias(batch), new Shape(b, 1, t, t)); // (B, 1, T, T)
-            NDArray[] cosSin = rotary.tables(positions); // (B, 1, T, rot) each
-
-            NDArray x = hooks.point(HookNames.embed(), embedding.forward(ids)); // (B, T, C)
-            for (Block block : blocks) {
-                x = block.forward(x, maskBias, cosSin[0], cosSin[1], hooks);
-            }
-            x = lnFinal.forward(x, hooks); // (B, T, C)
+            NDArray x = forwardHidden(ids, positions, maskBias, hooks, null); // (B, T, C)
 
             NDArray logits = switch (options.logits()) {
                 case ALL -> unembed(x); // (B, T, V)
@@ -308,6 +302,69 @@ public final class GptNeoX implements AutoCloseable {
         } catch (RuntimeException | Error e) {
             cache.close();
             throw e;
+        }
+    }
+
+    /** Embedding, blocks and final LayerNorm: ids (B, T) -> (B, T, C). */
+    private NDArray forwardHidden(NDArray ids, NDArray positions, NDArray maskBias, HookContext hooks, KvCache kv) {
+        NDArray[] cosSin = rotary.tables(positions); // (B, 1, T, rot) each
+        NDArray x = hooks.point(HookNames.embed(), embedding.forward(ids)); // (B, T, C)
+        for (Block block : blocks) {
+            x = block.forward(x, maskBias, cosSin[0], cosSin[1], hooks, kv);
+        }
+        return lnFinal.forward(x, hooks); // (B, T, C)
+    }
+
+    /**
+     * Runs a prompt batch (left-padded, so every row ends at T-1) and keeps every layer's keys and values for
+     * {@link #decodeStep}. Returns the next-token logits (B, V) fp32, in {@code kv.manager}.
+     */
+    NDArray prefill(KvCache kv, TokenBatch batch) {
+        int b = batch.batchSize();
+        int t = batch.seqLen();
+        checkLength(t);
+        kv.startFrom(batch);
+        try (NDManager scratch = kv.manager.newSubManager()) {
+            HookContext hooks = new HookContext(scratch, ForwardOptions.logitsOnly(), null);
+            NDArray ids = scratch.create(batch.ids(), new Shape(b, t));
+            NDArray positions = scratch.create(batch.positions(), new Shape(b, t));
+            NDArray maskBias = scratch.create(maskBias(batch), new Shape(b, 1, t, t));
+            NDArray x = forwardHidden(ids, positions, maskBias, hooks, kv);
+            return keepLogits(unembed(lastPositions(x, batch)), kv.manager);
+        }
+    }
+
+    /** Feeds one new token per row after what {@code kv} holds; returns the next-token logits (B, V) fp32. */
+    NDArray decodeStep(KvCache kv, long[] tokens) {
+        int b = kv.batchSize;
+        checkLength(kv.length + 1);
+        long[] pos = kv.nextPosition.clone();
+        kv.appendOneRealToken();
+        int s = kv.length;
+        float[] bias = new float[b * s];
+        for (int i = 0; i < b * s; i++) {
+            bias[i] = kv.keyMask[i] == 1 ? 0f : MASKED;
+        }
+        try (NDManager scratch = kv.manager.newSubManager()) {
+            HookContext hooks = new HookContext(scratch, ForwardOptions.logitsOnly(), null);
+            NDArray ids = scratch.create(tokens, new Shape(b, 1)); // (B, 1)
+            NDArray positions = scratch.create(pos, new Shape(b, 1)); // (B, 1)
+            NDArray maskBias = scratch.create(bias, new Shape(b, 1, 1, s)); // (B, 1, 1, S)
+            NDArray x = forwardHidden(ids, positions, maskBias, hooks, kv); // (B, 1, C)
+            return keepLogits(unembed(x.reshape(b, x.getShape().get(2))), kv.manager);
+        }
+    }
+
+    private static NDArray keepLogits(NDArray logits, NDManager into) {
+        NDArray out = logits.getDataType() == DataType.FLOAT32 ? logits : logits.toType(DataType.FLOAT32, false);
+        out.attach(into);
+        return out;
+    }
+
+    private void checkLength(int t) {
+        if (t > config.maxPositions()) {
+            throw new IllegalArgumentException(String.format(
+                    "sequence reaches %d positions; the model's max_position_embeddings is %d", t, config.maxPositions()));
         }
     }
 

@@ -67,6 +67,28 @@ class GptNeoXBehaviourTest {
     }
 
     @Test
+    void decodingWithCachedKeysAndValuesEqualsRunningTheWholeSequence() {
+        long[][] appended = {{7, 8, 9}, {90, 1, 2}, {44, 45, 46}};
+        try (KvCache kv = new KvCache(manager.newSubManager(), SEQS.size(), parallel.config().numLayers())) {
+            float[] cached = parallel.prefill(kv, TokenBatch.leftPadded(SEQS, 0)).toFloatArray();
+            for (int step = 0; step <= appended[0].length; step++) {
+                List<long[]> grown = new java.util.ArrayList<>();
+                for (int i = 0; i < SEQS.size(); i++) {
+                    long[] s = java.util.Arrays.copyOf(SEQS.get(i), SEQS.get(i).length + step);
+                    System.arraycopy(appended[i], 0, s, SEQS.get(i).length, step);
+                    grown.add(s);
+                }
+                float[] full = lastLogits(parallel, TokenBatch.rightPadded(grown, 0));
+                assertThat(maxAbs(cached, full)).as("step %d", step).isLessThan(1e-4);
+                if (step < appended[0].length) {
+                    long[] next = {appended[0][step], appended[1][step], appended[2][step]};
+                    cached = parallel.decodeStep(kv, next).toFloatArray();
+                }
+            }
+        }
+    }
+
+    @Test
     void lastLogitsAreTheFullLogitsAtEachRowsLastToken() {
         TokenBatch batch = TokenBatch.rightPadded(SEQS, 0);
         float[] last = lastLogits(parallel, batch);
