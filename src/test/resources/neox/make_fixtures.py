@@ -230,6 +230,12 @@ def make(name, cfg, seed, dtype="F32"):
             out[side + ".logits"] = logits
             for k, v in hooks.items():
                 out[side + "." + k] = v
+    # self-check: a sequence's real tokens get the same logits whichever side it is padded on
+    (_, rmask), (_, lmask) = batches(seed + 1)["right"], batches(seed + 1)["left"]
+    for i in range(rmask.shape[0]):
+        r = out["right.logits"][i][rmask[i].bool()]
+        l = out["left.logits"][i][lmask[i].bool()]
+        assert torch.allclose(r, l, atol=1e-5), f"{name}: row {i} differs between right and left padding"
     write_safetensors(os.path.join(folder, "reference.safetensors"), out, "F32")
     size = sum(os.path.getsize(os.path.join(folder, f)) for f in os.listdir(folder))
     print(f"{name}: {size} bytes")
