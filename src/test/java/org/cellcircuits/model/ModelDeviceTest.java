@@ -1,0 +1,33 @@
+package org.cellcircuits.model;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import ai.djl.Device;
+import ai.djl.engine.Engine;
+import org.junit.jupiter.api.Test;
+
+class ModelDeviceTest {
+
+    @Test
+    void optionsResolveOnACpuOnlyMachine() {
+        assertThat(ModelDevice.resolve("cpu")).isEqualTo(Device.cpu());
+        // outside a Spark task there is no assigned GPU: auto is the CPU
+        assertThat(ModelDevice.sparkTaskGpu()).isNull();
+        assertThat(ModelDevice.resolve("auto")).isEqualTo(Device.cpu());
+        assertThat(Engine.getEngine("PyTorch").getGpuCount()).isZero();
+        assertThatThrownBy(() -> ModelDevice.resolve("gpu:1")).hasMessageContaining("asks for GPU 1")
+                .hasMessageContaining("sees 0 GPU(s)").hasMessageContaining("PYTORCH_LIBRARY_PATH");
+        assertThatThrownBy(() -> ModelDevice.resolve("gpu:x")).hasMessageContaining("x is not a GPU index");
+        assertThatThrownBy(() -> ModelDevice.resolve("tpu")).hasMessageContaining("not one of auto, cpu, gpu, gpu:N");
+    }
+
+    @Test
+    void halfPrecisionIsRefusedOnCpu() {
+        assertThat(Precision.parse("auto", Device.cpu())).isEqualTo(Precision.FP32);
+        assertThat(Precision.parse("auto", Device.gpu(0))).isEqualTo(Precision.BF16);
+        assertThatThrownBy(() -> GptNeoX.load(NeoXFixtures.folder("bf16"), Device.cpu(), Precision.BF16))
+                .hasMessageContaining("precision bf16 is only supported on GPU");
+        assertThatThrownBy(() -> Precision.parse("int8", Device.cpu())).hasMessageContaining("precision int8 is not one of");
+    }
+}
