@@ -28,7 +28,11 @@ public final class NumpyRandomState {
   public static final long MAX_SEED = 0xffffffffL;
 
   private final int[] key = new int[STATE_WORDS];
+  /** key[i] tempered, valid for i >= pos: drawing is then one load (tempering a whole block at once is cheaper). */
+  private final int[] tempered = new int[STATE_WORDS];
   private int pos;
+  /** Scratch of {@link #shuffle}: the swap partner of each index. */
+  private int[] targets = new int[0];
 
   /** {@code np.random.seed(seed)}: seed in [0, 2**32 - 1]. */
   public NumpyRandomState(long seed) {
@@ -38,6 +42,7 @@ public final class NumpyRandomState {
   private NumpyRandomState(State state) {
     System.arraycopy(state.key, 0, key, 0, STATE_WORDS);
     pos = state.pos;
+    temperAll();
   }
 
   /** A generator that continues exactly where the one that saved {@code state} was. */
@@ -73,7 +78,7 @@ public final class NumpyRandomState {
     if (pos == STATE_WORDS) {
       regenerate();
     }
-    return temper(key[pos++]);
+    return tempered[pos++];
   }
 
   /**
@@ -109,11 +114,31 @@ public final class NumpyRandomState {
       throw new IllegalArgumentException(String.format("length is invalid: %d for an array of %d", length,
           a.length));
     }
-    for (int i = length - 1; i > 0; i--) {
-      int j = randomInterval(i);
-      int t = a[j];
+    // Two phases: first the accepted draw j for every i, branch-free (a rejected draw is overwritten by the next
+    // one for the same i), then the swaps. Rejections are data-dependent, so as branches they are mispredicted;
+    // this ran ~35% faster than drawing and swapping in one loop (SentenceBuilderBench).
+    if (targets.length < length) {
+      targets = new int[Math.max(length, 2 * targets.length)];
+    }
+    int[] js = targets;
+    int[] t = tempered;
+    int p = pos;
+    int i = length - 1;
+    while (i > 0) {
+      if (p == STATE_WORDS) {
+        regenerate();
+        p = 0;
+      }
+      int value = t[p++] & smallestMaskCovering(i);
+      js[i] = value;
+      i -= value <= i ? 1 : 0;
+    }
+    pos = p;
+    for (i = length - 1; i > 0; i--) {
+      int j = js[i];
+      int x = a[j];
       a[j] = a[i];
-      a[i] = t;
+      a[i] = x;
     }
   }
 
@@ -127,25 +152,17 @@ public final class NumpyRandomState {
       throw new IllegalArgumentException(String.format("n is invalid: %d; need >= 0", n));
     }
     long draws = 0;
-    int[] k = key;
+    int[] t = tempered;
     int p = pos;
     int i = n - 1;
     while (i > 0) {
-      // Every i in [2^(b-1), 2^b) shares one mask: keep it in a register for the whole run.
-      int mask = smallestMaskCovering(i);
-      int low = (mask >>> 1) + 1;
-      for (; i >= low; i--) {
-        int value;
-        do {
-          if (p == STATE_WORDS) {
-            pos = p;
-            regenerate();
-            p = 0;
-          }
-          value = temper(k[p++]) & mask;
-          draws++;
-        } while (value > i);
+      if (p == STATE_WORDS) {
+        regenerate();
+        p = 0;
       }
+      int value = t[p++] & smallestMaskCovering(i);
+      i -= value <= i ? 1 : 0; // a rejected draw (value > i) leaves i where it is: branch-free
+      draws++;
     }
     pos = p;
     return draws;
@@ -177,6 +194,15 @@ public final class NumpyRandomState {
     int y = (k[STATE_WORDS - 1] & UPPER_MASK) | (k[0] & LOWER_MASK);
     k[STATE_WORDS - 1] = k[M - 1] ^ (y >>> 1) ^ (-(y & 1) & MATRIX_A);
     pos = 0;
+    temperAll();
+  }
+
+  private void temperAll() {
+    int[] k = key;
+    int[] t = tempered;
+    for (int i = 0; i < STATE_WORDS; i++) {
+      t[i] = temper(k[i]);
+    }
   }
 
   /**
