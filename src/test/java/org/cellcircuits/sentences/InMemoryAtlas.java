@@ -22,8 +22,9 @@ final class InMemoryAtlas implements Serializable {
   final long[] indptr;
   final int[] indices;
   final double[] values;
-  /** Rows whose storedPerRow the reader misreports by one, to test that the build catches it. */
+  /** Rows whose storedPerRow the reader overstates by lieBy, to test that the build catches it. */
   int[] lieAboutStoredCountOfRows = new int[0];
+  int lieBy = 1;
 
   InMemoryAtlas(String name, String[] cellIds, List<String> geneSymbols, Map<String, String[]> obs, long[] indptr,
                 int[] indices, double[] values) {
@@ -76,7 +77,7 @@ final class InMemoryAtlas implements Serializable {
         out[(int) (r - start)] = (int) (a.indptr[(int) r + 1] - a.indptr[(int) r]);
         for (int lie : a.lieAboutStoredCountOfRows) {
           if (lie == r) {
-            out[(int) (r - start)]++;
+            out[(int) (r - start)] += a.lieBy;
           }
         }
       }
