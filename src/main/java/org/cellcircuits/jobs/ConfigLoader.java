@@ -118,10 +118,15 @@ public final class ConfigLoader {
 
   /**
    * Strings stay as typed, because HOCON would read "s3a://bucket/x" as "s3a:" plus a comment; other types (numbers,
-   * booleans, lists, objects, and keys whose default is null) are parsed as HOCON values.
+   * booleans, lists, objects, and keys whose default is null) are parsed as HOCON values. A bare {@code null} is
+   * HOCON's null for every key (e.g. {@code --set sentences.atlas.donor-column=null}: "do not read that column");
+   * the string "null" is written quoted.
    */
   private static ConfigValue parseValue(ConfigValue referenceValue, String text, String override) {
     ConfigValueType type = referenceValue == null ? ConfigValueType.STRING : referenceValue.valueType();
+    if (text.equals("null")) {
+      return ConfigValueFactory.fromAnyRef(null);
+    }
     if (type == ConfigValueType.STRING) {
       return ConfigValueFactory.fromAnyRef(unquote(text));
     }

@@ -34,8 +34,7 @@ public final class StageRegistry {
    */
   public static StageRegistry defaults() {
     return new StageRegistry(List.of(
-        new PendingStage("sentences", "atlas (.h5ad, 10x .mtx, Parquet) -> C2S cell sentences and prompts",
-            List.of(), "issue 3"),
+        new SentencesJob(),
         new PendingStage("harvest", "run the C2S model over the sentences; keep every layer's MLP input and output",
             List.of("sentences"), "issue 6"),
         new PendingStage("train", "train one sparse transcoder per MLP layer on the harvested activations",

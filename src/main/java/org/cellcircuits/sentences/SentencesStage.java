@@ -16,6 +16,7 @@ import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.api.java.function.FlatMapFunction;
 import org.apache.spark.api.java.function.Function;
 import org.apache.spark.broadcast.Broadcast;
+import org.apache.spark.util.LongAccumulator;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
@@ -86,6 +87,14 @@ public final class SentencesStage {
 
   /** Runs the counting passes and the pre-pass, and returns the (lazy) output with the counts. */
   public static Plan plan(SparkSession spark, AtlasSource source, SentencesParams params) {
+    return plan(spark, source, params, null);
+  }
+
+  /**
+   * As {@link #plan(SparkSession, AtlasSource, SentencesParams)}, counting each built cell into {@code cellsBuilt}
+   * (for progress reports; null for none).
+   */
+  public static Plan plan(SparkSession spark, AtlasSource source, SentencesParams params, LongAccumulator cellsBuilt) {
     Objects.requireNonNull(source, "source");
     Objects.requireNonNull(params, "params");
     JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
@@ -141,7 +150,7 @@ public final class SentencesStage {
       }
       Broadcast<AtlasSubset> subsetBroadcast = jsc.broadcast(subset);
       JavaRDD<Row> rows = jsc.parallelize(tasks, tasks.size())
-          .mapPartitions(new BuildPartition(source, subsetBroadcast, params));
+          .mapPartitions(new BuildPartition(source, subsetBroadcast, params, cellsBuilt));
       jsc.setJobDescription(String.format("sentences: %d cells of %s, top %d genes, ties %s", output,
           meta.source(), params.topK(), params.ties().configName()));
       Dataset<Row> sentences = spark.createDataFrame(rows, SCHEMA);
@@ -309,16 +318,19 @@ public final class SentencesStage {
     private final AtlasSource source;
     private final Broadcast<AtlasSubset> subset;
     private final SentencesParams params;
+    private final LongAccumulator cellsBuilt;
 
-    BuildPartition(AtlasSource source, Broadcast<AtlasSubset> subset, SentencesParams params) {
+    BuildPartition(AtlasSource source, Broadcast<AtlasSubset> subset, SentencesParams params,
+                   LongAccumulator cellsBuilt) {
       this.source = source;
       this.subset = subset;
       this.params = params;
+      this.cellsBuilt = cellsBuilt;
     }
 
     @Override
     public Iterator<Row> call(Iterator<BuildTask> tasks) {
-      return new RowIterator(tasks, source, subset.value(), params);
+      return new RowIterator(tasks, source, subset.value(), params, cellsBuilt);
     }
   }
 
@@ -328,6 +340,7 @@ public final class SentencesStage {
     private final AtlasSource source;
     private final AtlasSubset subset;
     private final SentencesParams params;
+    private final LongAccumulator cellsBuilt;
 
     private AtlasReader reader;
     private AtlasMeta meta;
@@ -344,11 +357,13 @@ public final class SentencesStage {
     private long built;
     private long taskStartNanos;
 
-    RowIterator(Iterator<BuildTask> tasks, AtlasSource source, AtlasSubset subset, SentencesParams params) {
+    RowIterator(Iterator<BuildTask> tasks, AtlasSource source, AtlasSubset subset, SentencesParams params,
+                LongAccumulator cellsBuilt) {
       this.tasks = tasks;
       this.source = source;
       this.subset = subset;
       this.params = params;
+      this.cellsBuilt = cellsBuilt;
       TaskContext ctx = TaskContext.get();
       if (ctx != null) {
         // Spark may stop consuming early (a failure, a limit): close the file either way.
@@ -394,6 +409,9 @@ public final class SentencesStage {
       }
       Row row = next;
       next = null;
+      if (cellsBuilt != null) {
+        cellsBuilt.add(1);
+      }
       return row;
     }
 

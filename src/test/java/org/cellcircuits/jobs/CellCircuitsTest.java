@@ -225,21 +225,57 @@ class CellCircuitsTest {
   @Test
   void stagesNotBuiltYetSaySoWithExitCodeTwo() {
     StageRegistry defaults = StageRegistry.defaults();
-    assertThat(execute(defaults, ConfigLoader.reference(), NO_SPARK, "sentences", "--root", root)).isEqualTo(2);
-    assertThat(err.toString()).isEqualTo("sentences: stage sentences is not implemented yet (issue 3)\n");
+    assertThat(execute(defaults, ConfigLoader.reference(), NO_SPARK, "harvest", "--root", root)).isEqualTo(2);
+    assertThat(err.toString()).isEqualTo("harvest: stage harvest is not implemented yet (issue 6)\n");
 
-    err.getBuffer().setLength(0);
-    assertThat(execute(defaults, ConfigLoader.reference(), NO_SPARK, "run", "--root", root)).isEqualTo(2);
-    assertThat(err.toString()).isEqualTo("run: stage sentences is not implemented yet (issue 3)\n");
-
-    assertThat(execute(defaults, ConfigLoader.reference(), NO_SPARK, "run", "--plan", "--root", root)).isZero();
-    assertThat(out.toString().lines().skip(1).map(String::strip).toList()).containsExactly(
-        "sentences  not implemented yet (issue 3)",
+    assertThat(execute(defaults, ConfigLoader.reference(), NO_SPARK, "run", "--plan", "--root", root,
+        "--set", "sentences.atlas.path=demo/heart_demo.h5ad")).isZero();
+    assertThat(out.toString().lines().skip(2).map(String::strip).toList()).containsExactly(
         "harvest    not implemented yet (issue 6)",
         "train      not implemented yet (issue 7)",
         "evaluate   not implemented yet (no issue filed yet)",
         "circuits   not implemented yet (no issue filed yet)",
         "interpret  not implemented yet (no issue filed yet)");
+  }
+
+  @Test
+  void theSentencesCommandWritesCell2sentencesOwnSentencesAndSkipsARerun() throws Exception {
+    // ties.h5ad: 300 cells with small integer counts (many ties); its expected sentences come from cell2sentence's
+    // own procedure run by src/test/resources/atlas/make_fixtures.py. 70 cells per task puts the c2s pre-pass
+    // checkpoints inside the file, and a large top-k keeps whole sentences.
+    String[] args = {"sentences", "--root", root, "--set", "sentences.atlas.path=src/test/resources/atlas/ties.h5ad",
+        "--set", "sentences.atlas.donor-column=null", "--set", "sentences.atlas.tissue-column=null",
+        "--set", "sentences.top-k=1000", "--set", "sentences.rows-per-partition=70"};
+    assertThat(execute(StageRegistry.defaults(), ConfigLoader.reference(), settings -> spark, args))
+        .as(err.toString()).isZero();
+    com.google.gson.JsonObject expected = com.google.gson.JsonParser.parseString(
+        Files.readString(Path.of("src/test/resources/atlas/ties.expected.json"))).getAsJsonObject();
+    List<String> ids = new java.util.ArrayList<>();
+    List<String> sentences = new java.util.ArrayList<>();
+    expected.getAsJsonArray("cell_ids").forEach(e -> ids.add(e.getAsString()));
+    expected.getAsJsonArray("c2s_sentences").forEach(e -> sentences.add(e.getAsString()));
+
+    var rows = spark.read().parquet(runRoot().committedPath("sentences", "sentences").toString())
+        .select("cell_id", "sentence").collectAsList();
+    assertThat(rows).hasSize(ids.size());
+    Map<String, String> byCell = new java.util.HashMap<>();
+    rows.forEach(r -> byCell.put(r.getString(0), r.getString(1)));
+    for (int i = 0; i < ids.size(); i++) {
+      assertThat(byCell.get(ids.get(i))).as("sentence of cell %s", ids.get(i)).isEqualTo(sentences.get(i));
+    }
+    assertThat(runRoot().requireCommitted("sentences").rowCounts()).containsEntry("sentences", (long) ids.size());
+
+    out.getBuffer().setLength(0);
+    assertThat(execute(StageRegistry.defaults(), ConfigLoader.reference(), NO_SPARK, args)).isZero();
+    assertThat(out.toString()).contains("skipped");
+  }
+
+  @Test
+  void theSentencesStageWithoutAnAtlasNamesTheKeyToSet() {
+    assertThat(execute(StageRegistry.defaults(), ConfigLoader.reference(), NO_SPARK, "sentences", "--root", root))
+        .isEqualTo(2);
+    assertThat(err.toString()).contains("cellcircuits.sentences.atlas.path is not set",
+        "--set sentences.atlas.path=");
   }
 
   @Test

@@ -84,6 +84,14 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void aBareNullOnTheCommandLineIsNullAndAQuotedOneIsTheString() {
+    Config c = ConfigLoader.load(null, List.of("sentences.atlas.donor-column=null",
+        "sentences.atlas.tissue-column=\"null\""));
+    assertThat(c.getIsNull("cellcircuits.sentences.atlas.donor-column")).isTrue();
+    assertThat(c.getString("cellcircuits.sentences.atlas.tissue-column")).isEqualTo("null");
+  }
+
+  @Test
   void anUnknownKeyInTheFileNamesTheFileLineKeyAndNearestKnownKey() throws Exception {
     Path file = Files.writeString(tmp.resolve("typo.conf"), "cellcircuits {\n  run {\n    rot = runs/x\n  }\n}\n");
     assertThatThrownBy(() -> ConfigLoader.load(file, List.of()))

@@ -1,0 +1,85 @@
+package org.cellcircuits.jobs;
+
+import com.typesafe.config.Config;
+import java.util.List;
+import java.util.Map;
+import org.cellcircuits.io.StageResult;
+import org.cellcircuits.sentences.AtlasOptions;
+import org.cellcircuits.sentences.AtlasReader;
+import org.cellcircuits.sentences.AtlasReaders;
+import org.cellcircuits.sentences.AtlasSource;
+import org.cellcircuits.sentences.SentencesParams;
+import org.cellcircuits.sentences.SentencesStage;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** The {@code sentences} stage: the atlas named by {@code sentences.atlas.path} to the {@code sentences} table. */
+public final class SentencesJob implements Stage {
+  public static final String NAME = "sentences";
+  /** The one table this stage writes; later stages read it with {@code root.committedPath("sentences", TABLE)}. */
+  public static final String TABLE = "sentences";
+  private static final Logger LOG = LoggerFactory.getLogger(SentencesJob.class);
+
+  @Override
+  public String name() {
+    return NAME;
+  }
+
+  @Override
+  public String description() {
+    return "atlas (.h5ad, 10x .mtx, Parquet) -> C2S cell sentences and prompts";
+  }
+
+  @Override
+  public List<String> upstream() {
+    return List.of();
+  }
+
+  @Override
+  public Map<String, String> externalInputs(Config all) {
+    return Map.of("atlas", atlasPath(all));
+  }
+
+  @Override
+  public StageResult write(StageContext ctx, String attemptDir) throws Exception {
+    Config section = ctx.config().getConfig(ConfigLoader.ROOT).getConfig(NAME);
+    AtlasSource source = AtlasReaders.source(atlasPath(ctx.config()),
+        AtlasOptions.fromConfig(section.getConfig("atlas")));
+    SentencesParams params = SentencesParams.fromConfig(section);
+    long cells;
+    try (AtlasReader reader = source.open()) {
+      cells = reader.meta().nCells();
+    }
+    String out = attemptDir + "/" + TABLE;
+    SentencesStage.Plan plan;
+    try (Progress progress = ctx.progress("sentences", "cells", cells)) {
+      plan = SentencesStage.plan(ctx.spark(), source, params, progress.counter());
+      progress.refreshJobDescription();
+      plan.sentences().write().parquet(out);
+    }
+    // Parquet footers give the count without a scan; a mismatch means rows were lost or doubled on the way.
+    long written = ctx.spark().read().parquet(out).count();
+    if (written != plan.outputRows()) {
+      throw new IllegalStateException(String.format("sentences: wrote %d rows to %s but the atlas has %d cells of "
+          + "which %d were filtered; expected %d rows", written, out, plan.inputCells(), plan.droppedCells(),
+          plan.outputRows()));
+    }
+    LOG.info("sentences: {} cells in, {} filtered out, {} sentences written to {}", plan.inputCells(),
+        plan.droppedCells(), written, out);
+    return StageResult.of(Map.of(TABLE, written))
+        .withStat("cells_input", plan.inputCells())
+        .withStat("cells_filtered", plan.droppedCells())
+        .withStat("genes_input", plan.inputGenes())
+        .withStat("genes_kept", plan.keptGenes())
+        .withStat("tie_break_draws", plan.tieBreakDraws());
+  }
+
+  private static String atlasPath(Config all) {
+    String key = ConfigLoader.ROOT + "." + NAME + ".atlas.path";
+    if (!all.hasPath(key)) {
+      throw new BadConfigException(String.format("%s is not set: name the atlas (.h5ad file, 10x folder or Parquet "
+          + "long table), e.g. --set sentences.atlas.path=demo/heart_demo.h5ad", key));
+    }
+    return all.getString(key);
+  }
+}
