@@ -298,6 +298,7 @@ public final class GptNeoX implements AutoCloseable {
                 logits.attach(cache.manager());
                 cache.setLogits(logits);
             }
+            hooks.moveKeptToCache();
             return cache;
         } catch (RuntimeException | Error e) {
             cache.close();

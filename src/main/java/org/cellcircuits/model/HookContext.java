@@ -22,6 +22,13 @@ final class HookContext {
         return options.keep().test(name) || options.edits().containsKey(name);
     }
 
+    /** Hands the kept activations to the cache's manager; call once the forward pass is done. */
+    void moveKeptToCache() {
+        for (String name : cache.names()) {
+            cache.get(name).attach(cache.manager());
+        }
+    }
+
     /** Passes an activation through hook point {@code name}; returns what the forward pass continues with. */
     NDArray point(String name, NDArray x) {
         UnaryOperator<NDArray> edit = options.edits().get(name);
@@ -34,10 +41,10 @@ final class HookContext {
             x = edited;
         }
         if (options.keep().test(name)) {
+            // Kept arrays stay in the scratch manager until the pass ends (moveKeptToCache): attaching them now would
+            // make every array computed from them land in the cache too and live as long as it.
             // An array the caller owns (a constant returned by an edit) is copied, so closing the cache cannot free it.
-            NDArray kept = x.getManager() == scratch ? x : x.duplicate();
-            kept.attach(cache.manager());
-            cache.put(name, kept);
+            cache.put(name, x.getManager() == scratch ? x : x.duplicate());
         }
         return x;
     }

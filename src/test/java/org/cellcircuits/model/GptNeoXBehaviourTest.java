@@ -108,6 +108,8 @@ class GptNeoXBehaviourTest {
         NDArray kept;
         try (ActivationCache c = parallel.run(manager, batch, ForwardOptions.logitsOnly().withLogits(LogitsMode.NONE).keeping(wanted))) {
             assertThat(c.names()).containsExactlyInAnyOrderElementsOf(wanted);
+            // nothing computed from a kept activation outlives the pass: the cache holds exactly the kept arrays
+            assertThat(c.manager().getManagedArrays()).hasSize(wanted.size());
             assertThat(c.get(HookNames.attnPattern(0)).getShape().getShape()).containsExactly(3, 4, 7, 7);
             assertThatThrownBy(() -> c.get(HookNames.mlpOut(0))).hasMessageContaining("was not kept");
             assertThatThrownBy(c::logits).hasMessageContaining("no logits");
