@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import java.util.stream.Collectors;
+import org.cellcircuits.io.RunRoot;
 import org.cellcircuits.io.SoftwareVersions;
 import org.cellcircuits.io.StageConflictException;
 import org.cellcircuits.io.StageOutcome;
@@ -60,6 +61,7 @@ public final class CellCircuits implements Callable<Integer> {
       cli.addSubcommand(stage.name(), sub);
     }
     cli.addSubcommand("run", new CommandLine(new RunCommand(launch)));
+    cli.addSubcommand("status", new CommandLine(new StatusCommand(launch)));
     cli.setExecutionExceptionHandler(CellCircuits::handle);
     return cli;
   }
@@ -141,6 +143,10 @@ public final class CellCircuits implements Callable<Integer> {
         + "starts no Spark and writes nothing")
     boolean plan;
 
+    @Option(names = "--until", paramLabel = "STAGE",
+        description = "run the stages up to and including STAGE, then stop (e.g. --until sentences)")
+    String until;
+
     private final Launch launch;
 
     RunCommand(Launch launch) {
@@ -159,12 +165,63 @@ public final class CellCircuits implements Callable<Integer> {
           out.flush();
           return 0;
         }
+        if (until != null && launch.registry().get(until).isEmpty()) {
+          throw new BadConfigException(String.format("--until %s: no such stage; stages are %s", until,
+              launch.registry().inOrder().stream().map(Stage::name).toList()));
+        }
         for (Stage stage : launch.registry().inOrder()) {
           out.println(describe(runner.run(stage.name())));
           out.flush();
+          if (stage.name().equals(until)) {
+            break;
+          }
         }
         return 0;
       }
+    }
+  }
+
+  @Command(name = "status", mixinStandardHelpOptions = true,
+      description = {"Print what the run root holds: for each stage, its committed attempt, where its tables are, "
+          + "their row counts and the stage's figures. Starts no Spark and writes nothing."})
+  static final class StatusCommand implements Callable<Integer> {
+    @Spec CommandSpec spec;
+    @Mixin RunOptions options;
+
+    private final Launch launch;
+
+    StatusCommand(Launch launch) {
+      this.launch = launch;
+    }
+
+    @Override
+    public Integer call() throws Exception {
+      PrintWriter out = spec.commandLine().getOut();
+      Config config = options.load(launch.reference());
+      RunRoot root = RunRoot.of(RunSettings.from(config).root(), RunSettings.from(config).hadoopConfiguration());
+      out.println("run root " + root.uri());
+      for (Stage stage : launch.registry().inOrder()) {
+        var marker = root.committed(stage.name());
+        if (marker.isEmpty()) {
+          out.printf(Locale.ROOT, "  %-10s not committed%n", stage.name());
+          continue;
+        }
+        var m = marker.get();
+        out.printf(Locale.ROOT, "  %-10s committed %s (config %s)%n", stage.name(), m.createdAt(),
+            m.configHash().substring(0, 12));
+        for (var table : m.rowCounts().entrySet()) {
+          out.printf(Locale.ROOT, "    %-12s %,12d rows  %s%n", table.getKey(), table.getValue(),
+              root.committedPath(stage.name(), table.getKey()));
+        }
+        for (var stat : m.stats().entrySet()) {
+          double v = stat.getValue();
+          out.printf(Locale.ROOT, "    %-24s %s%n", stat.getKey(),
+              v == Math.rint(v) && Math.abs(v) < 1e15 ? String.format(Locale.ROOT, "%,d", (long) v)
+                  : String.format(Locale.ROOT, "%.4g", v));
+        }
+      }
+      out.flush();
+      return 0;
     }
   }
 

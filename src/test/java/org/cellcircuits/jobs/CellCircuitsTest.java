@@ -11,6 +11,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.Stream;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.functions;
 import org.cellcircuits.io.CanonicalConfig;
@@ -268,6 +269,20 @@ class CellCircuitsTest {
     out.getBuffer().setLength(0);
     assertThat(execute(StageRegistry.defaults(), ConfigLoader.reference(), NO_SPARK, args)).isZero();
     assertThat(out.toString()).contains("skipped");
+
+    // run --until stops after the named stage, so the pending harvest stage is not reached.
+    String[] run = java.util.stream.Stream.concat(Stream.of("run", "--until", "sentences"),
+        java.util.Arrays.stream(args).skip(1)).toArray(String[]::new);
+    assertThat(execute(StageRegistry.defaults(), ConfigLoader.reference(), NO_SPARK, run)).isZero();
+
+    out.getBuffer().setLength(0);
+    assertThat(execute(StageRegistry.defaults(), ConfigLoader.reference(), NO_SPARK, "status", "--root", root))
+        .isZero();
+    assertThat(out.toString().lines().map(String::strip).toList())
+        .contains("harvest    not committed")
+        .anySatisfy(l -> assertThat(l).matches("sentences +300 rows  .*")
+            .endsWith(runRoot().committedPath("sentences", "sentences").toString()))
+        .anySatisfy(l -> assertThat(l).matches("cells_input +300"));
   }
 
   @Test
