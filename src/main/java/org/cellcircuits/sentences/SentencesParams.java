@@ -37,7 +37,7 @@ import java.util.Objects;
  *                          empty = none
  * @param rowsPerPartition  ({@code rows-per-partition}) cells per Spark task and per output partition, >= 1;
  *                          default 20000
- * @param rowsPerRead       ({@code rows-per-read}) cells a task reads from the atlas at a time, >= 1; default 4096
+ * @param rowsPerRead       ({@code rows-per-read}) cells a task reads from the atlas at a time, >= 1; default 1024
  *                          (bounds a task's memory: ~2,000 stored entries per cell take ~12 bytes each)
  */
 public record SentencesParams(int topK, TieOrder ties, long seed, boolean upperCase, boolean dropExplicitZeros,
@@ -133,7 +133,7 @@ public record SentencesParams(int topK, TieOrder ties, long seed, boolean upperC
     private String donorColumn = "donor_id";
     private String tissueColumn = "tissue";
     private int rowsPerPartition = 20_000;
-    private int rowsPerRead = 4096;
+    private int rowsPerRead = 1024;
 
     public Builder topK(int v) {
       topK = v;
