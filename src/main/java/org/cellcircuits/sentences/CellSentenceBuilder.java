@@ -122,7 +122,9 @@ public final class CellSentenceBuilder {
    * position). Let t be the K-th largest candidate value. Its first K entries are all g entries with value
    * &gt; t (g &lt; K, as t is the K-th largest) followed by the K-g entries with value == t of smallest shuffled
    * position. Scanning positions in order and taking every value &gt; t plus the first K-g values == t picks
-   * exactly that set; sorting it stably by descending value (ties keep scan order) gives that order.
+   * exactly that set; sorting it stably by descending value (ties keep scan order) gives that order. On the
+   * long-key path the key (inverted float bits above the position) orders entries exactly as (-value,
+   * position) and no two keys are equal, so the K smallest keys, sorted, are that same first K.
    *
    * @return the sentence, or null when the subset drops the cell (it then takes no draws)
    */
@@ -150,7 +152,7 @@ public final class CellSentenceBuilder {
     int stored = to - from;
     ensureCapacity(stored);
     int m = 0;
-    int expressed = 0;
+    int nonZero = 0;
     boolean ascending = true;
     boolean floatExact = true;
     int previous = -1;
@@ -168,10 +170,10 @@ public final class CellSentenceBuilder {
       m++;
       floatExact &= (double) (float) v == v;
       if (v > 0) {
-        expressed++;
+        nonZero++;
       }
     }
-    if (expressed < subset.minGenesPerCell()) {
+    if (nonZero < subset.minGenesPerCell()) {
       return -1;
     }
     if (!ascending) {
@@ -187,7 +189,7 @@ public final class CellSentenceBuilder {
       rng.shuffle(order, m);
     }
 
-    int candidates = dropExplicitZeros ? expressed : m;
+    int candidates = dropExplicitZeros ? nonZero : m;
     int k = Math.min(topK, candidates);
     int n;
     if (floatExact) {
@@ -207,7 +209,7 @@ public final class CellSentenceBuilder {
       sortByValueDescending(n);
     }
 
-    this.expressed = expressed;
+    expressed = nonZero;
     return n;
   }
 

@@ -6,10 +6,13 @@ import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Iterator;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.NoSuchElementException;
 import java.util.Objects;
+import java.util.Set;
 import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
@@ -100,6 +103,7 @@ public final class SentencesStage {
         meta = reader.meta();
       }
       checkAtlas(meta, params);
+      warnAboutRepeatedSymbols(meta, params);
       RowRanges ranges = new RowRanges(meta.nCells(), params.rowsPerPartition());
       LOG.info("sentences: atlas {} has {} cells x {} genes; {} partitions of up to {} cells", meta.source(),
           meta.nCells(), meta.nGenes(), ranges.count(), params.rowsPerPartition());
@@ -179,6 +183,29 @@ public final class SentencesStage {
       throw new IllegalArgumentException(String.format(
           "atlas %s has no obs column '%s' (sentences.%s); it has %s. Set sentences.%s to one of them, or to \"\" "
               + "to leave the column empty", meta.source(), column, key, meta.obsColumns(), key, key));
+    }
+  }
+
+  /**
+   * cell2sentence keys its vocabulary by upper-cased symbol, so a repeated symbol shortens its word list and
+   * every later column is named by the wrong word. Here each column keeps its own symbol; say where the two
+   * differ.
+   */
+  private static void warnAboutRepeatedSymbols(AtlasMeta meta, SentencesParams params) {
+    Set<String> seen = new HashSet<>();
+    int repeated = 0;
+    String first = null;
+    for (String symbol : meta.geneSymbols()) {
+      String word = params.upperCase() ? symbol.toUpperCase(Locale.ROOT) : symbol;
+      if (!seen.add(word)) {
+        repeated++;
+        first = first == null ? word : first;
+      }
+    }
+    if (repeated > 0) {
+      LOG.warn("sentences: atlas {} repeats {} gene symbols (first: {}); each column keeps its own symbol here, "
+          + "where cell2sentence's vocabulary would collapse them and misname every later gene", meta.source(),
+          repeated, first);
     }
   }
 
