@@ -112,11 +112,6 @@ public record SentencesParams(int topK, TieOrder ties, long seed, boolean upperC
         .build();
   }
 
-  /** True when some gene or cell can be dropped. */
-  public boolean filters() {
-    return minGenesPerCell > 0 || minCellsPerGene > 0 || excludeRiboMito;
-  }
-
   /** Settings one at a time, starting from the defaults. */
   public static final class Builder {
     private int topK = 200;
