@@ -24,7 +24,6 @@ import json
 import os
 import sys
 import types
-from collections import OrderedDict
 
 import numpy as np
 import scipy.sparse as sp

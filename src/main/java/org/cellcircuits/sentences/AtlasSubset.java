@@ -65,10 +65,6 @@ public final class AtlasSubset implements Serializable {
     return keptGenes == null || keptGenes[column];
   }
 
-  public boolean keepsAllGenes() {
-    return keptGenes == null;
-  }
-
   public int keptGeneCount() {
     return keptGeneCount;
   }

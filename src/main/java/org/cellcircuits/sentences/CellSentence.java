@@ -1,5 +1,6 @@
 package org.cellcircuits.sentences;
 
+import java.util.Collections;
 import java.util.List;
 
 /**
@@ -11,6 +12,8 @@ import java.util.List;
  */
 public record CellSentence(List<String> genes, String sentence, int nExpressed) {
   public CellSentence {
-    genes = List.copyOf(genes);
+    // A read-only view, not a copy: a sentence is built per cell, millions of times; the builder keeps no
+    // reference to the list it passes.
+    genes = Collections.unmodifiableList(genes);
   }
 }

@@ -1,5 +1,6 @@
 package org.cellcircuits.sentences;
 
+import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
@@ -44,6 +45,11 @@ public final class CellSentenceBuilder {
   private final TieOrder ties;
   private final boolean dropExplicitZeros;
 
+  /** Every word's UTF-8 bytes back to back, word g at [wordOffsets[g], wordOffsets[g + 1]). */
+  private final byte[] wordBytes;
+  private final int[] wordOffsets;
+  private int expressed;
+
   private int[] cols = new int[0];
   private double[] vals = new double[0];
   private int[] order = new int[0];
@@ -79,6 +85,16 @@ public final class CellSentenceBuilder {
       String s = geneSymbols.get(g);
       words[g] = upperCase ? s.toUpperCase(Locale.ROOT) : s;
     }
+    this.wordOffsets = new int[words.length + 1];
+    byte[][] utf8 = new byte[words.length][];
+    for (int g = 0; g < words.length; g++) {
+      utf8[g] = words[g].getBytes(StandardCharsets.UTF_8);
+      wordOffsets[g + 1] = wordOffsets[g] + utf8[g].length;
+    }
+    this.wordBytes = new byte[wordOffsets[words.length]];
+    for (int g = 0; g < words.length; g++) {
+      System.arraycopy(utf8[g], 0, wordBytes, wordOffsets[g], utf8[g].length);
+    }
     this.subset = subset;
     this.topK = topK;
     this.ties = ties;
@@ -106,16 +122,37 @@ public final class CellSentenceBuilder {
    * position). Let t be the K-th largest candidate value. Its first K entries are all g entries with value
    * &gt; t (g &lt; K, as t is the K-th largest) followed by the K-g entries with value == t of smallest shuffled
    * position. Scanning positions in order and taking every value &gt; t plus the first K-g values == t picks
-   * exactly that set; sorting it stably by descending value (ties keep scan order) gives that order.
+   * exactly that set; sorting it stably by descending value (ties keep scan order) gives that order. On the
+   * long-key path the key (inverted float bits above the position) orders entries exactly as (-value,
+   * position) and no two keys are equal, so the K smallest keys, sorted, are that same first K.
    *
    * @return the sentence, or null when the subset drops the cell (it then takes no draws)
    */
   public CellSentence build(String cellId, int[] indices, double[] values, int from, int to,
                             NumpyRandomState rng) {
+    int n = rank(cellId, indices, values, from, to, rng);
+    if (n < 0) {
+      return null;
+    }
+    String[] genes = new String[n];
+    for (int i = 0; i < n; i++) {
+      genes[i] = words[cols[picked[i]]];
+    }
+    String sentence = new String(sentenceUtf8(n), StandardCharsets.UTF_8);
+    return new CellSentence(Arrays.asList(genes), sentence, expressed);
+  }
+
+  /**
+   * {@link #build} without making objects, for the Spark stage: ranks the cell into this builder's buffers and
+   * returns how many genes its sentence has, or -1 when the subset drops the cell (no draws taken then). Read
+   * the result with {@link #rankedColumn}, {@link #expressedGenes} and {@link #sentenceUtf8} before the next
+   * cell.
+   */
+  public int rank(String cellId, int[] indices, double[] values, int from, int to, NumpyRandomState rng) {
     int stored = to - from;
     ensureCapacity(stored);
     int m = 0;
-    int expressed = 0;
+    int nonZero = 0;
     boolean ascending = true;
     boolean floatExact = true;
     int previous = -1;
@@ -133,11 +170,11 @@ public final class CellSentenceBuilder {
       m++;
       floatExact &= (double) (float) v == v;
       if (v > 0) {
-        expressed++;
+        nonZero++;
       }
     }
-    if (expressed < subset.minGenesPerCell()) {
-      return null;
+    if (nonZero < subset.minGenesPerCell()) {
+      return -1;
     }
     if (!ascending) {
       sortByColumn(cellId, m);
@@ -152,7 +189,7 @@ public final class CellSentenceBuilder {
       rng.shuffle(order, m);
     }
 
-    int candidates = dropExplicitZeros ? expressed : m;
+    int candidates = dropExplicitZeros ? nonZero : m;
     int k = Math.min(topK, candidates);
     int n;
     if (floatExact) {
@@ -172,20 +209,49 @@ public final class CellSentenceBuilder {
       sortByValueDescending(n);
     }
 
-    String[] genes = new String[n];
-    int chars = Math.max(0, n - 1);
+    expressed = nonZero;
+    return n;
+  }
+
+  /** Gene column of the i-th word of the last ranked cell's sentence. */
+  public int rankedColumn(int i) {
+    return cols[picked[i]];
+  }
+
+  /** Kept genes with a count &gt; 0 in the last ranked cell (all of them, not only the top K). */
+  public int expressedGenes() {
+    return expressed;
+  }
+
+  /** The word each gene column is written as (upper-cased or not). */
+  public String word(int column) {
+    return words[column];
+  }
+
+  /**
+   * The last ranked cell's first n words joined by single spaces, as UTF-8 (a new array). The bytes come from
+   * one contiguous copy of every word: touching n String objects scattered over the heap per cell cost more than
+   * the rest of the sentence (measured).
+   */
+  public byte[] sentenceUtf8(int n) {
+    int length = Math.max(0, n - 1);
     for (int i = 0; i < n; i++) {
-      genes[i] = words[cols[picked[i]]];
-      chars += genes[i].length();
+      int c = cols[picked[i]];
+      length += wordOffsets[c + 1] - wordOffsets[c];
     }
-    StringBuilder sentence = new StringBuilder(chars);
+    byte[] out = new byte[length];
+    int at = 0;
     for (int i = 0; i < n; i++) {
       if (i > 0) {
-        sentence.append(' ');
+        out[at++] = ' ';
       }
-      sentence.append(genes[i]);
+      int c = cols[picked[i]];
+      int from = wordOffsets[c];
+      int len = wordOffsets[c + 1] - from;
+      System.arraycopy(wordBytes, from, out, at, len);
+      at += len;
     }
-    return new CellSentence(List.of(genes), sentence.toString(), expressed);
+    return out;
   }
 
   /**

@@ -1,6 +1,9 @@
 package org.cellcircuits.sentences;
 
 import java.io.Serializable;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Objects;
 import java.util.Set;
 
@@ -82,6 +85,67 @@ public record PromptTemplate(String text) implements Serializable {
       }
     }
     return out.toString();
+  }
+
+  /**
+   * {@link #format} into UTF-8 bytes for a fixed K and organism, with the sentence already in UTF-8: the Spark
+   * stage writes these bytes straight into its rows.
+   */
+  public Utf8 utf8(int numGenes, String organism) {
+    List<byte[]> parts = new ArrayList<>();
+    StringBuilder literal = new StringBuilder();
+    for (int i = 0; i < text.length(); i++) {
+      char ch = text.charAt(i);
+      if ((ch == '{' || ch == '}') && i + 1 < text.length() && text.charAt(i + 1) == ch) {
+        literal.append(ch);
+        i++;
+      } else if (ch == '{') {
+        int close = text.indexOf('}', i);
+        switch (text.substring(i + 1, close)) {
+          case "num_genes" -> literal.append(numGenes);
+          case "organism" -> literal.append(organism);
+          default -> {
+            parts.add(literal.toString().getBytes(StandardCharsets.UTF_8));
+            literal.setLength(0);
+          }
+        }
+        i = close;
+      } else {
+        literal.append(ch);
+      }
+    }
+    parts.add(literal.toString().getBytes(StandardCharsets.UTF_8));
+    return new Utf8(parts.toArray(new byte[0][]));
+  }
+
+  /** A template with K and organism filled in: literal UTF-8 pieces with the sentence between each two. */
+  public static final class Utf8 {
+    private final byte[][] pieces;
+    private final int literalLength;
+
+    private Utf8(byte[][] pieces) {
+      this.pieces = pieces;
+      int n = 0;
+      for (byte[] p : pieces) {
+        n += p.length;
+      }
+      this.literalLength = n;
+    }
+
+    /** The prompt around {@code sentence} (UTF-8), as a new array. */
+    public byte[] format(byte[] sentence) {
+      byte[] out = new byte[literalLength + (pieces.length - 1) * sentence.length];
+      int at = 0;
+      for (int i = 0; i < pieces.length; i++) {
+        if (i > 0) {
+          System.arraycopy(sentence, 0, out, at, sentence.length);
+          at += sentence.length;
+        }
+        System.arraycopy(pieces[i], 0, out, at, pieces[i].length);
+        at += pieces[i].length;
+      }
+      return out;
+    }
   }
 
   /**

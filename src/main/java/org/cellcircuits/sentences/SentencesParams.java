@@ -29,7 +29,7 @@ import java.util.Objects;
  *                          template 0 ({@link PromptTemplate#C2S_CELL_TYPE_0})
  * @param organism          ({@code organism}) the prompt's {@code {organism}}, not blank; default
  *                          {@code Homo sapiens}
- * @param cellTypeColumn    ({@code cell-type-column}) obs column copied to {@code cell_type}; default
+ * @param cellTypeColumn    ({@code atlas.cell-type-column}) obs column copied to {@code cell_type}; default
  *                          {@code cell_type} (CELLxGENE schema); empty = none (column left null)
  * @param donorColumn       ({@code donor-column}) obs column copied to {@code donor}; default {@code donor_id};
  *                          empty = none
@@ -37,7 +37,7 @@ import java.util.Objects;
  *                          empty = none
  * @param rowsPerPartition  ({@code rows-per-partition}) cells per Spark task and per output partition, >= 1;
  *                          default 20000
- * @param rowsPerRead       ({@code rows-per-read}) cells a task reads from the atlas at a time, >= 1; default 4096
+ * @param rowsPerRead       ({@code rows-per-read}) cells a task reads from the atlas at a time, >= 1; default 1024
  *                          (bounds a task's memory: ~2,000 stored entries per cell take ~12 bytes each)
  */
 public record SentencesParams(int topK, TieOrder ties, long seed, boolean upperCase, boolean dropExplicitZeros,
@@ -121,11 +121,6 @@ public record SentencesParams(int topK, TieOrder ties, long seed, boolean upperC
     return !sentences.hasPathOrNull(path) || sentences.getIsNull(path) ? "" : sentences.getString(path);
   }
 
-  /** True when some gene or cell can be dropped. */
-  public boolean filters() {
-    return minGenesPerCell > 0 || minCellsPerGene > 0 || excludeRiboMito;
-  }
-
   /** Settings one at a time, starting from the defaults. */
   public static final class Builder {
     private int topK = 200;
@@ -142,7 +137,7 @@ public record SentencesParams(int topK, TieOrder ties, long seed, boolean upperC
     private String donorColumn = "donor_id";
     private String tissueColumn = "tissue";
     private int rowsPerPartition = 20_000;
-    private int rowsPerRead = 4096;
+    private int rowsPerRead = 1024;
 
     public Builder topK(int v) {
       topK = v;

@@ -3,6 +3,7 @@ package org.cellcircuits.sentences;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.nio.charset.StandardCharsets;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -42,6 +43,19 @@ class CellSentenceBuilderTest {
     assertThat(empty.sentence()).isEmpty();
     assertThat(empty.genes()).isEmpty();
     assertThat(empty.nExpressed()).isZero();
+  }
+
+  @Test
+  void symbolsBeyondAsciiAreUpperCasedAsPythonDoes() {
+    // Python: "é2".upper() == "É2" (Latin-1, the contiguous-bytes path), "γ1".upper() == "Γ1" (beyond Latin-1,
+    // the StringBuilder path).
+    for (List<String> symbols : List.of(List.of("é2", "b"), List.of("γ1", "b"))) {
+      AtlasMeta meta = new AtlasMeta("greek.h5ad", 1, symbols, List.of());
+      CellSentence s = builder(meta, AtlasSubset.all(2), 200, true, false)
+          .build("cell", new int[] {0, 1}, new double[] {5, 3}, 0, 2, null);
+      assertThat(s.sentence()).isEqualTo(symbols.get(0).toUpperCase(java.util.Locale.ROOT) + " B")
+          .isIn("É2 B", "Γ1 B");
+    }
   }
 
   @Test
@@ -93,6 +107,18 @@ class CellSentenceBuilderTest {
     assertThat(PromptTemplate.answer("T cell")).isEqualTo(" T cell.");
     assertThat(new PromptTemplate("{{x}} {num_genes}/{organism}: {cell_sentence}}}").format(3, "Mus musculus", "A B"))
         .isEqualTo("{x} 3/Mus musculus: A B}");
+  }
+
+  @Test
+  void utf8PromptsEqualTheStringPrompts() {
+    for (String t : List.of(PromptTemplate.C2S_CELL_TYPE_0, "{cell_sentence}", "{{{cell_sentence}}} x {cell_sentence}",
+        "{organism}: {num_genes} — {cell_sentence}.")) {
+      PromptTemplate template = new PromptTemplate(t);
+      for (String sentence : List.of("", "CD3E ACTB", "É2 Γ1")) {
+        assertThat(new String(template.utf8(7, "Danio rério").format(sentence.getBytes(StandardCharsets.UTF_8)),
+            StandardCharsets.UTF_8)).isEqualTo(template.format(7, "Danio rério", sentence));
+      }
+    }
   }
 
   @Test

@@ -49,6 +49,24 @@ final class InMemoryAtlas implements Serializable {
     return new Source(this);
   }
 
+  private static final Map<String, InMemoryAtlas> REGISTERED = new java.util.concurrent.ConcurrentHashMap<>();
+
+  /**
+   * A source that ships only this atlas's name, for big atlases in benchmarks: executors must share this JVM
+   * (Spark local mode), where it stands for a file path.
+   */
+  AtlasSource registeredSource() {
+    REGISTERED.put(name, this);
+    return new Registered(name);
+  }
+
+  private record Registered(String name) implements AtlasSource {
+    @Override
+    public AtlasReader open() {
+      return new Reader(REGISTERED.get(name));
+    }
+  }
+
   private record Source(InMemoryAtlas atlas) implements AtlasSource {
     @Override
     public AtlasReader open() {

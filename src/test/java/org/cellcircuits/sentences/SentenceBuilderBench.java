@@ -28,33 +28,39 @@ public final class SentenceBuilderBench {
     return THREADS.getCurrentThreadCpuTime() / 1e9;
   }
 
-  public static void main(String[] args) {
-    SplittableRandom random = new SplittableRandom(1);
-    List<String> symbols = new ArrayList<>(GENES);
-    for (int g = 0; g < GENES; g++) {
+  /**
+   * Cells of meanStored +- 400 distinct genes in ascending column order (as an h5ad CSR holds them), with
+   * UMI-like counts: mostly 1 and 2, a geometric tail (many ties, as in real data).
+   */
+  static InMemoryAtlas syntheticAtlas(int cells, int genes, int meanStored, long seed) {
+    SplittableRandom random = new SplittableRandom(seed);
+    List<String> symbols = new ArrayList<>(genes);
+    for (int g = 0; g < genes; g++) {
       symbols.add("GENE" + g);
     }
-    AtlasMeta meta = new AtlasMeta("bench", CELLS, symbols, List.of());
-    int[] indptr = new int[CELLS + 1];
-    int[] indices = new int[CELLS * (MEAN_STORED + 400)];
+    long[] indptr = new long[cells + 1];
+    int[] indices = new int[cells * (meanStored + 400)];
     double[] values = new double[indices.length];
-    boolean[] taken = new boolean[GENES];
-    for (int r = 0; r < CELLS; r++) {
-      int stored = MEAN_STORED - 400 + random.nextInt(801);
+    boolean[] taken = new boolean[genes];
+    String[] ids = new String[cells];
+    String[] types = new String[cells];
+    for (int r = 0; r < cells; r++) {
+      ids[r] = "cell" + r;
+      types[r] = "type" + (r % 7);
+      int stored = meanStored - 400 + random.nextInt(801);
       Arrays.fill(taken, false);
       int n = 0;
       while (n < stored) {
-        int g = random.nextInt(GENES);
+        int g = random.nextInt(genes);
         if (!taken[g]) {
           taken[g] = true;
           n++;
         }
       }
-      int k = indptr[r];
-      for (int g = 0; g < GENES; g++) {
+      int k = (int) indptr[r];
+      for (int g = 0; g < genes; g++) {
         if (taken[g]) {
           indices[k] = g;
-          // UMI-like counts: mostly 1 and 2, a geometric tail (many ties, as in real data).
           int c = 1;
           while (random.nextDouble() < 0.45 && c < 5000) {
             c = c * 2 + random.nextInt(2);
@@ -64,6 +70,17 @@ public final class SentenceBuilderBench {
       }
       indptr[r + 1] = k;
     }
+    int nnz = (int) indptr[cells];
+    return new InMemoryAtlas("synthetic", ids, symbols, java.util.Map.of("cell_type", types), indptr,
+        Arrays.copyOf(indices, nnz), Arrays.copyOf(values, nnz));
+  }
+
+  public static void main(String[] args) {
+    InMemoryAtlas atlas = syntheticAtlas(CELLS, GENES, MEAN_STORED, 1);
+    AtlasMeta meta = atlas.meta();
+    int[] indptr = Arrays.stream(atlas.indptr).mapToInt(v -> (int) v).toArray();
+    int[] indices = atlas.indices;
+    double[] values = atlas.values;
     double meanStored = indptr[CELLS] / (double) CELLS;
     System.out.printf("cells %d, genes %d, mean stored entries per cell %.0f%n", CELLS, GENES, meanStored);
 
