@@ -1,0 +1,79 @@
+# Databricks notebook source
+# MAGIC %md
+# MAGIC # cellcircuits tables
+# MAGIC Registers every committed table of a cellcircuits run root as a temporary view, then shows a few analyst
+# MAGIC queries. Tables are found through each stage's `_COMMITTED.json` marker, never by listing attempt folders:
+# MAGIC a crashed or running attempt is never read. Works in Databricks, EMR notebooks and a local `pyspark` shell.
+
+# COMMAND ----------
+
+import json
+
+RUN_ROOT = "s3a://my-bucket/cellcircuits/heart-v2"   # or "runs/demo" locally
+STAGES = ["sentences", "harvest", "train", "evaluate", "circuits", "interpret"]
+
+
+def read_marker(root, stage):
+    """The stage's commit marker as a dict, or None when the stage has not committed."""
+    path = f"{root.rstrip('/')}/{stage}/_COMMITTED.json"
+    try:
+        text = "\n".join(r.value for r in spark.read.text(path).collect())
+    except Exception:
+        return None
+    return json.loads(text)
+
+
+def register(root):
+    """Creates a temp view <stage>_<table> for every committed table; returns {view: path}."""
+    views = {}
+    for stage in STAGES:
+        marker = read_marker(root, stage)
+        if marker is None:
+            continue
+        for table in marker["row_counts"]:
+            path = f"{root.rstrip('/')}/{stage}/{marker['attempt_folder']}/{table}"
+            name = f"{stage}_{table}" if table != stage else stage
+            spark.read.parquet(path).createOrReplaceTempView(name)
+            views[name] = path
+    return views
+
+
+register(RUN_ROOT)
+
+# COMMAND ----------
+
+# MAGIC %md ## Cells per type, and how many genes they express
+
+# COMMAND ----------
+
+spark.sql("""
+  SELECT cell_type, count(*) AS cells, percentile(n_expressed, 0.5) AS median_genes_expressed
+  FROM sentences GROUP BY cell_type ORDER BY cells DESC
+""").show(truncate=False)
+
+# COMMAND ----------
+
+# MAGIC %md ## The genes that most often lead the sentences of each cell type (top 5 ranks)
+
+# COMMAND ----------
+
+spark.sql("""
+  SELECT cell_type, gene, count(*) AS cells_with_gene_in_top5
+  FROM (SELECT cell_type, posexplode(slice(genes, 1, 5)) AS (rank, gene) FROM sentences)
+  GROUP BY cell_type, gene
+  QUALIFY row_number() OVER (PARTITION BY cell_type ORDER BY count(*) DESC) <= 5
+  ORDER BY cell_type, cells_with_gene_in_top5 DESC
+""").show(100, truncate=False)
+
+# COMMAND ----------
+
+# MAGIC %md ## Where a marker gene sits in each cell type's sentences (rank 0 = highest expressed)
+
+# COMMAND ----------
+
+MARKER = "VWF"
+spark.sql(f"""
+  SELECT cell_type, count(*) AS cells, avg(array_position(genes, '{MARKER}') - 1) AS mean_rank_when_present,
+         avg(CASE WHEN array_contains(genes, '{MARKER}') THEN 1.0 ELSE 0.0 END) AS share_of_cells_with_it
+  FROM sentences GROUP BY cell_type ORDER BY share_of_cells_with_it DESC
+""").show(truncate=False)
