@@ -58,10 +58,12 @@ spark.sql("""
 # COMMAND ----------
 
 spark.sql("""
-  SELECT cell_type, gene, count(*) AS cells_with_gene_in_top5
-  FROM (SELECT cell_type, posexplode(slice(genes, 1, 5)) AS (rank, gene) FROM sentences)
-  GROUP BY cell_type, gene
-  QUALIFY row_number() OVER (PARTITION BY cell_type ORDER BY count(*) DESC) <= 5
+  SELECT cell_type, gene, cells_with_gene_in_top5 FROM (
+    SELECT cell_type, gene, count(*) AS cells_with_gene_in_top5,
+           row_number() OVER (PARTITION BY cell_type ORDER BY count(*) DESC) AS place
+    FROM (SELECT cell_type, explode(slice(genes, 1, 5)) AS gene FROM sentences)
+    GROUP BY cell_type, gene)
+  WHERE place <= 5
   ORDER BY cell_type, cells_with_gene_in_top5 DESC
 """).show(100, truncate=False)
 
@@ -73,7 +75,8 @@ spark.sql("""
 
 MARKER = "VWF"
 spark.sql(f"""
-  SELECT cell_type, count(*) AS cells, avg(array_position(genes, '{MARKER}') - 1) AS mean_rank_when_present,
+  SELECT cell_type, count(*) AS cells, avg(CASE WHEN array_contains(genes, '{MARKER}') THEN array_position(genes, '{MARKER}') - 1 END)
+         AS mean_rank_when_present,
          avg(CASE WHEN array_contains(genes, '{MARKER}') THEN 1.0 ELSE 0.0 END) AS share_of_cells_with_it
   FROM sentences GROUP BY cell_type ORDER BY share_of_cells_with_it DESC
 """).show(truncate=False)
