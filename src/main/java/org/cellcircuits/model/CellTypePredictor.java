@@ -1,0 +1,225 @@
+package org.cellcircuits.model;
+
+import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * Asks a C2S model which cell type a prompt describes: greedy decoding of the answer, and the log-probability of
+ * given answers (for scoring the known labels). Prompts are batched, left-padded for decoding so every row's next
+ * token is at the last position.
+ *
+ * <p>Decoding re-runs the whole prefix for each new token (no key/value cache): answers are a few tokens, so this
+ * costs a few forward passes per batch.
+ */
+public final class CellTypePredictor {
+
+    private final GptNeoX model;
+    private final HuggingFaceTokenizer tokenizer;
+    private final PredictOptions options;
+    private final long eosId;
+
+    public CellTypePredictor(GptNeoX model, HuggingFaceTokenizer tokenizer, PredictOptions options) {
+        this.model = model;
+        this.tokenizer = tokenizer;
+        this.options = options;
+        this.eosId = model.config().eosTokenId();
+    }
+
+    /**
+     * The checkpoint's {@code tokenizer.json} without DJL's defaults of truncating at 512 tokens and padding (C2S
+     * prompts of 200 genes are longer than 512 tokens with some tokenizers).
+     */
+    public static HuggingFaceTokenizer loadTokenizer(Path checkpointDir) {
+        Path file = checkpointDir.resolve("tokenizer.json");
+        if (!Files.exists(file)) {
+            throw new IllegalArgumentException(String.format("%s has no tokenizer.json", checkpointDir));
+        }
+        try {
+            return HuggingFaceTokenizer.builder()
+                    .optTokenizerPath(file)
+                    .optTruncation(false)
+                    .optPadding(false)
+                    .optAddSpecialTokens(true)
+                    .build();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot load tokenizer " + file, e);
+        }
+    }
+
+    /** Greedy answers, one per prompt, in order. */
+    public List<Prediction> predict(List<String> prompts) {
+        List<Prediction> out = new ArrayList<>(prompts.size());
+        for (int from = 0; from < prompts.size(); from += options.batchSize()) {
+            out.addAll(predictBatch(prompts.subList(from, Math.min(prompts.size(), from + options.batchSize()))));
+        }
+        return out;
+    }
+
+    private List<Prediction> predictBatch(List<String> prompts) {
+        int n = prompts.size();
+        List<long[]> prefix = new ArrayList<>(n);
+        for (String p : prompts) {
+            prefix.add(encode(p, true));
+        }
+        List<List<Long>> generated = new ArrayList<>(n);
+        double[] logProb = new double[n];
+        String[] answer = new String[n];
+        boolean[] stopped = new boolean[n];
+        for (int i = 0; i < n; i++) {
+            generated.add(new ArrayList<>());
+        }
+        try (NDManager manager = model.manager().newSubManager()) {
+            for (int step = 0; step < options.maxNewTokens(); step++) {
+                List<Integer> open = new ArrayList<>();
+                List<long[]> rows = new ArrayList<>();
+                for (int i = 0; i < n; i++) {
+                    if (answer[i] == null) {
+                        open.add(i);
+                        rows.add(concat(prefix.get(i), generated.get(i)));
+                    }
+                }
+                if (open.isEmpty()) {
+                    break;
+                }
+                TokenBatch batch = TokenBatch.leftPadded(rows, 0);
+                float[] logProbs;
+                long vocab;
+                try (ActivationCache cache = model.run(manager, batch, ForwardOptions.logitsOnly().withLogits(LogitsMode.LAST));
+                        NDArray lp = cache.logits().logSoftmax(-1)) { // (B, V)
+                    vocab = lp.getShape().get(1);
+                    logProbs = lp.toFloatArray();
+                }
+                for (int r = 0; r < open.size(); r++) {
+                    int i = open.get(r);
+                    int best = 0;
+                    for (int v = 1; v < vocab; v++) {
+                        if (logProbs[(int) (r * vocab + v)] > logProbs[(int) (r * vocab + best)]) {
+                            best = v;
+                        }
+                    }
+                    generated.get(i).add((long) best);
+                    logProb[i] += logProbs[(int) (r * vocab + best)];
+                    String stop = stopText(generated.get(i));
+                    if (stop != null) {
+                        answer[i] = stop;
+                        stopped[i] = true;
+                    }
+                }
+            }
+        }
+        List<Prediction> out = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            long[] ids = generated.get(i).stream().mapToLong(Long::longValue).toArray();
+            String text = answer[i] != null ? answer[i] : tokenizer.decode(ids, true).trim();
+            out.add(new Prediction(text, ids, logProb[i], stopped[i]));
+        }
+        return out;
+    }
+
+    /** The answer if the generated tokens end it (end-of-text, newline, or '.' when asked), else null. */
+    private String stopText(List<Long> ids) {
+        long last = ids.get(ids.size() - 1);
+        long[] arr = ids.stream().mapToLong(Long::longValue).toArray();
+        if (last == eosId) {
+            return tokenizer.decode(Arrays.copyOf(arr, arr.length - 1), true).trim();
+        }
+        String text = tokenizer.decode(arr, true);
+        int cut = text.indexOf('\n');
+        if (options.stopAtPeriod()) {
+            int dot = text.indexOf('.');
+            if (dot >= 0 && (cut < 0 || dot < cut)) {
+                cut = dot;
+            }
+        }
+        return cut >= 0 ? text.substring(0, cut).trim() : null;
+    }
+
+    /**
+     * log P(answer | prompt) for each (prompt, answer) pair: the sum of the answer tokens' log-probabilities. The
+     * prompt and the answer are tokenized separately and joined, which is the conditional greedy decoding
+     * continues ({@code " endothelial cell."} after a prompt ending in {@code "is:"}).
+     */
+    public double[] answerLogProbs(List<String> prompts, List<String> answers) {
+        if (prompts.size() != answers.size()) {
+            throw new IllegalArgumentException(String.format("%d prompts but %d answers", prompts.size(), answers.size()));
+        }
+        double[] out = new double[prompts.size()];
+        for (int from = 0; from < prompts.size(); from += options.batchSize()) {
+            int to = Math.min(prompts.size(), from + options.batchSize());
+            double[] part = answerLogProbsBatch(prompts.subList(from, to), answers.subList(from, to));
+            System.arraycopy(part, 0, out, from, part.length);
+        }
+        return out;
+    }
+
+    private double[] answerLogProbsBatch(List<String> prompts, List<String> answers) {
+        int n = prompts.size();
+        List<long[]> rows = new ArrayList<>(n);
+        int[] promptLen = new int[n];
+        List<Long> targetIds = new ArrayList<>();
+        List<Long> readFrom = new ArrayList<>(); // flat (row * T + position) whose logits predict the target
+        List<Integer> targetRow = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            long[] p = encode(prompts.get(i), true);
+            long[] a = encode(answers.get(i), false);
+            if (a.length == 0) {
+                throw new IllegalArgumentException(String.format("answer %d (\"%s\") has no tokens", i, answers.get(i)));
+            }
+            promptLen[i] = p.length;
+            rows.add(concat(p, a));
+        }
+        TokenBatch batch = TokenBatch.rightPadded(rows, 0);
+        for (int i = 0; i < n; i++) {
+            long[] row = rows.get(i);
+            for (int pos = promptLen[i]; pos < row.length; pos++) {
+                targetIds.add(row[pos]);
+                readFrom.add((long) i * batch.seqLen() + pos - 1);
+                targetRow.add(i);
+            }
+        }
+        double[] out = new double[n];
+        try (NDManager manager = model.manager().newSubManager();
+                ActivationCache cache = model.run(manager, batch,
+                        ForwardOptions.logitsOnly().withLogits(LogitsMode.NONE).keeping(List.of(HookNames.lnFinalNormalized())))) {
+            NDArray hidden = cache.get(HookNames.lnFinalNormalized()); // (B, T, C)
+            NDManager m = cache.manager();
+            NDArray flat = hidden.reshape(-1, hidden.getShape().get(2)); // (B*T, C)
+            NDArray picked = Ops.rows(m.create(readFrom.stream().mapToLong(Long::longValue).toArray()), flat); // (N, C)
+            NDArray logits = model.unembed(picked).toType(DataType.FLOAT32, false); // (N, V)
+            NDArray targets = m.create(targetIds.stream().mapToLong(Long::longValue).toArray(), new Shape(targetIds.size(), 1));
+            float[] lp = logits.logSoftmax(-1).gather(targets, 1).toFloatArray(); // (N, 1)
+            for (int k = 0; k < lp.length; k++) {
+                out[targetRow.get(k)] += lp[k];
+            }
+        }
+        return out;
+    }
+
+    private long[] encode(String text, boolean addSpecialTokens) {
+        return tokenizer.encode(text, addSpecialTokens, false).getIds();
+    }
+
+    private static long[] concat(long[] a, List<Long> b) {
+        long[] out = Arrays.copyOf(a, a.length + b.size());
+        for (int i = 0; i < b.size(); i++) {
+            out[a.length + i] = b.get(i);
+        }
+        return out;
+    }
+
+    private static long[] concat(long[] a, long[] b) {
+        long[] out = Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, out, a.length, b.length);
+        return out;
+    }
+}

@@ -1,0 +1,180 @@
+package org.cellcircuits.model;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import ai.djl.Device;
+import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Batched greedy decoding and answer scoring against one-prompt-at-a-time brute force, on a random model with a
+ * byte-level tokenizer (one token per byte, so token 46 is '.', 10 is '\n', 256 is end-of-text).
+ */
+class CellTypePredictorTest {
+
+    static final List<String> PROMPTS = List.of(
+            "Cell sentence: VWF PECAM1 CDH5 KDR.\nThe cell type corresponding to these genes is:",
+            "Cell sentence: MYH6 TNNT2.\nThe cell type is:",
+            "Cell sentence: DCN LUM COL1A2 PDGFRA FBLN1 GSN.\nThe cell type corresponding to these genes is:");
+    static final NeoXConfig CONFIG = new NeoXConfig(32, 4, 2, 128, 0.25, 10000, true, 1e-5, 257, 256, false, true, 256);
+
+    static HuggingFaceTokenizer tokenizer;
+
+    @BeforeAll
+    static void loadTokenizer() {
+        tokenizer = CellTypePredictor.loadTokenizer(NeoXFixtures.folder("parallel_rot25").getParent().resolve("bytelevel"));
+    }
+
+    @AfterAll
+    static void closeTokenizer() {
+        tokenizer.close();
+    }
+
+    /** Log-softmax rows of one unbatched sequence's logits, in doubles. */
+    static double[][] logProbsAlone(GptNeoX model, long[] ids) {
+        try (NDManager m = NDManager.newBaseManager(Device.cpu());
+                ActivationCache c = model.run(m, TokenBatch.rightPadded(List.of(ids), 0), ForwardOptions.logitsOnly())) {
+            float[] l = c.logits().toFloatArray();
+            int v = CONFIG.vocabSize();
+            double[][] out = new double[ids.length][v];
+            for (int t = 0; t < ids.length; t++) {
+                double max = Double.NEGATIVE_INFINITY;
+                for (int k = 0; k < v; k++) {
+                    max = Math.max(max, l[t * v + k]);
+                }
+                double z = 0;
+                for (int k = 0; k < v; k++) {
+                    z += Math.exp(l[t * v + k] - max);
+                }
+                for (int k = 0; k < v; k++) {
+                    out[t][k] = l[t * v + k] - max - Math.log(z);
+                }
+            }
+            return out;
+        }
+    }
+
+    static int argmax(double[] row) {
+        int best = 0;
+        for (int i = 1; i < row.length; i++) {
+            if (row[i] > row[best]) {
+                best = i;
+            }
+        }
+        return best;
+    }
+
+    @Test
+    void batchedGreedyDecodingEqualsDecodingEachPromptAlone() {
+        try (GptNeoX model = GptNeoX.initialize(CONFIG, Device.cpu(), 5)) {
+            List<Prediction> batched = new CellTypePredictor(model, tokenizer, new PredictOptions(6, 2, true)).predict(PROMPTS);
+            assertThat(batched).hasSize(3);
+            for (int i = 0; i < PROMPTS.size(); i++) {
+                long[] ids = tokenizer.encode(PROMPTS.get(i)).getIds();
+                List<Long> gen = new ArrayList<>();
+                double lp = 0;
+                boolean stopped = false;
+                for (int step = 0; step < 6 && !stopped; step++) {
+                    long[] seq = Arrays.copyOf(ids, ids.length + gen.size());
+                    for (int k = 0; k < gen.size(); k++) {
+                        seq[ids.length + k] = gen.get(k);
+                    }
+                    double[] last = logProbsAlone(model, seq)[seq.length - 1];
+                    int next = argmax(last);
+                    gen.add((long) next);
+                    lp += last[next];
+                    stopped = next == 256 || next == '.' || next == '\n';
+                }
+                Prediction p = batched.get(i);
+                assertThat(p.tokenIds()).as("prompt %d", i).containsExactly(gen.stream().mapToLong(Long::longValue).toArray());
+                assertThat(p.logProb()).as("prompt %d", i).isCloseTo(lp, org.assertj.core.data.Offset.offset(1e-4));
+                assertThat(p.stopped()).isEqualTo(stopped);
+            }
+        }
+    }
+
+    /** Makes the model predict {@code token} at every position: final LayerNorm outputs its bias, which only that row of embed_out reads. */
+    static GptNeoX alwaysPredicting(int token) {
+        GptNeoX model = GptNeoX.initialize(CONFIG, Device.cpu(), 9);
+        model.parameters().get("gpt_neox.final_layer_norm.weight").set(new NDIndex(":"), 0f);
+        model.parameters().get("gpt_neox.final_layer_norm.bias").set(new NDIndex(":"), 1f);
+        NDArray out = model.parameters().get("embed_out.weight");
+        out.set(new NDIndex(token), 1f);
+        return model;
+    }
+
+    @Test
+    void decodingStopsAtPeriodNewlineAndEndOfText() {
+        for (int stop : new int[] {'.', '\n', 256}) {
+            try (GptNeoX model = alwaysPredicting(stop)) {
+                Prediction p = new CellTypePredictor(model, tokenizer, new PredictOptions(5, 8, true)).predict(PROMPTS.subList(0, 1)).get(0);
+                assertThat(p.stopped()).as("stop token %d", stop).isTrue();
+                assertThat(p.answer()).isEmpty();
+                assertThat(p.tokenIds()).containsExactly(stop);
+                assertThat(p.logProb()).isBetween(-1e-3, 0.0);
+            }
+        }
+        try (GptNeoX model = alwaysPredicting('a')) {
+            Prediction p = new CellTypePredictor(model, tokenizer, new PredictOptions(5, 8, true)).predict(PROMPTS.subList(0, 1)).get(0);
+            assertThat(p.stopped()).isFalse();
+            assertThat(p.answer()).isEqualTo("aaaaa");
+        }
+        try (GptNeoX model = alwaysPredicting('.')) {
+            Prediction p = new CellTypePredictor(model, tokenizer, new PredictOptions(4, 8, false)).predict(PROMPTS.subList(0, 1)).get(0);
+            assertThat(p.answer()).isEqualTo("....");
+        }
+    }
+
+    @Test
+    void answerLogProbsAreSumsOfTheAnswerTokensLogProbs() {
+        List<String> answers = List.of(" endothelial cell.", " cardiac muscle cell.", " fibroblast.");
+        try (GptNeoX model = GptNeoX.initialize(CONFIG, Device.cpu(), 6)) {
+            CellTypePredictor predictor = new CellTypePredictor(model, tokenizer, new PredictOptions(4, 2, true));
+            double[] batched = predictor.answerLogProbs(PROMPTS, answers);
+            for (int i = 0; i < PROMPTS.size(); i++) {
+                long[] p = tokenizer.encode(PROMPTS.get(i)).getIds();
+                long[] a = tokenizer.encode(answers.get(i), false, false).getIds();
+                long[] seq = Arrays.copyOf(p, p.length + a.length);
+                System.arraycopy(a, 0, seq, p.length, a.length);
+                double[][] lp = logProbsAlone(model, seq);
+                double expected = 0;
+                for (int t = p.length; t < seq.length; t++) {
+                    expected += lp[t - 1][(int) seq[t]];
+                }
+                assertThat(a).hasSize(answers.get(i).length()); // byte-level: one token per character
+                assertThat(batched[i]).as("answer %d", i).isCloseTo(expected, org.assertj.core.data.Offset.offset(1e-4));
+            }
+            assertThatThrownBy(() -> predictor.answerLogProbs(PROMPTS, answers.subList(0, 1))).hasMessageContaining("3 prompts but 1 answers");
+        }
+    }
+
+    @Test
+    void scoringTheGreedyAnswerGivesTheGreedyLogProb() {
+        try (GptNeoX model = alwaysPredicting('a')) {
+            // make the runner-up matter: the log-prob of "a" is no longer ~0 once a second row competes
+            model.parameters().get("embed_out.weight").set(new NDIndex('b'), 0.9f);
+            Prediction greedy = new CellTypePredictor(model, tokenizer, new PredictOptions(4, 2, false)).predict(PROMPTS.subList(1, 2)).get(0);
+            assertThat(greedy.answer()).isEqualTo("aaaa");
+            assertThat(greedy.logProb()).isLessThan(-0.1);
+            double scored = new CellTypePredictor(model, tokenizer, PredictOptions.defaults())
+                    .answerLogProbs(PROMPTS.subList(1, 2), List.of("aaaa"))[0];
+            assertThat(scored).isCloseTo(greedy.logProb(), org.assertj.core.data.Offset.offset(1e-4));
+        }
+    }
+
+    @Test
+    void longPromptsAreNotTruncatedAt512Tokens() {
+        String longPrompt = "Cell sentence: " + "ACTB ".repeat(150) + "\nThe cell type is:";
+        long[] ids = tokenizer.encode(longPrompt).getIds();
+        assertThat(ids.length).isEqualTo(longPrompt.length()).isGreaterThan(512);
+    }
+}

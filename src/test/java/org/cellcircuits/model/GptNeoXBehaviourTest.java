@@ -1,0 +1,266 @@
+package org.cellcircuits.model;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import ai.djl.Device;
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.nn.Activation;
+import ai.djl.training.GradientCollector;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.Set;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** Padding, hook filtering, MLP replacement, edits and gradients of the forward pass, on the fixture models. */
+class GptNeoXBehaviourTest {
+
+    static GptNeoX parallel;
+    static NDManager manager;
+    static final List<long[]> SEQS = List.of(new long[] {5, 17, 3, 88, 41, 9, 60}, new long[] {12, 7}, new long[] {33, 2, 71, 4});
+
+    @BeforeAll
+    static void load() {
+        parallel = GptNeoX.load(NeoXFixtures.folder("parallel_rot25"), Device.cpu());
+        manager = NDManager.newBaseManager(Device.cpu());
+    }
+
+    @AfterAll
+    static void close() {
+        manager.close();
+        parallel.close();
+    }
+
+    static float[] lastLogits(GptNeoX model, TokenBatch batch) {
+        try (ActivationCache c = model.run(manager, batch, ForwardOptions.logitsOnly().withLogits(LogitsMode.LAST))) {
+            return c.logits().toFloatArray();
+        }
+    }
+
+    static double maxAbs(float[] a, float[] b) {
+        assertThat(a).hasSameSizeAs(b);
+        double m = 0;
+        for (int i = 0; i < a.length; i++) {
+            m = Math.max(m, Math.abs(a[i] - b[i]));
+        }
+        return m;
+    }
+
+    @Test
+    void paddedRowsPredictWhatTheyPredictAlone() {
+        float[] left = lastLogits(parallel, TokenBatch.leftPadded(SEQS, 0));
+        float[] right = lastLogits(parallel, TokenBatch.rightPadded(SEQS, 0));
+        int v = parallel.config().vocabSize();
+        for (int i = 0; i < SEQS.size(); i++) {
+            float[] alone = lastLogits(parallel, TokenBatch.rightPadded(List.of(SEQS.get(i)), 0));
+            float[] l = java.util.Arrays.copyOfRange(left, i * v, (i + 1) * v);
+            float[] r = java.util.Arrays.copyOfRange(right, i * v, (i + 1) * v);
+            assertThat(maxAbs(l, alone)).as("left-padded row %d vs alone", i).isLessThan(1e-5);
+            assertThat(maxAbs(r, alone)).as("right-padded row %d vs alone", i).isLessThan(1e-5);
+        }
+    }
+
+    @Test
+    void lastLogitsAreTheFullLogitsAtEachRowsLastToken() {
+        TokenBatch batch = TokenBatch.rightPadded(SEQS, 0);
+        float[] last = lastLogits(parallel, batch);
+        try (ActivationCache c = parallel.run(manager, batch, ForwardOptions.logitsOnly())) {
+            for (int i = 0; i < SEQS.size(); i++) {
+                float[] full = c.logits().get(i, batch.lastReal(i)).toFloatArray();
+                int v = full.length;
+                assertThat(maxAbs(full, java.util.Arrays.copyOfRange(last, i * v, (i + 1) * v))).isLessThan(1e-6);
+            }
+        }
+    }
+
+    @Test
+    void onlyRequestedHooksAreKeptAndClosingFreesThem() {
+        TokenBatch batch = TokenBatch.rightPadded(SEQS, 0);
+        Set<String> wanted = Set.of(HookNames.mlpIn(1), HookNames.mlpOut(2), HookNames.attnPattern(0));
+        NDArray kept;
+        try (ActivationCache c = parallel.run(manager, batch, ForwardOptions.logitsOnly().withLogits(LogitsMode.NONE).keeping(wanted))) {
+            assertThat(c.names()).containsExactlyInAnyOrderElementsOf(wanted);
+            assertThat(c.get(HookNames.attnPattern(0)).getShape().getShape()).containsExactly(3, 4, 7, 7);
+            assertThatThrownBy(() -> c.get(HookNames.mlpOut(0))).hasMessageContaining("was not kept");
+            assertThatThrownBy(c::logits).hasMessageContaining("no logits");
+            kept = c.get(HookNames.mlpIn(1));
+        }
+        assertThat(kept.isReleased()).isTrue();
+    }
+
+    @Test
+    void attentionPatternsAreCausalMaskPaddingAndSumToOne() {
+        TokenBatch batch = TokenBatch.leftPadded(SEQS, 0);
+        try (ActivationCache c = parallel.run(manager, batch, ForwardOptions.logitsOnly().keeping(List.of(HookNames.attnPattern(1))))) {
+            NDArray p = c.get(HookNames.attnPattern(1)); // (B, nh, T, T)
+            float[] v = p.toFloatArray();
+            int t = batch.seqLen();
+            int nh = (int) p.getShape().get(1);
+            for (int b = 0; b < 3; b++) {
+                for (int h = 0; h < nh; h++) {
+                    for (int q = 0; q < t; q++) {
+                        if (!batch.isReal(b, q)) {
+                            continue;
+                        }
+                        double sum = 0;
+                        for (int k = 0; k < t; k++) {
+                            float w = v[((b * nh + h) * t + q) * t + k];
+                            if (k > q || !batch.isReal(b, k)) {
+                                assertThat(w).as("b%d h%d q%d k%d", b, h, q, k).isEqualTo(0f);
+                            }
+                            sum += w;
+                        }
+                        assertThat(sum).isCloseTo(1.0, org.assertj.core.data.Offset.offset(1e-5));
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void replacingAnMlpWithItsOwnFormulaChangesNothingAndZeroingRemovesIt() {
+        TokenBatch batch = TokenBatch.rightPadded(SEQS, 0);
+        Map<String, NDArray> p = parallel.parameters();
+        String pre = "gpt_neox.layers.1.mlp.";
+        MlpReplacement same = in -> Ops.linear(Activation.gelu(Ops.linear(in, p.get(pre + "dense_h_to_4h.weight"), p.get(pre + "dense_h_to_4h.bias"))),
+                p.get(pre + "dense_4h_to_h.weight"), p.get(pre + "dense_4h_to_h.bias"));
+        float[] original = lastLogits(parallel, batch);
+        try (ActivationCache c = parallel.run(manager, batch, ForwardOptions.logitsOnly().withLogits(LogitsMode.LAST).replacingMlp(1, same))) {
+            assertThat(maxAbs(c.logits().toFloatArray(), original)).isEqualTo(0.0);
+        }
+        List<String> keep = List.of(HookNames.residPre(1), HookNames.attnOut(1), HookNames.mlpOut(1), HookNames.residPost(1));
+        try (ActivationCache c = parallel.run(manager, batch,
+                ForwardOptions.logitsOnly().withLogits(LogitsMode.LAST).keeping(keep).replacingMlp(1, MlpReplacement.zero()))) {
+            assertThat(c.get(HookNames.mlpOut(1)).abs().max().getFloat()).isEqualTo(0f);
+            NDArray expected = c.get(HookNames.residPre(1)).add(c.get(HookNames.attnOut(1)));
+            assertThat(maxAbs(c.get(HookNames.residPost(1)).toFloatArray(), expected.toFloatArray())).isLessThan(1e-6);
+            assertThat(maxAbs(c.logits().toFloatArray(), original)).as("zeroing an MLP must change the prediction").isGreaterThan(1e-2);
+        }
+    }
+
+    @Test
+    void editsChangeTheForwardPassDownstream() {
+        TokenBatch batch = TokenBatch.rightPadded(SEQS, 0);
+        float[] original = lastLogits(parallel, batch);
+        try (ActivationCache c = parallel.run(manager, batch, ForwardOptions.logitsOnly().withLogits(LogitsMode.LAST)
+                .editing(HookNames.attnPattern(0), x -> x))) {
+            assertThat(maxAbs(c.logits().toFloatArray(), original)).isEqualTo(0.0);
+        }
+        try (ActivationCache c = parallel.run(manager, batch, ForwardOptions.logitsOnly().withLogits(LogitsMode.LAST)
+                .keeping(List.of(HookNames.attnOut(0)))
+                .editing(HookNames.attnOut(0), NDArray::zerosLike))) {
+            assertThat(c.get(HookNames.attnOut(0)).abs().max().getFloat()).isEqualTo(0f);
+            assertThat(maxAbs(c.logits().toFloatArray(), original)).isGreaterThan(1e-2);
+        }
+    }
+
+    @Test
+    void layerNormScaleHookGivesTheSameOutputAsTheFusedKernel() {
+        TokenBatch batch = TokenBatch.rightPadded(SEQS, 0);
+        List<String> normalized = List.of(HookNames.ln1Normalized(0), HookNames.lnFinalNormalized());
+        try (ActivationCache fused = parallel.run(manager, batch, ForwardOptions.logitsOnly().keeping(normalized));
+                ActivationCache explicit = parallel.run(manager, batch, ForwardOptions.logitsOnly()
+                        .keeping(List.of(HookNames.ln1Normalized(0), HookNames.lnFinalNormalized(), HookNames.ln1Scale(0), HookNames.residPre(0), HookNames.lnFinalScale())))) {
+            for (String n : normalized) {
+                assertThat(maxAbs(fused.get(n).toFloatArray(), explicit.get(n).toFloatArray())).as(n).isLessThan(1e-5);
+            }
+            assertThat(maxAbs(fused.logits().toFloatArray(), explicit.logits().toFloatArray())).isLessThan(1e-4);
+            // scale = 1 / sqrt(var + eps) of the block input, checked in Java doubles for position (0, 0)
+            float[] x = explicit.get(HookNames.residPre(0)).get(0, 0).toFloatArray();
+            double mean = 0;
+            for (float f : x) {
+                mean += f;
+            }
+            mean /= x.length;
+            double var = 0;
+            for (float f : x) {
+                var += (f - mean) * (f - mean);
+            }
+            var /= x.length;
+            assertThat((double) explicit.get(HookNames.ln1Scale(0)).getFloat(0, 0, 0))
+                    .isCloseTo(1 / Math.sqrt(var + 1e-5), org.assertj.core.data.Percentage.withPercentage(1e-3));
+        }
+    }
+
+    @Test
+    void gradientOfTheLogitsMatchesFiniteDifferences() {
+        String name = "gpt_neox.layers.0.mlp.dense_h_to_4h.weight";
+        TokenBatch batch = TokenBatch.leftPadded(SEQS, 0);
+        try (GptNeoX gradModel = GptNeoX.load(NeoXFixtures.folder("sequential_rot100"), Device.cpu());
+                GptNeoX fdModel = GptNeoX.load(NeoXFixtures.folder("sequential_rot100"), Device.cpu());
+                NDManager m = NDManager.newBaseManager(Device.cpu())) {
+            Random random = new Random(7);
+            long[] shape = {3, batch.seqLen(), gradModel.config().vocabSize()};
+            float[] r = new float[(int) (shape[0] * shape[1] * shape[2])];
+            for (int i = 0; i < r.length; i++) {
+                // padding positions are excluded: their fully masked rows are flat in fp32, so only real tokens
+                // have derivatives finite differences can see
+                int b = (int) (i / (shape[1] * shape[2]));
+                int t = (int) (i / shape[2] % shape[1]);
+                r[i] = batch.isReal(b, t) ? (float) random.nextGaussian() : 0f;
+            }
+            NDArray weights = m.create(r, new ai.djl.ndarray.types.Shape(shape));
+            NDArray w = gradModel.parameters().get(name);
+            w.setRequiresGradient(true);
+            float[] grad;
+            try (GradientCollector gc = Engine.getInstance().newGradientCollector();
+                    ActivationCache c = gradModel.run(m, batch, ForwardOptions.logitsOnly())) {
+                NDArray scalar = c.logits().mul(weights).sum();
+                gc.backward(scalar);
+                grad = w.getGradient().toFloatArray();
+            }
+            NDArray fw = fdModel.parameters().get(name);
+            int cols = (int) fw.getShape().get(1);
+            float eps = 1e-2f;
+            for (int[] ij : new int[][] {{0, 0}, {5, 3}, {17, 11}, {100, 31}}) {
+                float orig = fw.getFloat(ij[0], ij[1]);
+                fw.set(new NDIndex(ij[0], ij[1]), orig + eps);
+                double plus = weightedSum(fdModel, m, batch, r);
+                fw.set(new NDIndex(ij[0], ij[1]), orig - eps);
+                double minus = weightedSum(fdModel, m, batch, r);
+                fw.set(new NDIndex(ij[0], ij[1]), orig);
+                double fd = (plus - minus) / (2 * eps);
+                double g = grad[ij[0] * cols + ij[1]];
+                assertThat(g).as("d sum(R*logits) / d %s[%d,%d]: autograd %f vs finite difference %f", name, ij[0], ij[1], g, fd)
+                        .isCloseTo(fd, org.assertj.core.data.Offset.offset(2e-2 * Math.abs(fd) + 2e-3));
+            }
+            assertThat(java.util.Arrays.stream(toDoubles(grad)).map(Math::abs).max().getAsDouble()).isGreaterThan(1e-3);
+        }
+    }
+
+    private static double[] toDoubles(float[] f) {
+        double[] d = new double[f.length];
+        for (int i = 0; i < f.length; i++) {
+            d[i] = f[i];
+        }
+        return d;
+    }
+
+    private static double weightedSum(GptNeoX model, NDManager m, TokenBatch batch, float[] r) {
+        try (ActivationCache c = model.run(m, batch, ForwardOptions.logitsOnly())) {
+            float[] l = c.logits().toFloatArray();
+            double s = 0;
+            for (int i = 0; i < l.length; i++) {
+                s += (double) l[i] * r[i];
+            }
+            return s;
+        }
+    }
+
+    @Test
+    void badInputsAreRejectedWithTheirLimits() {
+        assertThatThrownBy(() -> parallel.run(manager, TokenBatch.rightPadded(List.of(new long[] {1, 500}), 0), ForwardOptions.logitsOnly()))
+                .hasMessageContaining("token id 500").hasMessageContaining("[0, 97)");
+        assertThatThrownBy(() -> parallel.run(manager, TokenBatch.rightPadded(List.of(new long[65]), 0), ForwardOptions.logitsOnly()))
+                .hasMessageContaining("65 positions").hasMessageContaining("64");
+        assertThatThrownBy(() -> parallel.run(manager, TokenBatch.rightPadded(SEQS, 0), ForwardOptions.logitsOnly().replacingMlp(3, MlpReplacement.zero())))
+                .hasMessageContaining("block 3").hasMessageContaining("3 blocks");
+        assertThatThrownBy(() -> TokenBatch.of(new long[][] {{1, 2}}, new long[][] {{0, 0}})).hasMessageContaining("row 0 has no real token");
+    }
+}
