@@ -11,9 +11,13 @@ import java.io.IOException;
  * <ul>
  *   <li>Rows are cells in file order; columns are genes in file order (the order cell2sentence sees).
  *   <li>{@link #read} returns the row's <em>stored</em> entries as scipy's {@code csr_matrix(adata.X)} would hold
- *       them: for a CSR file, in the file's in-row order with any explicitly stored zeros kept; for CSC and dense
- *       input, ascending column order with zeros omitted. cell2sentence's random tie-break draws depend on exactly
- *       this count and order.
+ *       them: for a CSR file, in the file's in-row order with any explicitly stored zeros kept; for CSC input,
+ *       ascending column order with the CSC file's explicitly stored zeros kept (scipy's CSC-to-CSR conversion
+ *       keeps them); for dense input, ascending column order with zeros omitted. cell2sentence's random tie-break
+ *       draws depend on exactly this count and order. A stored zero still ranks last in C2S's sentence; dropping
+ *       it is the sentence builder's job, after the tie-break draws.
+ *   <li>Formats without a scipy reading of their own follow their readers' javadoc: 10x Matrix Market as scanpy
+ *       holds it (ascending columns, written zeros kept), Parquet long tables one stored entry per table row.
  *   <li>Values are widened to double (exact for float32 and for integer counts).
  * </ul>
  */

@@ -1,0 +1,58 @@
+package org.cellcircuits.sentences;
+
+import java.util.List;
+
+/** Checks shared by every reader on what it hands out: offsets, gene columns and counts. */
+final class BlockChecks {
+  private BlockChecks() {
+  }
+
+  /**
+   * Offsets of rows [firstRow, firstRow + ptr.length - 1), as stored in the file (not yet rebased): non-decreasing
+   * and inside [0, nnz].
+   */
+  static void checkOffsets(String file, String field, long firstRow, long[] ptr, long nnz) throws AtlasFormatException {
+    for (int i = 0; i < ptr.length; i++) {
+      if (ptr[i] < 0 || ptr[i] > nnz) {
+        throw AtlasFormatException.of(file, field, String.format("%s[%d] = %d", field, firstRow + i, ptr[i]),
+            String.format("an offset in [0, %d] (the number of stored entries)", nnz));
+      }
+      if (i > 0 && ptr[i] < ptr[i - 1]) {
+        throw AtlasFormatException.of(file, field,
+            String.format("%s[%d] = %d is less than %s[%d] = %d, so row %d would end before it starts", field,
+                firstRow + i, ptr[i], field, firstRow + i - 1, ptr[i - 1], firstRow + i - 1),
+            "non-decreasing offsets");
+      }
+    }
+  }
+
+  /** Every gene column inside [0, nGenes) and every count finite and >= 0, naming cell and gene otherwise. */
+  static void checkEntries(String file, String matrixField, long firstRow, String[] cellIds, int[] indptr,
+                           int[] indices, double[] values, List<String> genes) throws AtlasFormatException {
+    int nGenes = genes.size();
+    for (int r = 0; r < cellIds.length; r++) {
+      for (int k = indptr[r]; k < indptr[r + 1]; k++) {
+        int c = indices[k];
+        if (c < 0 || c >= nGenes) {
+          throw AtlasFormatException.of(file, matrixField + " indices",
+              String.format("cell %s (row %d) stores gene column %d", cellIds[r], firstRow + r, c),
+              String.format("a column in [0, %d)", nGenes));
+        }
+        double v = values[k];
+        if (!(v >= 0) || Double.isInfinite(v)) {
+          throw AtlasFormatException.of(file, matrixField + " data",
+              String.format("cell %s (row %d), gene %s (column %d) has count %s", cellIds[r], firstRow + r,
+                  genes.get(c), c, v),
+              "a finite count >= 0");
+        }
+      }
+    }
+  }
+
+  static void checkRange(String file, long start, long end, long nCells) {
+    if (start < 0 || end > nCells || start > end) {
+      throw new IllegalArgumentException(String.format(
+          "atlas %s: rows [%d, %d) are invalid; expected 0 <= start <= end <= %d cells", file, start, end, nCells));
+    }
+  }
+}

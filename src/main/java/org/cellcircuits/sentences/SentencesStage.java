@@ -1,0 +1,473 @@
+package org.cellcircuits.sentences;
+
+import java.io.IOException;
+import java.io.Serializable;
+import java.io.UncheckedIOException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.NoSuchElementException;
+import java.util.Objects;
+import org.apache.spark.TaskContext;
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.api.java.function.FlatMapFunction;
+import org.apache.spark.api.java.function.Function;
+import org.apache.spark.broadcast.Broadcast;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructType;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The {@code sentences} stage as a Spark transformation: an atlas in, one row per kept cell out with its
+ * cell2sentence sentence and prompt.
+ *
+ * <p>Passes over the atlas, each a Spark job over the same row ranges (one task per range, each opening the
+ * atlas through the {@link AtlasSource} and reading only its rows):
+ * <ol>
+ *   <li>only with {@code min-cells-per-gene}: cells expressing each gene, summed over partitions;
+ *   <li>only when cells can be dropped, or genes are dropped in c2s mode: each row's stored-entry count after
+ *       the subset (-1 when the cell is dropped). Without filters the c2s pre-pass needs just
+ *       {@link AtlasReader#storedPerRow}, read on the driver;
+ *   <li>c2s mode: the driver walks the generator over those counts ({@link TieBreakPrepass}) and records its
+ *       state at each range's first row;
+ *   <li>the returned Dataset (lazy): each task restores its range's state and builds its rows, and checks that
+ *       it ends at the state the next range starts from.
+ * </ol>
+ */
+public final class SentencesStage {
+  private static final Logger LOG = LoggerFactory.getLogger(SentencesStage.class);
+
+  /**
+   * Output columns. {@code atlas_row} (the cell's row in the atlas file) is beyond DESIGN.md's list: obs names
+   * are not always unique in real atlases, and it keeps the file's order recoverable after Spark's shuffles.
+   */
+  public static final StructType SCHEMA = new StructType()
+      .add("cell_id", DataTypes.StringType, false)
+      .add("cell_type", DataTypes.StringType, true)
+      .add("donor", DataTypes.StringType, true)
+      .add("tissue", DataTypes.StringType, true)
+      .add("genes", DataTypes.createArrayType(DataTypes.StringType, false), false)
+      .add("sentence", DataTypes.StringType, false)
+      .add("prompt", DataTypes.StringType, false)
+      .add("n_expressed", DataTypes.IntegerType, false)
+      .add("atlas_row", DataTypes.LongType, false);
+
+  private SentencesStage() {
+  }
+
+  /**
+   * What {@link #plan} decided before any sentence is built.
+   *
+   * @param sentences     the lazy output (one partition per row range)
+   * @param inputCells    cells in the atlas
+   * @param droppedCells  cells the filters dropped
+   * @param outputRows    rows the output will have (inputCells - droppedCells)
+   * @param inputGenes    genes in the atlas
+   * @param keptGenes     genes left after the gene filters
+   * @param partitions    row ranges (tasks, output partitions)
+   * @param tieBreakDraws 32-bit draws the c2s pre-pass walked (0 in gene-order mode)
+   */
+  public record Plan(Dataset<Row> sentences, long inputCells, long droppedCells, long outputRows, int inputGenes,
+                     int keptGenes, int partitions, long tieBreakDraws) {
+  }
+
+  /** The sentences of {@code source}'s atlas under {@code params}: {@link #plan}'s Dataset. */
+  public static Dataset<Row> build(SparkSession spark, AtlasSource source, SentencesParams params) {
+    return plan(spark, source, params).sentences();
+  }
+
+  /** Runs the counting passes and the pre-pass, and returns the (lazy) output with the counts. */
+  public static Plan plan(SparkSession spark, AtlasSource source, SentencesParams params) {
+    Objects.requireNonNull(source, "source");
+    Objects.requireNonNull(params, "params");
+    JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+    try {
+      AtlasMeta meta;
+      try (AtlasReader reader = source.open()) {
+        meta = reader.meta();
+      }
+      checkAtlas(meta, params);
+      RowRanges ranges = new RowRanges(meta.nCells(), params.rowsPerPartition());
+      LOG.info("sentences: atlas {} has {} cells x {} genes; {} partitions of up to {} cells", meta.source(),
+          meta.nCells(), meta.nGenes(), ranges.count(), params.rowsPerPartition());
+
+      AtlasSubset subset = geneSubset(jsc, source, meta, ranges, params);
+      TieBreakPrepass.Checkpoints checkpoints = null;
+      long dropped = 0;
+      if (params.ties() == TieOrder.C2S && subset.isEverything()) {
+        try (AtlasReader reader = source.open()) {
+          // No filter: the draws follow from the stored counts alone, which the reader gives without the data.
+          checkpoints = TieBreakPrepass.run(params.seed(), ranges,
+              p -> reader.storedPerRow(ranges.start(p), ranges.end(p)));
+        }
+      } else if (params.ties() == TieOrder.C2S || params.minGenesPerCell() > 0) {
+        List<int[]> entries = rowEntriesOnExecutors(jsc, source, ranges, subset, params.rowsPerRead());
+        if (params.ties() == TieOrder.C2S) {
+          checkpoints = TieBreakPrepass.run(params.seed(), ranges, entries::get);
+          dropped = checkpoints.droppedCells();
+        } else {
+          for (int[] rows : entries) {
+            for (int n : rows) {
+              dropped += n < 0 ? 1 : 0;
+            }
+          }
+        }
+      }
+      if (checkpoints != null) {
+        LOG.info("sentences: tie-break pre-pass walked {} draws in {} s ({} draws/s)", checkpoints.draws(),
+            String.format("%.3f", checkpoints.seconds()),
+            String.format("%.3g", checkpoints.draws() / Math.max(checkpoints.seconds(), 1e-9)));
+      }
+      long output = meta.nCells() - dropped;
+      LOG.info("sentences: {} input cells, {} filtered out, {} output rows; {} of {} genes kept", meta.nCells(),
+          dropped, output, subset.keptGeneCount(), meta.nGenes());
+      if (output == 0) {
+        LOG.warn("sentences: the filters drop every cell of {}", meta.source());
+      }
+
+      List<BuildTask> tasks = new ArrayList<>(ranges.count());
+      for (int p = 0; p < ranges.count(); p++) {
+        tasks.add(new BuildTask(p, ranges.start(p), ranges.end(p),
+            checkpoints == null ? null : checkpoints.startStates().get(p),
+            checkpoints == null ? null : checkpoints.endOf(p)));
+      }
+      Broadcast<AtlasSubset> subsetBroadcast = jsc.broadcast(subset);
+      JavaRDD<Row> rows = jsc.parallelize(tasks, tasks.size())
+          .mapPartitions(new BuildPartition(source, subsetBroadcast, params));
+      jsc.setJobDescription(String.format("sentences: %d cells of %s, top %d genes, ties %s", output,
+          meta.source(), params.topK(), params.ties().configName()));
+      Dataset<Row> sentences = spark.createDataFrame(rows, SCHEMA);
+      return new Plan(sentences, meta.nCells(), dropped, output, meta.nGenes(), subset.keptGeneCount(),
+          ranges.count(), checkpoints == null ? 0 : checkpoints.draws());
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  private static void checkAtlas(AtlasMeta meta, SentencesParams params) {
+    if (meta.nCells() == 0) {
+      throw new IllegalArgumentException(String.format("atlas %s has no cells; expected at least one",
+          meta.source()));
+    }
+    if (meta.nGenes() == 0) {
+      throw new IllegalArgumentException(String.format("atlas %s has no genes; expected at least one",
+          meta.source()));
+    }
+    checkObsColumn(meta, "cell-type-column", params.cellTypeColumn());
+    checkObsColumn(meta, "donor-column", params.donorColumn());
+    checkObsColumn(meta, "tissue-column", params.tissueColumn());
+  }
+
+  private static void checkObsColumn(AtlasMeta meta, String key, String column) {
+    if (!column.isEmpty() && !meta.obsColumns().contains(column)) {
+      throw new IllegalArgumentException(String.format(
+          "atlas %s has no obs column '%s' (sentences.%s); it has %s. Set sentences.%s to one of them, or to \"\" "
+              + "to leave the column empty", meta.source(), column, key, meta.obsColumns(), key, key));
+    }
+  }
+
+  /** Genes kept: the ribosomal/mitochondrial exclusion by name, then min-cells-per-gene over the whole atlas. */
+  private static AtlasSubset geneSubset(JavaSparkContext jsc, AtlasSource source, AtlasMeta meta,
+                                        RowRanges ranges, SentencesParams params) {
+    int nGenes = meta.nGenes();
+    boolean[] kept = new boolean[nGenes];
+    Arrays.fill(kept, true);
+    int byName = 0;
+    if (params.excludeRiboMito()) {
+      for (int g = 0; g < nGenes; g++) {
+        if (RiboMitoGenes.matches(meta.geneSymbols().get(g))) {
+          kept[g] = false;
+          byName++;
+        }
+      }
+      LOG.info("sentences: {} ribosomal/mitochondrial genes excluded (prefixes {})", byName,
+          RiboMitoGenes.PREFIXES);
+    }
+    if (params.minCellsPerGene() > 0) {
+      jsc.setJobDescription("sentences: counting the cells that express each gene");
+      int[] cellsPerGene = jsc.parallelize(partitionIndices(ranges), ranges.count())
+          .map(new CountCellsPerGene(source, ranges, params.rowsPerRead()))
+          .treeReduce(SentencesStage::addInPlace);
+      int rare = 0;
+      for (int g = 0; g < nGenes; g++) {
+        if (kept[g] && cellsPerGene[g] < params.minCellsPerGene()) {
+          kept[g] = false;
+          rare++;
+        }
+      }
+      LOG.info("sentences: {} genes expressed in fewer than {} cells excluded", rare, params.minCellsPerGene());
+    }
+    return new AtlasSubset(nGenes, kept, params.minGenesPerCell());
+  }
+
+  private static int[] addInPlace(int[] a, int[] b) {
+    for (int i = 0; i < a.length; i++) {
+      a[i] += b[i];
+    }
+    return a;
+  }
+
+  private static List<Integer> partitionIndices(RowRanges ranges) {
+    List<Integer> ps = new ArrayList<>(ranges.count());
+    for (int p = 0; p < ranges.count(); p++) {
+      ps.add(p);
+    }
+    return ps;
+  }
+
+  /** With filters the counts need the columns and values: one distributed pass, collected in partition order. */
+  private static List<int[]> rowEntriesOnExecutors(JavaSparkContext jsc, AtlasSource source, RowRanges ranges,
+                                                   AtlasSubset subset, int rowsPerRead) {
+    jsc.setJobDescription("sentences: counting each cell's genes after the filters");
+    Broadcast<AtlasSubset> b = jsc.broadcast(subset);
+    return jsc.parallelize(partitionIndices(ranges), ranges.count())
+        .map(new CountRowEntries(source, ranges, b, rowsPerRead))
+        .collect();
+  }
+
+  /** Reads rows [start, end) in blocks of at most rowsPerRead cells and checks each block's shape. */
+  static CellBlock readChecked(AtlasReader reader, String atlas, long start, long end) throws IOException {
+    CellBlock block = reader.read(start, end);
+    long rows = end - start;
+    if (block.firstRow() != start || block.rows() != rows || block.indptr().length != rows + 1
+        || block.indptr()[0] != 0 || block.indptr()[(int) rows] > block.indices().length
+        || block.indices().length != block.values().length) {
+      throw new IllegalStateException(String.format("atlas %s: the reader returned a malformed block for rows "
+          + "[%d, %d): firstRow %d, %d cell ids, indptr of %d, %d indices, %d values", atlas, start, end,
+          block.firstRow(), block.rows(), block.indptr().length, block.indices().length, block.values().length));
+    }
+    return block;
+  }
+
+  /** Cells expressing each gene in one partition (a count per gene column). */
+  private record CountCellsPerGene(AtlasSource source, RowRanges ranges, int rowsPerRead)
+      implements Function<Integer, int[]> {
+    @Override
+    public int[] call(Integer partition) throws IOException {
+      try (AtlasReader reader = source.open()) {
+        AtlasMeta meta = reader.meta();
+        int[] counts = new int[meta.nGenes()];
+        for (long s = ranges.start(partition); s < ranges.end(partition); s += rowsPerRead) {
+          long e = Math.min(ranges.end(partition), s + rowsPerRead);
+          CellBlock block = readChecked(reader, meta.source(), s, e);
+          int[] ip = block.indptr();
+          for (int r = 0; r < block.rows(); r++) {
+            for (int k = ip[r]; k < ip[r + 1]; k++) {
+              AtlasSubset.checkEntry(meta.source(), block.cellIds()[r], meta.geneSymbols(), block.indices()[k],
+                  block.values()[k]);
+              if (block.values()[k] > 0) {
+                counts[block.indices()[k]]++;
+              }
+            }
+          }
+        }
+        return counts;
+      }
+    }
+  }
+
+  /** Per row of one partition: its stored kept entries, or -1 when the subset drops the cell. */
+  private record CountRowEntries(AtlasSource source, RowRanges ranges, Broadcast<AtlasSubset> subset,
+                                 int rowsPerRead) implements Function<Integer, int[]> {
+    @Override
+    public int[] call(Integer partition) throws IOException {
+      AtlasSubset sub = subset.value();
+      long start = ranges.start(partition);
+      int[] out = new int[(int) (ranges.end(partition) - start)];
+      try (AtlasReader reader = source.open()) {
+        AtlasMeta meta = reader.meta();
+        for (long s = start; s < ranges.end(partition); s += rowsPerRead) {
+          long e = Math.min(ranges.end(partition), s + rowsPerRead);
+          CellBlock block = readChecked(reader, meta.source(), s, e);
+          int[] ip = block.indptr();
+          for (int r = 0; r < block.rows(); r++) {
+            out[(int) (s - start) + r] = sub.tieBreakEntries(meta.source(), block.cellIds()[r], meta.geneSymbols(),
+                block.indices(), block.values(), ip[r], ip[r + 1]);
+          }
+        }
+      }
+      return out;
+    }
+  }
+
+  /** One row range to build, with the generator state it starts from and must end at (null in gene-order). */
+  record BuildTask(int partition, long start, long end, NumpyRandomState.State startState,
+                   NumpyRandomState.State endState) implements Serializable {
+  }
+
+  /** Builds the rows of each task it is given, reading rowsPerRead cells at a time. */
+  private static final class BuildPartition implements FlatMapFunction<Iterator<BuildTask>, Row> {
+    private static final long serialVersionUID = 1L;
+    private final AtlasSource source;
+    private final Broadcast<AtlasSubset> subset;
+    private final SentencesParams params;
+
+    BuildPartition(AtlasSource source, Broadcast<AtlasSubset> subset, SentencesParams params) {
+      this.source = source;
+      this.subset = subset;
+      this.params = params;
+    }
+
+    @Override
+    public Iterator<Row> call(Iterator<BuildTask> tasks) {
+      return new RowIterator(tasks, source, subset.value(), params);
+    }
+  }
+
+  /** Lazy rows of a partition's tasks: one block of the atlas in memory at a time. */
+  private static final class RowIterator implements Iterator<Row> {
+    private final Iterator<BuildTask> tasks;
+    private final AtlasSource source;
+    private final AtlasSubset subset;
+    private final SentencesParams params;
+
+    private AtlasReader reader;
+    private AtlasMeta meta;
+    private CellSentenceBuilder builder;
+    private BuildTask task;
+    private NumpyRandomState rng;
+    private long nextRead;
+    private CellBlock block;
+    private String[] cellTypes;
+    private String[] donors;
+    private String[] tissues;
+    private int r;
+    private Row next;
+    private long built;
+    private long taskStartNanos;
+
+    RowIterator(Iterator<BuildTask> tasks, AtlasSource source, AtlasSubset subset, SentencesParams params) {
+      this.tasks = tasks;
+      this.source = source;
+      this.subset = subset;
+      this.params = params;
+      TaskContext ctx = TaskContext.get();
+      if (ctx != null) {
+        // Spark may stop consuming early (a failure, a limit): close the file either way.
+        ctx.addTaskCompletionListener((org.apache.spark.util.TaskCompletionListener) c -> closeReader());
+      }
+    }
+
+    @Override
+    public boolean hasNext() {
+      try {
+        while (next == null) {
+          if (block != null && r < block.rows()) {
+            next = buildRow(r++);
+          } else if (task != null && nextRead < task.end()) {
+            long e = Math.min(task.end(), nextRead + params.rowsPerRead());
+            block = readChecked(reader, meta.source(), nextRead, e);
+            cellTypes = obs(params.cellTypeColumn(), nextRead, e);
+            donors = obs(params.donorColumn(), nextRead, e);
+            tissues = obs(params.tissueColumn(), nextRead, e);
+            nextRead = e;
+            r = 0;
+          } else {
+            if (task != null) {
+              finishTask();
+            }
+            if (!tasks.hasNext()) {
+              closeReader();
+              return false;
+            }
+            startTask(tasks.next());
+          }
+        }
+        return true;
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+    }
+
+    @Override
+    public Row next() {
+      if (!hasNext()) {
+        throw new NoSuchElementException();
+      }
+      Row row = next;
+      next = null;
+      return row;
+    }
+
+    private void startTask(BuildTask t) throws IOException {
+      if (reader == null) {
+        reader = source.open();
+        meta = reader.meta();
+        builder = CellSentenceBuilder.of(meta, subset, params);
+      }
+      task = t;
+      rng = t.startState() == null ? null : NumpyRandomState.restore(t.startState());
+      nextRead = t.start();
+      block = null;
+      built = 0;
+      taskStartNanos = System.nanoTime();
+    }
+
+    private void finishTask() {
+      // The state is the generator's position in its stream, so this compares the draws taken with those the
+      // pre-pass counted: a stored count that is wrong but needs as many draws changes no sentence either.
+      if (rng != null && !rng.state().equals(task.endState())) {
+        throw new IllegalStateException(String.format("atlas %s rows [%d, %d): building took other tie-break "
+            + "draws than the pre-pass counted; the reader's storedPerRow and read disagree on the stored "
+            + "entries of these rows", meta.source(), task.start(), task.end()));
+      }
+      double s = (System.nanoTime() - taskStartNanos) / 1e9;
+      LOG.info("sentences: partition {} rows [{}, {}): {} sentences in {} s ({} cells/s)", task.partition(),
+          task.start(), task.end(), built, String.format("%.2f", s),
+          String.format("%.0f", (task.end() - task.start()) / Math.max(s, 1e-9)));
+      task = null;
+    }
+
+    private Row buildRow(int row) {
+      int[] ip = block.indptr();
+      String cellId = block.cellIds()[row];
+      CellSentence cs = builder.build(cellId, block.indices(), block.values(), ip[row], ip[row + 1], rng);
+      if (cs == null) {
+        return null;
+      }
+      built++;
+      String prompt = params.template().format(params.topK(), params.organism(), cs.sentence());
+      // RowEncoder takes arrays (or Scala Seqs) for array columns, not java.util.List.
+      return RowFactory.create(cellId, value(cellTypes, row), value(donors, row), value(tissues, row),
+          cs.genes().toArray(new String[0]),
+          cs.sentence(), prompt, cs.nExpressed(), block.firstRow() + row);
+    }
+
+    private static String value(String[] column, int row) {
+      return column == null ? null : column[row];
+    }
+
+    private String[] obs(String column, long start, long end) {
+      if (column.isEmpty()) {
+        return null;
+      }
+      Map<String, String[]> obs = block.obs();
+      String[] values = obs == null ? null : obs.get(column);
+      if (values == null || values.length != block.rows()) {
+        throw new IllegalStateException(String.format("atlas %s: the reader returned %s for obs column '%s' of "
+            + "rows [%d, %d); expected %d values", meta.source(),
+            values == null ? "nothing" : values.length + " values", column, start, end, block.rows()));
+      }
+      return values;
+    }
+
+    private void closeReader() {
+      if (reader != null) {
+        try {
+          reader.close();
+        } catch (IOException e) {
+          LOG.warn("sentences: closing atlas {}: {}", meta.source(), e.toString());
+        }
+        reader = null;
+      }
+    }
+  }
+}

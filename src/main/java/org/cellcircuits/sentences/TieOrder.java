@@ -1,0 +1,37 @@
+package org.cellcircuits.sentences;
+
+import java.util.Arrays;
+import java.util.stream.Collectors;
+
+/** How genes with equal expression in one cell are ordered in its sentence. */
+public enum TieOrder {
+  /**
+   * cell2sentence's order, byte for byte: numpy's global RandomState seeded once, each cell's stored entries
+   * shuffled in file order ({@code sklearn.utils.shuffle}), then a stable sort by descending value. What the
+   * published C2S models were trained on.
+   */
+  C2S("c2s"),
+  /** Ties by ascending gene column: no random draws, so no sequential pre-pass. */
+  GENE_ORDER("gene-order");
+
+  private final String configName;
+
+  TieOrder(String configName) {
+    this.configName = configName;
+  }
+
+  /** The value used in config files ({@code c2s}, {@code gene-order}). */
+  public String configName() {
+    return configName;
+  }
+
+  public static TieOrder parse(String name) {
+    for (TieOrder t : values()) {
+      if (t.configName.equals(name)) {
+        return t;
+      }
+    }
+    throw new IllegalArgumentException(String.format("ties is invalid: '%s'; expected one of %s", name,
+        Arrays.stream(values()).map(TieOrder::configName).collect(Collectors.joining(", "))));
+  }
+}
