@@ -60,8 +60,9 @@ public final class AnswerTrainer {
                     "the longest training example has %d tokens; the model's max_position_embeddings is %d",
                     longest, model.config().maxPositions()));
         }
-        progress.accept(String.format("training on %d examples (%d held out): %d steps of %d, prompt+answer %d to %d tokens",
-                train.size(), heldOut.size(), params.steps(), params.batchSize(), Arrays.stream(lengths).min().getAsInt(), longest));
+        progress.accept(String.format("training on %d examples (%d held out): %d steps of %d, prompt+answer %d to %d tokens (mean %.1f)",
+                train.size(), heldOut.size(), params.steps(), params.batchSize(), Arrays.stream(lengths).min().getAsInt(), longest,
+                Arrays.stream(lengths).average().getAsDouble()));
 
         for (NDArray p : model.parameters().values()) {
             p.setRequiresGradient(true);
