@@ -12,7 +12,14 @@ import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
+import java.util.ArrayList;
+import org.cellcircuits.model.AnswerEvaluation;
 import org.cellcircuits.model.AnswerExample;
+import org.cellcircuits.model.AnswerTrainer;
+import org.cellcircuits.model.CellTypePredictor;
+import org.cellcircuits.model.HeldOutSplit;
+import org.cellcircuits.model.TrainerParams;
 import org.cellcircuits.model.GptNeoX;
 import org.cellcircuits.sentences.AtlasOptions;
 import org.cellcircuits.sentences.AtlasReader;
@@ -65,6 +72,27 @@ class TrainDemoModelTest {
                     }
                 });
             }
+        }
+    }
+
+    @Test
+    void shippedDemoModelNamesTheCellTypeOfHeldOutCells() throws IOException {
+        List<AnswerExample> all = TrainDemoModel.demoExamples(ATLAS, SentencesParams.builder().topK(TrainDemoModel.DEMO_TOP_K).build(), 0);
+        TrainerParams params = TrainerParams.defaults();
+        // the split TrainDemoModel trained with: these cells were never trained on
+        List<AnswerExample> heldOut = HeldOutSplit.byLabel(all, params.heldOutFraction(), params.seed()).heldOut();
+        Map<String, Integer> taken = new HashMap<>();
+        List<AnswerExample> sample = new ArrayList<>();
+        for (AnswerExample e : heldOut) {
+            if (taken.merge(e.label(), 1, Integer::sum) <= 4) {
+                sample.add(e);
+            }
+        }
+        assertThat(taken).hasSize(12);
+        try (GptNeoX model = GptNeoX.load(Path.of("demo/model"), Device.cpu());
+                HuggingFaceTokenizer tokenizer = CellTypePredictor.loadTokenizer(Path.of("demo/model"))) {
+            AnswerEvaluation eval = new AnswerTrainer(params, l -> { }).evaluate(model, tokenizer, sample);
+            assertThat(eval.accuracy()).as("%s", eval.summary()).isGreaterThanOrEqualTo(0.9);
         }
     }
 
