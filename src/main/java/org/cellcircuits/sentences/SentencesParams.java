@@ -39,11 +39,15 @@ import java.util.Objects;
  *                          default 20000
  * @param rowsPerRead       ({@code rows-per-read}) cells a task reads from the atlas at a time, >= 1; default 1024
  *                          (bounds a task's memory: ~2,000 stored entries per cell take ~12 bytes each)
+ * @param maxCells          ({@code max-cells}) read only the atlas's first N cells, in file order, >= 0; default 0
+ *                          (all). For trial runs on a big atlas: cell2sentence's tie-break of those cells is the
+ *                          same as in a full run, because the random draws of a cell depend only on earlier cells.
  */
 public record SentencesParams(int topK, TieOrder ties, long seed, boolean upperCase, boolean dropExplicitZeros,
                               int minGenesPerCell, int minCellsPerGene, boolean excludeRiboMito,
                               PromptTemplate template, String organism, String cellTypeColumn,
-                              String donorColumn, String tissueColumn, int rowsPerPartition, int rowsPerRead)
+                              String donorColumn, String tissueColumn, int rowsPerPartition, int rowsPerRead,
+                              long maxCells)
     implements Serializable {
   private static final long serialVersionUID = 1L;
 
@@ -59,6 +63,7 @@ public record SentencesParams(int topK, TieOrder ties, long seed, boolean upperC
     requireAtLeast("min-cells-per-gene", minCellsPerGene, 0);
     requireAtLeast("rows-per-partition", rowsPerPartition, 1);
     requireAtLeast("rows-per-read", rowsPerRead, 1);
+    requireAtLeast("max-cells", maxCells, 0);
     if (organism == null || organism.isBlank()) {
       throw new IllegalArgumentException(String.format("sentences.organism is invalid: '%s'; need a name such as "
           + "Homo sapiens", organism));
@@ -88,7 +93,7 @@ public record SentencesParams(int topK, TieOrder ties, long seed, boolean upperC
         .dropExplicitZeros(dropExplicitZeros).minGenesPerCell(minGenesPerCell).minCellsPerGene(minCellsPerGene)
         .excludeRiboMito(excludeRiboMito).template(template).organism(organism).cellTypeColumn(cellTypeColumn)
         .donorColumn(donorColumn).tissueColumn(tissueColumn).rowsPerPartition(rowsPerPartition)
-        .rowsPerRead(rowsPerRead);
+        .rowsPerRead(rowsPerRead).maxCells(maxCells);
   }
 
   /** Reads the {@code cellcircuits.sentences} section (keys as in {@code conf/reference.conf}). */
@@ -109,6 +114,7 @@ public record SentencesParams(int topK, TieOrder ties, long seed, boolean upperC
         .tissueColumn(obsColumn(sentences, "tissue-column"))
         .rowsPerPartition(sentences.getInt("rows-per-partition"))
         .rowsPerRead(sentences.getInt("rows-per-read"))
+        .maxCells(sentences.getLong("max-cells"))
         .build();
   }
 
@@ -138,6 +144,7 @@ public record SentencesParams(int topK, TieOrder ties, long seed, boolean upperC
     private String tissueColumn = "tissue";
     private int rowsPerPartition = 20_000;
     private int rowsPerRead = 1024;
+    private long maxCells = 0;
 
     public Builder topK(int v) {
       topK = v;
@@ -209,6 +216,11 @@ public record SentencesParams(int topK, TieOrder ties, long seed, boolean upperC
       return this;
     }
 
+    public Builder maxCells(long v) {
+      maxCells = v;
+      return this;
+    }
+
     public Builder rowsPerRead(int v) {
       rowsPerRead = v;
       return this;
@@ -217,7 +229,7 @@ public record SentencesParams(int topK, TieOrder ties, long seed, boolean upperC
     public SentencesParams build() {
       return new SentencesParams(topK, ties, seed, upperCase, dropExplicitZeros, minGenesPerCell,
           minCellsPerGene, excludeRiboMito, template, organism, cellTypeColumn, donorColumn, tissueColumn,
-          rowsPerPartition, rowsPerRead);
+          rowsPerPartition, rowsPerRead, maxCells);
     }
   }
 }

@@ -113,7 +113,8 @@ public final class SentencesStage {
       }
       checkAtlas(meta, params);
       warnAboutRepeatedSymbols(meta, params);
-      RowRanges ranges = new RowRanges(meta.nCells(), params.rowsPerPartition());
+      long cells = params.maxCells() > 0 ? Math.min(meta.nCells(), params.maxCells()) : meta.nCells();
+      RowRanges ranges = new RowRanges(cells, params.rowsPerPartition());
       LOG.info("sentences: atlas {} has {} cells x {} genes; {} partitions of up to {} cells", meta.source(),
           meta.nCells(), meta.nGenes(), ranges.count(), params.rowsPerPartition());
 
@@ -144,8 +145,8 @@ public final class SentencesStage {
             String.format("%.3f", checkpoints.seconds()),
             String.format("%.3g", checkpoints.draws() / Math.max(checkpoints.seconds(), 1e-9)));
       }
-      long output = meta.nCells() - dropped;
-      LOG.info("sentences: {} input cells, {} filtered out, {} output rows; {} of {} genes kept", meta.nCells(),
+      long output = cells - dropped;
+      LOG.info("sentences: {} input cells, {} filtered out, {} output rows; {} of {} genes kept", cells,
           dropped, output, subset.keptGeneCount(), meta.nGenes());
       if (output == 0) {
         LOG.warn("sentences: the filters drop every cell of {}", meta.source());
@@ -166,7 +167,7 @@ public final class SentencesStage {
       // symbols, the sentence and the prompt per cell took ~40% of a task's time (measured with JFR).
       // internalCreateDataFrame is private[sql] in Scala, public to Java, stable in Spark 3.5.
       Dataset<Row> sentences = spark.internalCreateDataFrame(rows.rdd(), SCHEMA, false);
-      return new Plan(sentences, meta.nCells(), dropped, output, meta.nGenes(), subset.keptGeneCount(),
+      return new Plan(sentences, cells, dropped, output, meta.nGenes(), subset.keptGeneCount(),
           ranges.count(), checkpoints == null ? 0 : checkpoints.draws());
     } catch (IOException e) {
       throw new UncheckedIOException(e);

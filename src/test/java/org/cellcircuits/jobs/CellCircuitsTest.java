@@ -286,6 +286,25 @@ class CellCircuitsTest {
   }
 
   @Test
+  void maxCellsKeepsTheFirstCellsWithTheSentencesOfAFullRun() throws Exception {
+    assertThat(execute(StageRegistry.defaults(), ConfigLoader.reference(), settings -> spark, "sentences", "--root",
+        root, "--set", "sentences.atlas.path=src/test/resources/atlas/ties.h5ad", "--set",
+        "sentences.atlas.donor-column=null", "--set", "sentences.atlas.tissue-column=null", "--set",
+        "sentences.top-k=1000", "--set", "sentences.max-cells=120", "--set", "sentences.rows-per-partition=50"))
+        .as(err.toString()).isZero();
+    com.google.gson.JsonObject expected = com.google.gson.JsonParser.parseString(
+        Files.readString(Path.of("src/test/resources/atlas/ties.expected.json"))).getAsJsonObject();
+    var rows = spark.read().parquet(runRoot().committedPath("sentences", "sentences").toString())
+        .orderBy("atlas_row").select("cell_id", "sentence").collectAsList();
+    assertThat(rows).hasSize(120);
+    for (int i = 0; i < 120; i++) {
+      assertThat(rows.get(i).getString(0)).isEqualTo(expected.getAsJsonArray("cell_ids").get(i).getAsString());
+      assertThat(rows.get(i).getString(1)).as("cell %d", i)
+          .isEqualTo(expected.getAsJsonArray("c2s_sentences").get(i).getAsString());
+    }
+  }
+
+  @Test
   void theSentencesStageWithoutAnAtlasNamesTheKeyToSet() {
     assertThat(execute(StageRegistry.defaults(), ConfigLoader.reference(), NO_SPARK, "sentences", "--root", root))
         .isEqualTo(2);

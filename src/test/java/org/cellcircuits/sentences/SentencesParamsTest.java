@@ -23,7 +23,7 @@ class SentencesParamsTest {
     // Every key the section documents is read, and nothing else is in it.
     assertThat(c.root().keySet()).containsExactlyInAnyOrder("top-k", "ties", "seed", "upper-case",
         "drop-explicit-zeros", "min-genes-per-cell", "min-cells-per-gene", "exclude-ribo-mito", "template",
-        "organism", "atlas", "rows-per-partition", "rows-per-read");
+        "organism", "atlas", "rows-per-partition", "rows-per-read", "max-cells");
   }
 
   @Test
