@@ -36,8 +36,7 @@ public final class StageRegistry {
     return new StageRegistry(List.of(
         new PendingStage("sentences", "atlas (.h5ad, 10x .mtx, Parquet) -> C2S cell sentences and prompts",
             List.of(), "issue 3"),
-        new PendingStage("harvest", "run the C2S model over the sentences; keep every layer's MLP input and output",
-            List.of("sentences"), "issue 6"),
+        new HarvestStage(),
         new PendingStage("train", "train one sparse transcoder per MLP layer on the harvested activations",
             List.of("harvest"), "issue 7"),
         new PendingStage("evaluate", "loss and KL of the model with its MLPs replaced by transcoders",

@@ -235,7 +235,7 @@ class CellCircuitsTest {
     assertThat(execute(defaults, ConfigLoader.reference(), NO_SPARK, "run", "--plan", "--root", root)).isZero();
     assertThat(out.toString().lines().skip(1).map(String::strip).toList()).containsExactly(
         "sentences  not implemented yet (issue 3)",
-        "harvest    not implemented yet (issue 6)",
+        "harvest    runs after sentences",
         "train      not implemented yet (issue 7)",
         "evaluate   not implemented yet (no issue filed yet)",
         "circuits   not implemented yet (no issue filed yet)",
