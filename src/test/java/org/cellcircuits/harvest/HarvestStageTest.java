@@ -445,6 +445,21 @@ class HarvestStageTest {
       }
       assertThat(present).isEqualTo(listed);
       assertThat(manifest.rows()).isEqualTo(expected);
+      // The reader over the committed layer sees the same rows.
+      ActivationStore store = ActivationStore.open(root(), layer);
+      assertThat(store.rows()).isEqualTo(expected);
+      assertThat(ActivationStore.layerInfo(root(), layer))
+          .isEqualTo(new ActivationStore.LayerInfo(layer, 32, expected, VectorFormat.FP16));
+      long read = 0;
+      try (NDManager m = NDManager.newBaseManager(Device.cpu());
+          ActivationBatches epoch = store.batches(m, spark.sparkContext().hadoopConfiguration(), 100, 64, 1)) {
+        while (epoch.hasNext()) {
+          try (ActivationBatch b = epoch.next()) {
+            read += b.rows();
+          }
+        }
+      }
+      assertThat(read).isEqualTo(expected);
     }
     assertThat(spark.read().parquet(root().committedPath("harvest", "predictions").toString())
         .select("cell_id").distinct().count()).isEqualTo(cells.size());
