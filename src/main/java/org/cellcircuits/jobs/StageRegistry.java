@@ -35,8 +35,7 @@ public final class StageRegistry {
   public static StageRegistry defaults() {
     return new StageRegistry(List.of(
         new SentencesJob(),
-        new PendingStage("harvest", "run the C2S model over the sentences; keep every layer's MLP input and output",
-            List.of("sentences"), "issue 6"),
+        new HarvestStage(),
         new PendingStage("train", "train one sparse transcoder per MLP layer on the harvested activations",
             List.of("harvest"), "issue 7"),
         new PendingStage("evaluate", "loss and KL of the model with its MLPs replaced by transcoders",

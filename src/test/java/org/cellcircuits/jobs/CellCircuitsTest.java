@@ -226,13 +226,14 @@ class CellCircuitsTest {
   @Test
   void stagesNotBuiltYetSaySoWithExitCodeTwo() {
     StageRegistry defaults = StageRegistry.defaults();
-    assertThat(execute(defaults, ConfigLoader.reference(), NO_SPARK, "harvest", "--root", root)).isEqualTo(2);
-    assertThat(err.toString()).isEqualTo("harvest: stage harvest is not implemented yet (issue 6)\n");
+    assertThat(execute(defaults, ConfigLoader.reference(), NO_SPARK, "train", "--root", root)).isEqualTo(2);
+    assertThat(err.toString()).isEqualTo("train: stage train is not implemented yet (issue 7)\n");
 
     assertThat(execute(defaults, ConfigLoader.reference(), NO_SPARK, "run", "--plan", "--root", root,
-        "--set", "sentences.atlas.path=demo/heart_demo.h5ad")).isZero();
-    assertThat(out.toString().lines().skip(2).map(String::strip).toList()).containsExactly(
-        "harvest    not implemented yet (issue 6)",
+        "--set", "sentences.atlas.path=demo/heart_demo.h5ad", "--set", "model.path=demo/model")).isZero();
+    assertThat(out.toString().lines().skip(1).map(String::strip).toList()).containsExactly(
+        "sentences  will run",
+        "harvest    runs after sentences",
         "train      not implemented yet (issue 7)",
         "evaluate   not implemented yet (no issue filed yet)",
         "circuits   not implemented yet (no issue filed yet)",
@@ -270,7 +271,7 @@ class CellCircuitsTest {
     assertThat(execute(StageRegistry.defaults(), ConfigLoader.reference(), NO_SPARK, args)).isZero();
     assertThat(out.toString()).contains("skipped");
 
-    // run --until stops after the named stage, so the pending harvest stage is not reached.
+    // run --until stops after the named stage, so harvest (which would need a model) is not reached.
     String[] run = java.util.stream.Stream.concat(Stream.of("run", "--until", "sentences"),
         java.util.Arrays.stream(args).skip(1)).toArray(String[]::new);
     assertThat(execute(StageRegistry.defaults(), ConfigLoader.reference(), NO_SPARK, run)).isZero();

@@ -1,0 +1,68 @@
+package org.cellcircuits.harvest;
+
+import java.util.Locale;
+
+/**
+ * How an activation vector is stored in a Parquet {@code binary} cell: {@code d_model} 16-bit values, little-endian,
+ * so a vector of width d takes exactly {@code 2·d} bytes and numpy reads it with {@code np.frombuffer(b, "<f2")}
+ * (fp16) or as {@code "<u2"} shifted left by 16 into fp32 (bf16).
+ *
+ * <p>fp16 keeps 10 mantissa bits (relative error at most 2^-11) over the range ±65504; bf16 keeps fp32's range with
+ * 7 mantissa bits (relative error at most 2^-8). MLP inputs are LayerNorm outputs and MLP outputs of a trained
+ * transformer are well inside fp16's range, so fp16 is the more precise default.
+ */
+public enum VectorFormat {
+  FP16,
+  BF16;
+
+  /** Bytes per stored value. */
+  public static final int BYTES_PER_VALUE = 2;
+
+  /** {@code fp16} or {@code bf16} (case-insensitive). */
+  public static VectorFormat parse(String text) {
+    return switch (text.trim().toLowerCase(Locale.ROOT)) {
+      case "fp16", "float16" -> FP16;
+      case "bf16", "bfloat16" -> BF16;
+      default -> throw new IllegalArgumentException(String.format(
+          "vector format '%s' is not one of fp16, bf16", text));
+    };
+  }
+
+  /** The name used in configs and file metadata: {@code fp16} or {@code bf16}. */
+  public String id() {
+    return name().toLowerCase(Locale.ROOT);
+  }
+
+  public short encode(float value) {
+    return this == FP16 ? HalfFloats.toFp16(value) : HalfFloats.toBf16(value);
+  }
+
+  public float decode(short bits) {
+    return this == FP16 ? HalfFloats.fromFp16(bits) : HalfFloats.fromBf16(bits);
+  }
+
+  /** Writes {@code n} values from {@code src[srcOff..]} as little-endian 16-bit patterns at {@code dst[dstOff..]}. */
+  public void encode(float[] src, int srcOff, int n, byte[] dst, int dstOff) {
+    if (this == FP16) {
+      for (int i = 0; i < n; i++) {
+        short h = HalfFloats.toFp16(src[srcOff + i]);
+        dst[dstOff + 2 * i] = (byte) h;
+        dst[dstOff + 2 * i + 1] = (byte) (h >>> 8);
+      }
+    } else {
+      for (int i = 0; i < n; i++) {
+        short h = HalfFloats.toBf16(src[srcOff + i]);
+        dst[dstOff + 2 * i] = (byte) h;
+        dst[dstOff + 2 * i + 1] = (byte) (h >>> 8);
+      }
+    }
+  }
+
+  /** Reads {@code n} little-endian 16-bit patterns at {@code src[srcOff..]} into {@code dst[dstOff..]} as fp32. */
+  public void decode(byte[] src, int srcOff, int n, float[] dst, int dstOff) {
+    for (int i = 0; i < n; i++) {
+      short h = (short) ((src[srcOff + 2 * i] & 0xff) | (src[srcOff + 2 * i + 1] << 8));
+      dst[dstOff + i] = this == FP16 ? HalfFloats.fromFp16(h) : HalfFloats.fromBf16(h);
+    }
+  }
+}
