@@ -1,0 +1,95 @@
+package org.cellcircuits.jobs;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+import org.cellcircuits.io.RunRoot;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/**
+ * The README's first command on a subset: the demo config (shipped atlas, shipped model) through every stage built
+ * so far, by the same command line a user runs. Each issue adds what its stage must show on the demo.
+ */
+@Tag("e2e")
+class DemoPipelineTest {
+  /** Markers planted in the simulated atlas (demo/markers.tsv) that a cell of the type must carry in its top genes. */
+  private static final Map<String, Set<String>> PLANTED = Map.of(
+      "endothelial cell", Set.of("VWF", "PECAM1", "CDH5", "PTPRB"),
+      "ventricular cardiomyocyte", Set.of("MYH7", "MYL2", "TTN", "RYR2"),
+      "fibroblast", Set.of("DCN", "COL1A2", "LUM"));
+
+  private static SparkSession spark;
+  @TempDir static Path tmp;
+
+  @BeforeAll
+  static void startSpark() {
+    spark = SparkSession.builder().master("local[2]").appName("DemoPipelineTest")
+        .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "2").getOrCreate();
+  }
+
+  @AfterAll
+  static void stopSpark() {
+    spark.stop();
+  }
+
+  @Test
+  void theDemoRunsEndToEndAndTheModelNamesTheCellTypes() throws Exception {
+    String root = tmp.resolve("demo").toString();
+    StringWriter err = new StringWriter();
+    CommandLine cli = CellCircuits.commandLine(StageRegistry.defaults(), ConfigLoader.reference(), s -> spark, false);
+    cli.setOut(new PrintWriter(new StringWriter(), true));
+    cli.setErr(new PrintWriter(err, true));
+    int code = cli.execute("run", "--until", "harvest", "--config", "conf/demo.conf", "--root", root,
+        "--set", "sentences.max-cells=240", "--set", "sentences.rows-per-partition=120",
+        "--set", "harvest.cells-per-task=60");
+    assertThat(code).as(err.toString()).isZero();
+    RunRoot run = RunRoot.of(root, spark.sparkContext().hadoopConfiguration());
+
+    // sentences: one row per cell, each cell type's planted markers among its top genes.
+    List<Row> sentences = spark.read().parquet(run.committedPath("sentences", "sentences").toString())
+        .select("cell_id", "cell_type", "genes").collectAsList();
+    assertThat(sentences).hasSize(240);
+    Map<String, int[]> withMarker = new HashMap<>();
+    for (Row r : sentences) {
+      Set<String> markers = PLANTED.get(r.getString(1));
+      if (markers != null) {
+        List<String> genes = r.getList(2);
+        int[] counts = withMarker.computeIfAbsent(r.getString(1), k -> new int[2]);
+        counts[0] += genes.stream().anyMatch(markers::contains) ? 1 : 0;
+        counts[1]++;
+      }
+    }
+    assertThat(withMarker).hasSize(PLANTED.size());
+    withMarker.forEach((type, c) -> assertThat(c[0]).as("%s cells with a planted marker in the top 64", type)
+        .isEqualTo(c[1]));
+
+    // harvest: the model names the annotated cell type for >= 90% of cells (the [demo] acceptance), and every
+    // layer holds the same tokens.
+    List<Row> predictions = spark.read().parquet(run.committedPath("harvest", "predictions").toString())
+        .select("cell_type", "predicted_cell_type", "correct").collectAsList();
+    assertThat(predictions).hasSize(240);
+    long correct = predictions.stream().filter(r -> r.getBoolean(2)).count();
+    assertThat(correct / 240.0).as("share of demo cells whose predicted type is the annotated one").isGreaterThanOrEqualTo(0.9);
+    assertThat(predictions).allSatisfy(r -> assertThat(r.getBoolean(2)).isEqualTo(r.getString(0).equals(r.getString(1))));
+    var harvest = run.requireCommitted("harvest");
+    long layer0 = harvest.rowCounts().get("activations/layer=0");
+    assertThat(layer0).isGreaterThan(240L * 64);
+    for (int l = 1; l < 4; l++) {
+      assertThat(harvest.rowCounts()).containsEntry("activations/layer=" + l, layer0);
+    }
+    assertThat(harvest.stats().get("accuracy")).isEqualTo(correct / 240.0);
+  }
+}
