@@ -290,15 +290,10 @@ public final class PartitionHarvester {
     }
   }
 
-  /** Rows {@code index} of activation (B, T, C), as fp32 on the host, encoded into {@code dst}. */
+  /** Rows {@code index} of activation (B, T, C), encoded into {@code dst}. */
   private void encodeRows(NDArray activation, NDArray index, int d, byte[] dst) {
     NDArray flat = activation.reshape(-1, d); // (B*T, C)
-    NDArray picked = gatherRows(index, flat); // (N, C)
-    if (picked.getDataType() != DataType.FLOAT32) {
-      picked = picked.toType(DataType.FLOAT32, false);
-    }
-    float[] values = picked.toFloatArray();
-    params.vectorFormat().encode(values, 0, values.length, dst, 0);
+    VectorEncoder.encode(gatherRows(index, flat), params.vectorFormat(), dst); // (N, C)
   }
 
   /** Rows of {@code table} picked by integer {@code index}, as one kernel (an embedding lookup). */

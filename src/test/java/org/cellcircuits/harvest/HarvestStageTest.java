@@ -46,6 +46,7 @@ import org.cellcircuits.model.TokenizedPrompt;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -54,6 +55,7 @@ import org.junit.jupiter.api.io.TempDir;
  * against a direct forward pass of each cell alone, the MLP relation between stored input and output, row counts per
  * token policy, predictions against {@link CellTypePredictor}, crashes and bad inputs.
  */
+@Tag("e2e")
 class HarvestStageTest {
   private static SparkSession spark;
 
