@@ -110,8 +110,9 @@ public final class HarvestJob {
 
   /** One task attempt's report. */
   record TaskReport(int partition, long cells, long promptTokens, long storedTokens, long forwardTokens,
-      long paddedTokens, long decodedCells, List<LayerFiles.Written> files, long forwardNanos, long extractNanos,
-      long writeNanos, long decodeNanos) implements Serializable {
+      long paddedTokens, long decodedCells, List<LayerFiles.Written> files, long taskNanos, long tokenizeNanos,
+      long forwardNanos, long extractNanos, long writeNanos, long decodeNanos, Map<String, long[]> perType)
+      implements Serializable {
     private static final long serialVersionUID = 1L;
   }
 
@@ -164,12 +165,13 @@ public final class HarvestJob {
    * Runs the harvest.
    *
    * @param sentencesPath the committed sentences table
+   * @param cells its row count (from its stage marker; checked against what the tasks saw)
    * @param attemptDir the stage attempt folder; {@code activations/} and {@code predictions/} are written below it
    * @param cellsDone executors add finished cells (may be null)
    * @param tokensDone executors add finished prompt tokens (may be null)
    */
-  public static Outcome run(SparkSession spark, String sentencesPath, HarvestParams params, String attemptDir,
-      LongAccumulator cellsDone, LongAccumulator tokensDone) throws IOException {
+  public static Outcome run(SparkSession spark, String sentencesPath, long cells, HarvestParams params,
+      String attemptDir, LongAccumulator cellsDone, LongAccumulator tokensDone) throws IOException {
     long start = System.nanoTime();
     Configuration hadoop = spark.sparkContext().hadoopConfiguration();
     Dataset<Row> sentences = spark.read().parquet(sentencesPath);
@@ -178,7 +180,6 @@ public final class HarvestJob {
     List<Integer> layers = params.layersFor(model.numLayers(), params.modelPath());
     int dModel = model.hiddenSize();
 
-    long cells = sentences.count();
     int partitions = (int) Math.max(1, Math.min(Integer.MAX_VALUE, (cells + params.cellsPerTask() - 1)
         / params.cellsPerTask()));
     LOG.info("harvest: {} cells in {} tasks; layers {} of {}; tokens: {}; vectors {} ({} bytes each), {} Parquet",
@@ -218,7 +219,7 @@ public final class HarvestJob {
     long padded = 0;
     long decoded = 0;
     long harvested = 0;
-    long[] nanos = new long[4];
+    long[] nanos = new long[6];
     for (TaskReport r : accepted.values()) {
       harvested += r.cells();
       promptTokens += r.promptTokens();
@@ -230,6 +231,8 @@ public final class HarvestJob {
       nanos[1] += r.extractNanos();
       nanos[2] += r.writeNanos();
       nanos[3] += r.decodeNanos();
+      nanos[4] += r.tokenizeNanos();
+      nanos[5] += r.taskNanos();
     }
     if (harvested != cells) {
       throw new IllegalStateException(String.format(
@@ -242,19 +245,23 @@ public final class HarvestJob {
       }
     }
 
-    Dataset<Row> written = spark.read().parquet(attemptDir + "/predictions");
-    List<Row> perType = written.where(functions.col("cell_type").isNotNull())
-        .groupBy("cell_type")
-        .agg(functions.count(functions.lit(1)).as("cells"),
-            functions.sum(functions.col("correct").cast("long")).as("correct"))
-        .orderBy("cell_type").collectAsList();
+    // Accuracy per annotated cell type, from the tasks' counts (cells, correct).
+    Map<String, long[]> perType = new TreeMap<>();
+    for (TaskReport r : accepted.values()) {
+      r.perType().forEach((type, n) -> {
+        long[] sum = perType.computeIfAbsent(type, t -> new long[2]);
+        sum[0] += n[0];
+        sum[1] += n[1];
+      });
+    }
     long annotated = 0;
     long correct = 0;
-    for (Row r : perType) {
-      annotated += r.getLong(1);
-      correct += r.getLong(2);
-      LOG.info(String.format(Locale.ROOT, "harvest: accuracy %-30s %6.1f%% (%d / %d cells)", r.getString(0),
-          100.0 * r.getLong(2) / r.getLong(1), r.getLong(2), r.getLong(1)));
+    for (Map.Entry<String, long[]> e : perType.entrySet()) {
+      long[] n = e.getValue();
+      annotated += n[0];
+      correct += n[1];
+      LOG.info(String.format(Locale.ROOT, "harvest: accuracy %-30s %6.1f%% (%d / %d cells)", e.getKey(),
+          100.0 * n[1] / n[0], n[1], n[0]));
     }
     double seconds = (System.nanoTime() - start) / 1e9;
     Outcome outcome = new Outcome(cells, dModel, layers, manifests, promptTokens, stored,
@@ -265,9 +272,10 @@ public final class HarvestJob {
     LOG.info(String.format(Locale.ROOT, "harvest: %,d prompt tokens, %,d stored per layer x %d layers; %.1f bytes per "
             + "stored token and layer (raw fp16 mlp_in + mlp_out: %d); padding waste %.1f%%", promptTokens, stored,
         layers.size(), outcome.bytesPerStoredToken(), 4 * dModel, 100 * outcome.paddingWaste()));
-    LOG.info(String.format(Locale.ROOT, "harvest: %.1f s, %.0f cells/s, %.0f prompt tokens/s; task time: forward %.1f s, "
-            + "copy+encode %.1f s, Parquet %.1f s, decoding %.1f s", seconds, cells / seconds, promptTokens / seconds,
-        nanos[0] / 1e9, nanos[1] / 1e9, nanos[2] / 1e9, nanos[3] / 1e9));
+    LOG.info(String.format(Locale.ROOT, "harvest: %.1f s, %.0f cells/s, %.0f prompt tokens/s; time in tasks %.1f s: "
+            + "tokenize %.1f s, forward %.1f s, copy+encode %.1f s, Parquet %.1f s, decoding %.1f s", seconds,
+        cells / seconds, promptTokens / seconds, nanos[5] / 1e9, nanos[4] / 1e9, nanos[0] / 1e9, nanos[1] / 1e9,
+        nanos[2] / 1e9, nanos[3] / 1e9));
     return outcome;
   }
 
@@ -342,6 +350,7 @@ public final class HarvestJob {
 
     @Override
     public Iterator<Row> call(Iterator<Row> rows) throws Exception {
+      long start = System.nanoTime();
       TaskContext tc = TaskContext.get();
       List<CellPrompt> cells = new ArrayList<>();
       while (rows.hasNext()) {
@@ -359,21 +368,37 @@ public final class HarvestJob {
       Configuration hadoop = conf.value().value();
       List<LayerFiles.Written> written = List.of();
       PartitionHarvester.Result result;
+      long closeNanos = 0;
       if (cells.isEmpty()) {
-        result = new PartitionHarvester.Result(List.of(), 0, 0, 0, 0, 0, 0, 0, 0, 0);
+        result = new PartitionHarvester.Result(List.of(), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
       } else {
         ExecutorModels.Loaded loaded = ExecutorModels.get(params.modelPath(), params.device(), params.precision(),
             tc.cpus(), hadoop);
         try (LayerFiles files = new LayerFiles(activationsDir, tc.partitionId(), tc.taskAttemptId(), hadoop, params,
             dModel)) {
           result = new PartitionHarvester(loaded, params, layers).run(cells, files);
-          written = files.finish();
+          long c0 = System.nanoTime();
+          written = files.finish(); // flushes the last row group of each layer: Parquet time too
+          closeNanos = System.nanoTime() - c0;
         }
+      }
+      List<Row> out = new ArrayList<>(result.predictions().size());
+      Map<String, long[]> perType = new HashMap<>();
+      for (CellPrediction p : result.predictions()) {
+        if (p.cellType() != null) {
+          long[] n = perType.computeIfAbsent(p.cellType(), t -> new long[2]);
+          n[0]++;
+          n[1] += Boolean.TRUE.equals(p.correct()) ? 1 : 0;
+        }
+        out.add(RowFactory.create(p.cellId(), p.cellType(), p.predictedCellType(), p.predictedLogProb(),
+            Double.isNaN(p.annotatedLogProb()) ? null : p.annotatedLogProb(), p.correct(), p.answerComplete(),
+            p.promptTokens()));
       }
       afterPartitionForTests.accept(tc);
       reports.add(new TaskReport(tc.partitionId(), cells.size(), result.promptTokens(), result.storedTokens(),
-          result.forwardTokens(), result.paddedTokens(), result.decodedCells(), written, result.forwardNanos(),
-          result.extractNanos(), result.writeNanos(), result.decodeNanos()));
+          result.forwardTokens(), result.paddedTokens(), result.decodedCells(), written, System.nanoTime() - start,
+          result.tokenizeNanos(), result.forwardNanos(), result.extractNanos(), result.writeNanos() + closeNanos,
+          result.decodeNanos(), perType));
       if (cellsDone != null) {
         cellsDone.add(cells.size());
       }
@@ -384,12 +409,6 @@ public final class HarvestJob {
         LOG.info(String.format(Locale.ROOT, "harvest task %d: %d cells, %d prompt tokens, %d stored per layer, "
                 + "padding waste %.1f%%, %d decoded", tc.partitionId(), cells.size(), result.promptTokens(),
             result.storedTokens(), 100 * result.paddingWaste(), result.decodedCells()));
-      }
-      List<Row> out = new ArrayList<>(result.predictions().size());
-      for (CellPrediction p : result.predictions()) {
-        out.add(RowFactory.create(p.cellId(), p.cellType(), p.predictedCellType(), p.predictedLogProb(),
-            Double.isNaN(p.annotatedLogProb()) ? null : p.annotatedLogProb(), p.correct(), p.answerComplete(),
-            p.promptTokens()));
       }
       return out.iterator();
     }

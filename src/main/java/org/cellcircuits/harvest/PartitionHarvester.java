@@ -57,11 +57,13 @@ public final class PartitionHarvester {
    * @param forwardTokens real positions the forward passes computed (prompts plus answers)
    * @param paddedTokens positions computed including padding
    * @param decodedCells cells whose answer needed greedy decoding
-   * @param forwardNanos time in forward passes; {@code extractNanos} copying and encoding; {@code writeNanos} in the
-   *     sink; {@code decodeNanos} decoding
+   * @param tokenizeNanos time tokenizing; {@code forwardNanos} in forward passes (and answer scoring);
+   *     {@code extractNanos} copying activations to the host and encoding them; {@code writeNanos} in the sink;
+   *     {@code decodeNanos} greedy decoding
    */
   public record Result(List<CellPrediction> predictions, long promptTokens, long storedTokens, long forwardTokens,
-      long paddedTokens, long decodedCells, long forwardNanos, long extractNanos, long writeNanos, long decodeNanos) {
+      long paddedTokens, long decodedCells, long tokenizeNanos, long forwardNanos, long extractNanos, long writeNanos,
+      long decodeNanos) {
 
     public double paddingWaste() {
       return paddedTokens == 0 ? 0 : 1.0 - (double) forwardTokens / paddedTokens;
@@ -168,6 +170,7 @@ public final class PartitionHarvester {
 
   /** Harvests the cells and returns their predictions (in input order) and counts. */
   public Result run(List<CellPrompt> input, TokenSink sink) throws IOException {
+    long tokenizeStart = System.nanoTime();
     int maxPositions = model.config().maxPositions();
     List<Cell> cells = new ArrayList<>(input.size());
     long promptTokens = 0;
@@ -190,6 +193,7 @@ public final class PartitionHarvester {
       cells.add(cell);
     }
 
+    long tokenizeNanos = System.nanoTime() - tokenizeStart;
     int[] lengths = cells.stream().mapToInt(Cell::length).toArray();
     LengthBatches batches = LengthBatches.of(lengths, params.tokensPerBatch());
     long[] nanos = new long[3];
@@ -230,7 +234,7 @@ public final class PartitionHarvester {
           c.annotatedLogProb, annotated == null ? null : annotated.equals(predicted), complete, c.prompt.length()));
     }
     return new Result(predictions, promptTokens, stored, batches.realTokens(), batches.paddedTokens(),
-        toDecode.size(), nanos[0], nanos[1], nanos[2], decodeNanos);
+        toDecode.size(), tokenizeNanos, nanos[0], nanos[1], nanos[2], decodeNanos);
   }
 
   private void runBatch(List<Cell> rows, TokenSink sink, long[] nanos) throws IOException {
@@ -286,15 +290,10 @@ public final class PartitionHarvester {
     }
   }
 
-  /** Rows {@code index} of activation (B, T, C), as fp32 on the host, encoded into {@code dst}. */
+  /** Rows {@code index} of activation (B, T, C), encoded into {@code dst}. */
   private void encodeRows(NDArray activation, NDArray index, int d, byte[] dst) {
     NDArray flat = activation.reshape(-1, d); // (B*T, C)
-    NDArray picked = gatherRows(index, flat); // (N, C)
-    if (picked.getDataType() != DataType.FLOAT32) {
-      picked = picked.toType(DataType.FLOAT32, false);
-    }
-    float[] values = picked.toFloatArray();
-    params.vectorFormat().encode(values, 0, values.length, dst, 0);
+    VectorEncoder.encode(gatherRows(index, flat), params.vectorFormat(), dst); // (N, C)
   }
 
   /** Rows of {@code table} picked by integer {@code index}, as one kernel (an embedding lookup). */

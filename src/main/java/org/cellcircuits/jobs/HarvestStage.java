@@ -51,7 +51,7 @@ public final class HarvestStage implements Stage {
     HarvestJob.Outcome outcome;
     try (Progress cellProgress = ctx.progress("harvest", "cells", cells);
         Progress tokenProgress = ctx.progress("harvest", "prompt tokens", 0)) {
-      outcome = HarvestJob.run(ctx.spark(), sentences, params, attemptDir, cellProgress.counter(),
+      outcome = HarvestJob.run(ctx.spark(), sentences, cells, params, attemptDir, cellProgress.counter(),
           tokenProgress.counter());
     }
     Map<String, Long> rows = new LinkedHashMap<>();

@@ -46,6 +46,7 @@ import org.cellcircuits.model.TokenizedPrompt;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -54,6 +55,7 @@ import org.junit.jupiter.api.io.TempDir;
  * against a direct forward pass of each cell alone, the MLP relation between stored input and output, row counts per
  * token policy, predictions against {@link CellTypePredictor}, crashes and bad inputs.
  */
+@Tag("e2e")
 class HarvestStageTest {
   private static SparkSession spark;
 
@@ -112,12 +114,15 @@ class HarvestStageTest {
     List<CellPrompt> cells = HarvestFixtures.cells(10, 1);
     HarvestFixtures.commitSentences(spark, root(), cells);
     long loadsBefore = ExecutorModels.loads();
+    java.util.Set<Integer> threadsSeen = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    HarvestJob.afterPartitionForTests = tc -> threadsSeen.add(ai.djl.pytorch.jni.JniUtils.getNumThreads());
 
     // 4 tasks of <= 3 cells, batches of <= 200 positions: several batches per task, rows of different lengths.
     StageOutcome outcome = harvest(HarvestFixtures.config(root().uri(), modelDir,
         "harvest.cells-per-task=3", "harvest.tokens-per-batch=200"));
 
     assertThat(ExecutorModels.loads() - loadsBefore).as("model loads for 4 tasks in one executor JVM").isEqualTo(1);
+    assertThat(threadsSeen).as("libtorch intra-op threads in each task = spark.task.cpus").containsExactly(1);
     StageMarker marker = outcome.marker();
     int d = HarvestFixtures.TINY.hiddenSize();
     try (GptNeoX model = GptNeoX.load(modelDir, Device.cpu());
