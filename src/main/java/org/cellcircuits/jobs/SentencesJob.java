@@ -1,6 +1,7 @@
 package org.cellcircuits.jobs;
 
 import com.typesafe.config.Config;
+import java.lang.management.ManagementFactory;
 import java.util.List;
 import java.util.Map;
 import org.cellcircuits.io.StageResult;
@@ -42,6 +43,8 @@ public final class SentencesJob implements Stage {
 
   @Override
   public StageResult write(StageContext ctx, String attemptDir) throws Exception {
+    long t0 = System.nanoTime();
+    double cpu0 = processCpuSeconds();
     Config section = ctx.config().getConfig(ConfigLoader.ROOT).getConfig(NAME);
     AtlasSource source = AtlasReaders.source(atlasPath(ctx.config()),
         AtlasOptions.fromConfig(section.getConfig("atlas")));
@@ -64,14 +67,23 @@ public final class SentencesJob implements Stage {
           + "which %d were filtered; expected %d rows", written, out, plan.inputCells(), plan.droppedCells(),
           plan.outputRows()));
     }
-    LOG.info("sentences: {} cells in, {} filtered out, {} sentences written to {}", plan.inputCells(),
-        plan.droppedCells(), written, out);
+    double seconds = (System.nanoTime() - t0) / 1e9;
+    // Process CPU (every thread: tasks, JIT, GC) beside the wall time: on a shared machine it is the fair figure.
+    LOG.info("sentences: {} cells in, {} filtered out, {} sentences written to {} in {} s ({} cells/s; {} CPU-s "
+            + "in this JVM)", plan.inputCells(), plan.droppedCells(), written, out, String.format("%.2f", seconds),
+        String.format("%.0f", plan.inputCells() / Math.max(seconds, 1e-9)),
+        String.format("%.2f", processCpuSeconds() - cpu0));
     return StageResult.of(Map.of(TABLE, written))
         .withStat("cells_input", plan.inputCells())
         .withStat("cells_filtered", plan.droppedCells())
         .withStat("genes_input", plan.inputGenes())
         .withStat("genes_kept", plan.keptGenes())
         .withStat("tie_break_draws", plan.tieBreakDraws());
+  }
+
+  private static double processCpuSeconds() {
+    return ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os
+        ? os.getProcessCpuTime() / 1e9 : Double.NaN;
   }
 
   private static String atlasPath(Config all) {
