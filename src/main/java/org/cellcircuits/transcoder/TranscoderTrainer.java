@@ -195,6 +195,21 @@ public final class TranscoderTrainer implements AutoCloseable {
         this.scaling = s;
     }
 
+    /** The live weight (unfolded, scaled units) by its safetensors name; tests and the data-parallel driver. */
+    NDArray parameter(String name) {
+        return switch (name) {
+            case "W_enc" -> wEnc;
+            case "b_enc" -> bEnc;
+            case "W_dec" -> wDec;
+            case "b_dec" -> bDec;
+            default -> throw new IllegalArgumentException("no parameter " + name + "; have " + Transcoder.PARAMETER_NAMES);
+        };
+    }
+
+    Adam adam() {
+        return adam;
+    }
+
     /** The share of features now dead. */
     public double deadFraction() {
         return dead.deadFraction();
