@@ -210,6 +210,11 @@ public final class TranscoderTrainer implements AutoCloseable {
         return adam;
     }
 
+    /** Indices of the features now dead, ascending. */
+    int[] deadFeatures() {
+        return dead.dead();
+    }
+
     /** The share of features now dead. */
     public double deadFraction() {
         return dead.deadFraction();
