@@ -1,0 +1,857 @@
+package org.cellcircuits.transcoder;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import com.google.gson.Gson;
+import com.google.gson.JsonArray;
+import com.google.gson.JsonElement;
+import com.google.gson.JsonNull;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParseException;
+import com.google.gson.JsonParser;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.FloatBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.List;
+import java.util.Optional;
+import java.util.function.IntFunction;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+import org.cellcircuits.io.CanonicalConfig;
+import org.cellcircuits.io.SafetensorsDType;
+import org.cellcircuits.io.SafetensorsReader;
+import org.cellcircuits.io.SafetensorsWriter;
+import org.cellcircuits.io.SoftwareVersions;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Trains one layer's transcoder (or SAE) on one worker: fp32 master weights, Adam, the lr and lambda schedules,
+ * dead-feature tracking and resampling, checkpoints that resume bit for bit.
+ *
+ * <p>A step is split in two so that a data-parallel run can sit between the halves: {@link #gradients} computes, on
+ * this worker's rows, the gradient of the summed loss as one flat array; partitions' {@link Gradients} add
+ * ({@link Gradients#plus}); {@link #apply} takes the sum and makes the same Adam update on every worker that holds a
+ * trainer at the same step. {@link #step} is {@code apply(gradients(batch))} plus resampling when it is due.
+ * Given the seed and the order of batches, every result is deterministic (same thread count, same libtorch).
+ *
+ * <p>Not thread-safe: one trainer per thread. Two trainers in one JVM do not share state (no global RNG, no DJL
+ * gradient collector).
+ */
+public final class TranscoderTrainer implements AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(TranscoderTrainer.class);
+    static final String CHECKPOINT_TENSORS = "checkpoint.safetensors";
+    static final String CHECKPOINT_STATE = "trainer_state.json";
+    private static final Pattern STEP_DIR = Pattern.compile("step=(\\d+)");
+    private static final int CHECKPOINT_FORMAT = 1;
+    /** Anthropic's resampling puts new encoder columns at 0.2 x the mean norm of the living ones. */
+    static final double RESAMPLE_ENCODER_SCALE = 0.2;
+
+    private final TranscoderConfig config;
+    private final NDManager manager;
+    private final NDArray wEnc;
+    private final NDArray bEnc;
+    private final NDArray wDec;
+    private final NDArray bDec;
+    private final Adam adam;
+    private final DeadFeatures dead;
+    private final List<StepRecord> log = new ArrayList<>();
+    private TrainingRandom random;
+    private ActivationScaling scaling;
+    private long step;
+    private long tokensSeen;
+    private long streamPosition;
+
+    private TranscoderTrainer(TranscoderConfig config, Device device) {
+        this.config = config;
+        this.manager = NDManager.newBaseManager(device);
+        long[][] shapes = Transcoder.shapes(config);
+        this.wEnc = manager.zeros(new Shape(shapes[0]), DataType.FLOAT32);
+        this.bEnc = manager.zeros(new Shape(shapes[1]), DataType.FLOAT32);
+        this.wDec = manager.zeros(new Shape(shapes[2]), DataType.FLOAT32);
+        this.bDec = manager.zeros(new Shape(shapes[3]), DataType.FLOAT32);
+        List<Shape> s = new ArrayList<>();
+        for (long[] shape : shapes) {
+            s.add(new Shape(shape));
+        }
+        this.adam = new Adam(manager, s, config.adamBeta1(), config.adamBeta2(), config.adamEpsilon());
+        this.dead = new DeadFeatures(config.dSae(), config.deadFeatureWindow());
+        this.random = new TrainingRandom(config.seed());
+        if (config.hasFixedScaling()) {
+            this.scaling = new ActivationScaling(config.inputScale(), config.targetScale(), false);
+        }
+    }
+
+    /**
+     * A fresh trainer: decoder rows random directions of norm {@code decoder-init-norm}; encoder columns the
+     * decoder rows for an SAE (W_enc = W_dec^T, Anthropic's April 2024 init, SAELens's {@code initialize_weights})
+     * or independent random directions of the same norm for a transcoder, whose input and output spaces differ;
+     * biases zero. Drawn from the seed, so two trainers with one config start identical.
+     */
+    public static TranscoderTrainer create(TranscoderConfig config, Device device) {
+        TranscoderTrainer t = new TranscoderTrainer(config, device);
+        try {
+            t.initialize();
+            return t;
+        } catch (RuntimeException e) {
+            t.close();
+            throw e;
+        }
+    }
+
+    private void initialize() {
+        int dIn = config.dIn();
+        int dOut = config.dOut();
+        int dSae = config.dSae();
+        float[] dec = new float[dSae * dOut];
+        for (int i = 0; i < dSae; i++) {
+            randomDirection(dec, i * dOut, dOut, 1, config.decoderInitNorm());
+        }
+        float[] enc = new float[dIn * dSae];
+        if (config.kind() == TranscoderKind.SAE) {
+            for (int i = 0; i < dSae; i++) {
+                for (int j = 0; j < dIn; j++) {
+                    enc[j * dSae + i] = dec[i * dOut + j];
+                }
+            }
+        } else {
+            for (int i = 0; i < dSae; i++) {
+                randomDirection(enc, i, dIn, dSae, config.decoderInitNorm());
+            }
+        }
+        wDec.set(dec);
+        wEnc.set(enc);
+    }
+
+    /** Writes a Gaussian direction of the given norm into a[offset], a[offset + stride], ... (n values). */
+    private void randomDirection(float[] a, int offset, int n, int stride, double norm) {
+        double[] v = new double[n];
+        double sq = 0;
+        for (int j = 0; j < n; j++) {
+            v[j] = random.nextGaussian();
+            sq += v[j] * v[j];
+        }
+        double f = norm / Math.sqrt(sq);
+        for (int j = 0; j < n; j++) {
+            a[offset + j * stride] = (float) (v[j] * f);
+        }
+    }
+
+    public TranscoderConfig config() {
+        return config;
+    }
+
+    /** Steps applied so far (the index of the next step). */
+    public long step() {
+        return step;
+    }
+
+    public long tokensSeen() {
+        return tokensSeen;
+    }
+
+    /** Rows consumed from the data stream (scaling estimate included); resume skips to here. */
+    public long streamPosition() {
+        return streamPosition;
+    }
+
+    public boolean isDone() {
+        return step >= config.totalSteps();
+    }
+
+    /** The scaling factors, or null before they are estimated. */
+    public ActivationScaling scaling() {
+        return scaling;
+    }
+
+    /**
+     * Sets the scaling factors (a data-parallel driver estimates them once and gives every worker the same ones).
+     * Only before the first step: changing them later would change what the weights mean.
+     */
+    public void setScaling(ActivationScaling s) {
+        if (step > 0) {
+            throw new IllegalStateException(String.format(
+                    "scaling factors are fixed once training has started (step %d)", step));
+        }
+        if (s.folded()) {
+            throw new IllegalArgumentException("training scales activations itself; give unfolded factors");
+        }
+        if (config.kind() == TranscoderKind.SAE && s.input() != s.target()) {
+            throw new IllegalArgumentException(String.format(
+                    "an SAE's target is its input; input factor %s and target factor %s differ", s.input(), s.target()));
+        }
+        this.scaling = s;
+    }
+
+    /** The live weight (unfolded, scaled units) by its safetensors name; tests and the data-parallel driver. */
+    NDArray parameter(String name) {
+        return switch (name) {
+            case "W_enc" -> wEnc;
+            case "b_enc" -> bEnc;
+            case "W_dec" -> wDec;
+            case "b_dec" -> bDec;
+            default -> throw new IllegalArgumentException("no parameter " + name + "; have " + Transcoder.PARAMETER_NAMES);
+        };
+    }
+
+    Adam adam() {
+        return adam;
+    }
+
+    /** Indices of the features now dead, ascending. */
+    int[] deadFeatures() {
+        return dead.dead();
+    }
+
+    /** The share of features now dead. */
+    public double deadFraction() {
+        return dead.deadFraction();
+    }
+
+    /** The per-step log so far (resumed runs include the steps before the checkpoint). */
+    public List<StepRecord> log() {
+        return Collections.unmodifiableList(new ArrayList<>(log));
+    }
+
+    // ---- scaling ---------------------------------------------------------------------------------------------
+
+    /**
+     * Reads {@code scaling-batches} batches and sets s_in = sqrt(d_in / mean ||x||^2), s_out = sqrt(d_out / mean
+     * ||y||^2). The batches are used up (not trained on), as in SAELens. Fewer batches are used if the data ends
+     * first.
+     */
+    public ActivationScaling estimateScaling(TrainingBatches batches) {
+        double sumX = 0;
+        double sumT = 0;
+        long rows = 0;
+        int read = 0;
+        for (; read < config.scalingBatches(); read++) {
+            try (NDManager m = manager.newSubManager()) {
+                TrainingBatch b = batches.next(m);
+                if (b == null) {
+                    break;
+                }
+                checkWidths(b);
+                double bx = squaredNormSum(b.input());
+                double bt = b.target() == b.input() ? bx : squaredNormSum(b.target());
+                if (!Double.isFinite(bx) || !Double.isFinite(bt)) {
+                    throw nonFinite(b, "while estimating the scaling factors");
+                }
+                sumX += bx;
+                sumT += bt;
+                rows += b.rows();
+                streamPosition = batches.tokensSeen();
+            }
+        }
+        if (rows == 0) {
+            throw new IllegalArgumentException("no activation batches to estimate the scaling factors from");
+        }
+        if (read < config.scalingBatches()) {
+            LOG.warn("scaling factors of {} estimated from {} batches; the data ended before scaling-batches = {}",
+                    config.hookNameIn(), read, config.scalingBatches());
+        }
+        double in = ActivationScaling.factor(sumX, rows, config.dIn(), "mlp_in (" + config.hookNameIn() + ")");
+        double out = config.kind() == TranscoderKind.SAE ? in
+                : ActivationScaling.factor(sumT, rows, config.dOut(), "target (" + config.hookNameOut() + ")");
+        ActivationScaling s = new ActivationScaling(in, out, false);
+        setScaling(s);
+        return s;
+    }
+
+    private static double squaredNormSum(NDArray a) {
+        return TranscoderLoss.scalar(a.toType(DataType.FLOAT64, false).square().sum());
+    }
+
+    // ---- one step --------------------------------------------------------------------------------------------
+
+    /**
+     * The gradient, at the current weights and step, of the loss summed over the batch's rows, plus the batch's
+     * fire counts and statistics. Changes nothing. Stops on a non-finite activation, naming the row (skipping it
+     * would hide a broken harvest).
+     */
+    public Gradients gradients(TrainingBatch batch) {
+        requireReady();
+        checkWidths(batch);
+        double lambda = TrainingSchedule.l1Coefficient(config, step);
+        try (NDManager m = manager.newSubManager()) {
+            NDArray[] scaled = scaled(batch, m);
+            TranscoderLoss.Result r = TranscoderLoss.compute(wEnc, bEnc, wDec, bDec, scaled[0], scaled[1], lambda, true);
+            if (!Double.isFinite(r.sse()) || !Double.isFinite(r.l1Sum())) {
+                throw nonFinite(batch, String.format("at step %d (loss sums: squared error %s, l1 %s)",
+                        step, r.sse(), r.l1Sum()));
+            }
+            float[] flat = new float[parameterCount()];
+            int offset = 0;
+            for (NDArray g : r.gradients()) {
+                float[] v = g.toFloatArray();
+                System.arraycopy(v, 0, flat, offset, v.length);
+                offset += v.length;
+            }
+            return new Gradients(step, lambda, flat, r.featureFires(), r.stats(batch.rows()));
+        }
+    }
+
+    /**
+     * One Adam step with gradients summed over any number of rows (divided here by their count), then the
+     * dead-feature counters and the log. The gradients must have been computed at this step.
+     */
+    public StepRecord apply(Gradients g) {
+        requireReady();
+        if (g.step() != step) {
+            throw new IllegalArgumentException(String.format(
+                    "gradients were computed at step %d; the trainer is at step %d", g.step(), step));
+        }
+        double lambda = TrainingSchedule.l1Coefficient(config, step);
+        if (g.l1Coefficient() != lambda) {
+            throw new IllegalArgumentException(String.format(
+                    "gradients used lambda %s; step %d's lambda is %s (another config?)", g.l1Coefficient(), step, lambda));
+        }
+        if (g.values().length != parameterCount() || g.featureFires().length != config.dSae()) {
+            throw new IllegalArgumentException(String.format(
+                    "gradients hold %d values and %d fire counts; this transcoder has %d parameters and %d features",
+                    g.values().length, g.featureFires().length, parameterCount(), config.dSae()));
+        }
+        double lr = TrainingSchedule.learningRate(config, step);
+        try (NDManager m = manager.newSubManager()) {
+            List<NDArray> grads = new ArrayList<>();
+            int offset = 0;
+            for (long[] shape : Transcoder.shapes(config)) {
+                int n = Math.toIntExact(new Shape(shape).size());
+                grads.add(m.create(FloatBuffer.wrap(g.values(), offset, n), new Shape(shape)).divi(g.tokens()));
+                offset += n;
+            }
+            adam.update(List.of(wEnc, bEnc, wDec, bDec), grads, lr);
+        }
+        dead.record(g.featureFires(), g.tokens());
+        tokensSeen += g.tokens();
+        BatchStats s = g.stats();
+        StepRecord r = new StepRecord(step, tokensSeen, s.loss(lambda), s.mse(), s.l1(), s.l0(), dead.deadFraction(),
+                s.explainedVariance(), lr, lambda, 0);
+        log.add(r);
+        step++;
+        return r;
+    }
+
+    /** {@code apply(gradients(batch))}, then resampling of dead features when it is due. */
+    public StepRecord step(TrainingBatch batch) {
+        StepRecord r = apply(gradients(batch));
+        if (resampleDue()) {
+            int n = resampleDeadFeatures(batch);
+            if (n > 0) {
+                r = r.withResampled(n);
+                log.set(log.size() - 1, r);
+            }
+        }
+        return r;
+    }
+
+    /** After every resample-interval-th step, unless fewer than an interval of steps remain. */
+    boolean resampleDue() {
+        return config.resampleDeadFeatures() && step % config.resampleIntervalSteps() == 0
+                && step + config.resampleIntervalSteps() <= config.totalSteps();
+    }
+
+    /**
+     * Re-initialises every dead feature (Anthropic, "Towards Monosemanticity", resampling; SAELens's earlier
+     * {@code resample_neurons_l2}): rows of the batch are drawn with probability proportional to the square of their
+     * squared error; for each dead feature i and its row b, the decoder row becomes the direction of b's error
+     * t_b - y_b (what the transcoder is missing there) at the mean norm of the living decoder rows, the encoder
+     * column the direction of x_b at 0.2 x the mean norm of the living encoder columns, b_enc,i = 0; the Adam moments
+     * of those entries are zeroed and the feature gets a fresh dead-feature window. Returns how many were resampled.
+     */
+    public int resampleDeadFeatures(TrainingBatch batch) {
+        requireReady();
+        checkWidths(batch);
+        int[] deadIdx = dead.dead();
+        if (deadIdx.length == 0) {
+            return 0;
+        }
+        int dIn = config.dIn();
+        int dOut = config.dOut();
+        int dSae = config.dSae();
+        int rows = batch.rows();
+        float[] x;
+        float[] t;
+        float[] y;
+        try (NDManager m = manager.newSubManager()) {
+            NDArray[] scaled = scaled(batch, m);
+            y = TranscoderLoss.predict(wEnc, bEnc, wDec, bDec, scaled[0]).toFloatArray();
+            x = scaled[0].toFloatArray();
+            t = scaled[1].toFloatArray();
+        }
+        double[] cumulative = new double[rows];
+        double total = 0;
+        for (int b = 0; b < rows; b++) {
+            double e = 0;
+            for (int j = 0; j < dOut; j++) {
+                double d = t[b * dOut + j] - y[b * dOut + j];
+                e += d * d;
+            }
+            total += e * e;
+            cumulative[b] = total;
+        }
+        if (!(total > 0) || Double.isInfinite(total)) {
+            LOG.warn("{}: {} dead features not resampled at step {}: the batch's squared errors sum to {}",
+                    config.hookNameIn(), deadIdx.length, step, total);
+            return 0;
+        }
+        float[] we = wEnc.toFloatArray();
+        float[] be = bEnc.toFloatArray();
+        float[] wd = wDec.toFloatArray();
+        boolean[] isDead = new boolean[dSae];
+        for (int i : deadIdx) {
+            isDead[i] = true;
+        }
+        double decNorms = 0;
+        double encNorms = 0;
+        int alive = 0;
+        for (int i = 0; i < dSae; i++) {
+            if (!isDead[i]) {
+                decNorms += norm(wd, i * dOut, dOut, 1);
+                encNorms += norm(we, i, dIn, dSae);
+                alive++;
+            }
+        }
+        double decoderNorm = alive > 0 ? decNorms / alive : config.decoderInitNorm();
+        double encoderNorm = (alive > 0 ? encNorms / alive : config.decoderInitNorm()) * RESAMPLE_ENCODER_SCALE;
+        for (int i : deadIdx) {
+            double u = random.nextDouble() * total;
+            int b = Arrays.binarySearch(cumulative, u);
+            b = b >= 0 ? b + 1 : -b - 1; // first row whose cumulative weight exceeds u
+            b = Math.min(b, rows - 1);
+            double en = 0;
+            for (int j = 0; j < dOut; j++) {
+                double d = t[b * dOut + j] - y[b * dOut + j];
+                en += d * d;
+            }
+            en = Math.sqrt(en);
+            for (int j = 0; j < dOut; j++) {
+                wd[i * dOut + j] = (float) ((t[b * dOut + j] - y[b * dOut + j]) / en * decoderNorm);
+            }
+            double xn = norm(x, b * dIn, dIn, 1);
+            for (int j = 0; j < dIn; j++) {
+                we[j * dSae + i] = xn > 0 ? (float) (x[b * dIn + j] / xn * encoderNorm) : 0f;
+            }
+            be[i] = 0f;
+        }
+        wEnc.set(we);
+        bEnc.set(be);
+        wDec.set(wd);
+        zeroFeatures(adam.firstMoment(0), adam.secondMoment(0), deadIdx, dIn, dSae, false);
+        zeroFeatures(adam.firstMoment(1), adam.secondMoment(1), deadIdx, 1, dSae, false);
+        zeroFeatures(adam.firstMoment(2), adam.secondMoment(2), deadIdx, dSae, dOut, true);
+        dead.revive(deadIdx);
+        LOG.info("{}: resampled {} dead features after step {}", config.hookNameIn(), deadIdx.length, step);
+        return deadIdx.length;
+    }
+
+    private static double norm(float[] a, int offset, int n, int stride) {
+        double s = 0;
+        for (int j = 0; j < n; j++) {
+            double v = a[offset + j * stride];
+            s += v * v;
+        }
+        return Math.sqrt(s);
+    }
+
+    /** Zeroes feature i's entries of two (rows, cols) moment arrays: row i if {@code byRow}, else column i. */
+    private static void zeroFeatures(NDArray m, NDArray v, int[] features, int rows, int cols, boolean byRow) {
+        for (NDArray a : new NDArray[] {m, v}) {
+            float[] values = a.toFloatArray();
+            for (int i : features) {
+                if (byRow) {
+                    Arrays.fill(values, i * cols, (i + 1) * cols, 0f);
+                } else {
+                    for (int r = 0; r < rows; r++) {
+                        values[r * cols + i] = 0f;
+                    }
+                }
+            }
+            a.set(values);
+        }
+    }
+
+    /** Input and target of the batch, as fp32 on this device, times s_in and s_out; both arrays live in m. */
+    private NDArray[] scaled(TrainingBatch batch, NDManager m) {
+        Device device = manager.getDevice();
+        NDArray xs = batch.input().toType(DataType.FLOAT32, false).toDevice(device, false)
+                .mul((float) scaling.input());
+        xs.attach(m);
+        NDArray ts;
+        if (batch.target() == batch.input() && scaling.input() == scaling.target()) {
+            ts = xs;
+        } else {
+            ts = batch.target().toType(DataType.FLOAT32, false).toDevice(device, false).mul((float) scaling.target());
+            ts.attach(m);
+        }
+        return new NDArray[] {xs, ts};
+    }
+
+    private void requireReady() {
+        if (scaling == null) {
+            throw new IllegalStateException(
+                    "scaling factors are not set: call estimateScaling, setScaling, or give input-scale and target-scale");
+        }
+        if (isDone()) {
+            throw new IllegalStateException(String.format(
+                    "training is complete: all %d steps are done", config.totalSteps()));
+        }
+    }
+
+    private void checkWidths(TrainingBatch b) {
+        if (b.inputWidth() != config.dIn()) {
+            throw new IllegalArgumentException(String.format(
+                    "batch at step %d (first row: %s) has mlp_in width %d; layer %d's config has d_in %d "
+                            + "(activations of another model or layer?)",
+                    step, b.rowName().apply(0), b.inputWidth(), config.layer(), config.dIn()));
+        }
+        if (b.targetWidth() != config.dOut()) {
+            throw new IllegalArgumentException(String.format(
+                    "batch at step %d (first row: %s) has target width %d; layer %d's config has d_out %d",
+                    step, b.rowName().apply(0), b.targetWidth(), config.layer(), config.dOut()));
+        }
+    }
+
+    private RuntimeException nonFinite(TrainingBatch batch, String when) {
+        String where = locateNonFinite(batch.input(), "mlp_in (" + config.hookNameIn() + ")", batch.rowName());
+        if (where == null && batch.target() != batch.input()) {
+            where = locateNonFinite(batch.target(), "target (" + config.hookNameOut() + ")", batch.rowName());
+        }
+        if (where != null) {
+            return new IllegalArgumentException(String.format(
+                    "%s %s; training stops rather than skip the row, because a non-finite activation means the "
+                            + "harvest or the model overflowed (fp16?) and would otherwise go unnoticed",
+                    where, when));
+        }
+        return new IllegalStateException(String.format(
+                "loss is not finite %s although every activation of the batch is finite: training diverged; "
+                        + "lower train.lr (now %s)", when, config.lr()));
+    }
+
+    private static String locateNonFinite(NDArray a, String what, IntFunction<String> rowName) {
+        float[] v = a.toType(DataType.FLOAT32, false).toFloatArray();
+        int cols = Math.toIntExact(a.getShape().get(1));
+        for (int i = 0; i < v.length; i++) {
+            if (!Float.isFinite(v[i])) {
+                return String.format("%s is %s at %s, column %d", what, v[i], rowName.apply(i / cols), i % cols);
+            }
+        }
+        return null;
+    }
+
+    private int parameterCount() {
+        long n = 0;
+        for (long[] s : Transcoder.shapes(config)) {
+            n += new Shape(s).size();
+        }
+        return Math.toIntExact(n);
+    }
+
+    // ---- the loop ----------------------------------------------------------------------------------------------
+
+    /**
+     * Trains until the run's steps are done (or {@code options.stopAfterSteps()}): skips the batches a resumed run
+     * has already consumed, estimates the scaling if needed, steps, logs progress and writes checkpoints to
+     * {@code checkpointRoot/step=S/}. Fails if the data ends before the run does.
+     */
+    public void train(TrainingBatches batches, TrainOptions options) {
+        skipTo(batches, streamPosition);
+        if (scaling == null) {
+            ActivationScaling s = estimateScaling(batches);
+            LOG.info("{}: scaling factors input {} target {}", options.name(), s.input(), s.target());
+        }
+        long stopAt = Math.min(config.totalSteps(), options.stopAfterSteps());
+        TrainingProgress progress = new TrainingProgress(options.name(), config.totalSteps(),
+                options.progressEvery().toNanos(), System::nanoTime, options.progressSink(), step, tokensSeen);
+        StepRecord last = null;
+        while (step < stopAt) {
+            try (NDManager m = manager.newSubManager()) {
+                TrainingBatch b = batches.next(m);
+                if (b == null) {
+                    throw new IllegalStateException(String.format(
+                            "%s: the activation batches ran out after %d rows, at step %d of %d (train.training-tokens "
+                                    + "is %d); lower training-tokens or give more data", options.name(),
+                            batches.tokensSeen(), step, config.totalSteps(), config.trainingTokens()));
+                }
+                streamPosition = batches.tokensSeen();
+                last = step(b);
+            }
+            progress.maybeReport(last);
+            if (options.checkpointRoot() != null
+                    && (step % options.checkpointEverySteps() == 0 || step == config.totalSteps())) {
+                saveCheckpoint(options.checkpointRoot().resolve("step=" + step));
+            }
+        }
+        if (last != null) {
+            progress.finish(last);
+        }
+    }
+
+    private void skipTo(TrainingBatches batches, long position) {
+        if (batches.tokensSeen() > position) {
+            throw new IllegalArgumentException(String.format(
+                    "the batches have already handed out %d rows but the trainer has consumed %d; give the stream "
+                            + "from its start (a resumed run skips what it has seen)", batches.tokensSeen(), position));
+        }
+        while (batches.tokensSeen() < position) {
+            try (NDManager m = manager.newSubManager()) {
+                if (batches.next(m) == null) {
+                    throw new IllegalArgumentException(String.format(
+                            "the batches end after %d rows, before the checkpoint's position %d", batches.tokensSeen(),
+                            position));
+                }
+            }
+        }
+        if (batches.tokensSeen() != position) {
+            throw new IllegalArgumentException(String.format(
+                    "skipping to the checkpoint's position %d stopped at %d rows: batches are not cut as in the "
+                            + "checkpointed run (another train-batch-size-tokens or data?)", position, batches.tokensSeen()));
+        }
+    }
+
+    // ---- outputs and checkpoints -----------------------------------------------------------------------------
+
+    /** A copy of the current model (unfolded, with this trainer's scaling) that outlives the trainer. */
+    public Transcoder transcoder() {
+        if (scaling == null) {
+            throw new IllegalStateException("no scaling factors yet: the transcoder would not know its units");
+        }
+        return Transcoder.of(config, scaling, provenance(), manager.getDevice(), wEnc.toFloatArray(),
+                bEnc.toFloatArray(), wDec.toFloatArray(), bDec.toFloatArray());
+    }
+
+    private TrainingProvenance provenance() {
+        return new TrainingProvenance(step, tokensSeen, config.hash(), SoftwareVersions.current());
+    }
+
+    /** Writes the transcoder (folded weights.safetensors + cfg.json) to {@code dir}. */
+    public void save(Path dir) {
+        try (Transcoder t = transcoder()) {
+            t.save(dir);
+        }
+    }
+
+    /**
+     * Writes everything a resume needs to {@code dir}: checkpoint.safetensors (unfolded weights, Adam moments,
+     * dead-feature counters) and then trainer_state.json (config, step, tokens, stream position, Adam's t, RNG
+     * state, scaling, the log). The JSON is written last and moved into place, so a folder without it is an
+     * interrupted write and is never resumed from.
+     */
+    public void saveCheckpoint(Path dir) {
+        SafetensorsWriter w = new SafetensorsWriter();
+        List<NDArray> params = List.of(wEnc, bEnc, wDec, bDec);
+        for (int i = 0; i < 4; i++) {
+            String name = Transcoder.PARAMETER_NAMES.get(i);
+            w.add(name, params.get(i), SafetensorsDType.F32);
+            w.add("adam.m." + name, adam.firstMoment(i), SafetensorsDType.F32);
+            w.add("adam.v." + name, adam.secondMoment(i), SafetensorsDType.F32);
+        }
+        w.add("dead.tokens_since_fired", dead.state(), new long[] {config.dSae()});
+        w.metadata("cellcircuits_config_hash", config.hash());
+        JsonObject state = new JsonObject();
+        state.addProperty("format", CHECKPOINT_FORMAT);
+        state.add("config", config.toJson());
+        state.addProperty("config_hash", config.hash());
+        state.addProperty("step", step);
+        state.addProperty("tokens_seen", tokensSeen);
+        state.addProperty("stream_position", streamPosition);
+        state.addProperty("adam_step", adam.step());
+        state.addProperty("rng_state", Long.toString(random.state()));
+        if (scaling == null) {
+            state.add("scaling", JsonNull.INSTANCE);
+        } else {
+            JsonObject s = new JsonObject();
+            s.addProperty("input", scaling.input());
+            s.addProperty("target", scaling.target());
+            state.add("scaling", s);
+        }
+        state.add("log", logToJson());
+        SoftwareVersions v = SoftwareVersions.current();
+        state.addProperty("cellcircuits", v.cellcircuits());
+        state.addProperty("djl", v.djl());
+        try {
+            Files.createDirectories(dir);
+            w.write(dir.resolve(CHECKPOINT_TENSORS));
+            Path tmp = dir.resolve(CHECKPOINT_STATE + ".tmp");
+            Files.writeString(tmp, new Gson().toJson(state), StandardCharsets.UTF_8);
+            Files.move(tmp, dir.resolve(CHECKPOINT_STATE), StandardCopyOption.REPLACE_EXISTING,
+                    StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write checkpoint " + dir, e);
+        }
+        LOG.info("{}: checkpoint at step {} written to {}", config.hookNameIn(), step, dir);
+    }
+
+    /**
+     * A trainer in exactly the state {@link #saveCheckpoint} recorded. {@code config} must be the one the
+     * checkpoint was written with (same hash); otherwise the error lists the keys that differ.
+     */
+    public static TranscoderTrainer resume(Path dir, TranscoderConfig config, Device device) {
+        Path stateFile = dir.resolve(CHECKPOINT_STATE);
+        Path tensorFile = dir.resolve(CHECKPOINT_TENSORS);
+        if (!Files.isRegularFile(stateFile) || !Files.isRegularFile(tensorFile)) {
+            throw new IllegalArgumentException(String.format(
+                    "%s is not a complete checkpoint (needs %s and %s); its writing may have been cut off",
+                    dir, CHECKPOINT_TENSORS, CHECKPOINT_STATE));
+        }
+        JsonObject state;
+        try {
+            state = JsonParser.parseString(Files.readString(stateFile, StandardCharsets.UTF_8)).getAsJsonObject();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + stateFile, e);
+        } catch (JsonParseException | IllegalStateException e) {
+            throw new IllegalArgumentException(stateFile + " is not a JSON object: " + e.getMessage(), e);
+        }
+        TranscoderConfig.JsonFields f = new TranscoderConfig.JsonFields(state, stateFile.toString());
+        if (f.integer("format") != CHECKPOINT_FORMAT) {
+            throw new IllegalArgumentException(String.format("%s has checkpoint format %d; this build reads %d",
+                    stateFile, f.integer("format"), CHECKPOINT_FORMAT));
+        }
+        JsonObject saved = f.object("config");
+        String savedHash = f.string("config_hash");
+        if (!savedHash.equals(config.hash())) {
+            List<String> diff = CanonicalConfig.differences(saved, config.toJson());
+            throw new IllegalArgumentException(String.format(
+                    "checkpoint %s was written by another training config; it cannot continue this one. "
+                            + "Differences (checkpoint -> now): %s. Resume with the checkpoint's config or start a "
+                            + "fresh run in another folder", dir, diff.isEmpty() ? "(none in the values: hash " + savedHash
+                            + ")" : String.join("; ", diff)));
+        }
+        TranscoderTrainer t = new TranscoderTrainer(config, device);
+        try {
+            t.restore(f, tensorFile);
+            return t;
+        } catch (RuntimeException e) {
+            t.close();
+            throw e;
+        }
+    }
+
+    private void restore(TranscoderConfig.JsonFields f, Path tensorFile) {
+        try (SafetensorsReader r = SafetensorsReader.open(tensorFile)) {
+            List<NDArray> params = List.of(wEnc, bEnc, wDec, bDec);
+            List<float[]> first = new ArrayList<>();
+            List<float[]> second = new ArrayList<>();
+            for (int i = 0; i < 4; i++) {
+                String name = Transcoder.PARAMETER_NAMES.get(i);
+                params.get(i).set(read(r, name, params.get(i).getShape()));
+                first.add(read(r, "adam.m." + name, params.get(i).getShape()));
+                second.add(read(r, "adam.v." + name, params.get(i).getShape()));
+            }
+            adam.restore(f.longValue("adam_step"), first, second);
+            dead.restore(r.readLongs("dead.tokens_since_fired"));
+        }
+        step = f.longValue("step");
+        tokensSeen = f.longValue("tokens_seen");
+        streamPosition = f.longValue("stream_position");
+        random = new TrainingRandom(Long.parseLong(f.string("rng_state")));
+        JsonElement s = f.get("scaling");
+        scaling = s.isJsonNull() ? null : new ActivationScaling(s.getAsJsonObject().get("input").getAsDouble(),
+                s.getAsJsonObject().get("target").getAsDouble(), false);
+        log.clear();
+        log.addAll(logFromJson(f.object("log")));
+        if (log.size() != step) {
+            throw new IllegalArgumentException(String.format(
+                    "checkpoint at step %d holds %d log rows; it is damaged", step, log.size()));
+        }
+    }
+
+    private static float[] read(SafetensorsReader r, String name, Shape shape) {
+        long[] stored = r.info(name).shape();
+        if (!Arrays.equals(stored, shape.getShape())) {
+            throw new IllegalArgumentException(String.format("%s: tensor %s has shape %s; the config needs %s",
+                    r.source(), name, Arrays.toString(stored), shape));
+        }
+        return r.readFloats(name);
+    }
+
+    private static final String[] LOG_COLUMNS = {"step", "tokens_seen", "loss", "mse", "l1", "l0", "dead_fraction",
+        "explained_variance", "lr", "l1_coefficient", "resampled"};
+
+    private JsonObject logToJson() {
+        JsonArray[] cols = new JsonArray[LOG_COLUMNS.length];
+        for (int c = 0; c < cols.length; c++) {
+            cols[c] = new JsonArray();
+        }
+        for (StepRecord r : log) {
+            cols[0].add(r.step());
+            cols[1].add(r.tokensSeen());
+            cols[2].add(jsonDouble(r.loss()));
+            cols[3].add(jsonDouble(r.mse()));
+            cols[4].add(jsonDouble(r.l1()));
+            cols[5].add(jsonDouble(r.l0()));
+            cols[6].add(jsonDouble(r.deadFraction()));
+            cols[7].add(jsonDouble(r.explainedVariance()));
+            cols[8].add(jsonDouble(r.lr()));
+            cols[9].add(jsonDouble(r.l1Coefficient()));
+            cols[10].add(r.resampled());
+        }
+        JsonObject o = new JsonObject();
+        for (int c = 0; c < cols.length; c++) {
+            o.add(LOG_COLUMNS[c], cols[c]);
+        }
+        return o;
+    }
+
+    /** JSON has no NaN: doubles go as their exact decimal string, which also round-trips bit for bit. */
+    private static String jsonDouble(double d) {
+        return Double.toString(d);
+    }
+
+    private static List<StepRecord> logFromJson(JsonObject o) {
+        JsonArray[] cols = new JsonArray[LOG_COLUMNS.length];
+        for (int c = 0; c < cols.length; c++) {
+            cols[c] = o.getAsJsonArray(LOG_COLUMNS[c]);
+        }
+        List<StepRecord> out = new ArrayList<>();
+        for (int i = 0; i < cols[0].size(); i++) {
+            out.add(new StepRecord(cols[0].get(i).getAsLong(), cols[1].get(i).getAsLong(),
+                    Double.parseDouble(cols[2].get(i).getAsString()), Double.parseDouble(cols[3].get(i).getAsString()),
+                    Double.parseDouble(cols[4].get(i).getAsString()), Double.parseDouble(cols[5].get(i).getAsString()),
+                    Double.parseDouble(cols[6].get(i).getAsString()), Double.parseDouble(cols[7].get(i).getAsString()),
+                    Double.parseDouble(cols[8].get(i).getAsString()), Double.parseDouble(cols[9].get(i).getAsString()),
+                    cols[10].get(i).getAsInt()));
+        }
+        return out;
+    }
+
+    /** The highest {@code step=S} folder under {@code root} that holds a complete checkpoint. */
+    public static Optional<Path> latestCheckpoint(Path root) {
+        if (!Files.isDirectory(root)) {
+            return Optional.empty();
+        }
+        try (Stream<Path> dirs = Files.list(root)) {
+            return dirs.filter(p -> STEP_DIR.matcher(p.getFileName().toString()).matches())
+                    .filter(p -> Files.isRegularFile(p.resolve(CHECKPOINT_STATE))
+                            && Files.isRegularFile(p.resolve(CHECKPOINT_TENSORS)))
+                    .max((a, b) -> Long.compare(stepOf(a), stepOf(b)));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot list checkpoints in " + root, e);
+        }
+    }
+
+    private static long stepOf(Path p) {
+        Matcher m = STEP_DIR.matcher(p.getFileName().toString());
+        if (!m.matches()) {
+            throw new IllegalArgumentException("not a step folder: " + p);
+        }
+        return Long.parseLong(m.group(1));
+    }
+
+    @Override
+    public void close() {
+        manager.close();
+    }
+}

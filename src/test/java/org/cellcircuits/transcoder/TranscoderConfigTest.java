@@ -1,0 +1,93 @@
+package org.cellcircuits.transcoder;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import java.util.function.UnaryOperator;
+import org.cellcircuits.jobs.ConfigLoader;
+import org.junit.jupiter.api.Test;
+
+class TranscoderConfigTest {
+
+    static TranscoderConfig.Builder base() {
+        return TranscoderConfig.builder().modelName("demo-c2s").layer(3).dIn(16);
+    }
+
+    @Test
+    void referenceConfDefaultsAreTheBuilderDefaults() {
+        Config train = ConfigLoader.reference().getConfig("cellcircuits.train");
+        TranscoderConfig fromConf = TranscoderConfig.fromConfig(train, "demo-c2s", 3, 16, 16);
+        assertThat(fromConf).isEqualTo(base().build());
+        assertThat(fromConf.dSae()).isEqualTo(128); // 8 x d_in, the paper
+        assertThat(fromConf.l1Coefficient()).isEqualTo(1.4e-4);
+        assertThat(fromConf.totalSteps()).isEqualTo(12_208); // ceil(50e6 / 4096)
+        assertThat(fromConf.hookNameIn()).isEqualTo("blocks.3.ln2.hook_normalized");
+        assertThat(fromConf.hookNameOut()).isEqualTo("blocks.3.hook_mlp_out");
+        assertThat(fromConf.inputScale()).isNull();
+    }
+
+    @Test
+    void runConfigValuesOverrideTheReference() {
+        Config train = ConfigFactory.parseString("kind = sae, expansion-factor = 4, input-scale = 2.5, "
+                + "target-scale = 2.5, lr-decay = cosine").withFallback(
+                        ConfigLoader.reference().getConfig("cellcircuits.train"));
+        TranscoderConfig c = TranscoderConfig.fromConfig(train, "m", 0, 32, 32);
+        assertThat(c.kind()).isEqualTo(TranscoderKind.SAE);
+        assertThat(c.dSae()).isEqualTo(128);
+        assertThat(c.hookNameOut()).isEqualTo("blocks.0.ln2.hook_normalized");
+        assertThat(c.inputScale()).isEqualTo(2.5);
+        assertThat(c.lrDecay()).isEqualTo(LrDecay.COSINE);
+        assertThat(c.hasFixedScaling()).isTrue();
+    }
+
+    @Test
+    void badValuesAreRejectedNamingTheKeyAndTheValue() {
+        expectInvalid(b -> b.l1Coefficient(-1), "train.l1-coefficient is invalid: -1.0");
+        expectInvalid(b -> b.lr(0), "train.lr is invalid: 0.0");
+        expectInvalid(b -> b.adamBeta1(1.0), "train.adam-beta1 is invalid: 1.0; need in [0, 1)");
+        expectInvalid(b -> b.lrEnd(1), "train.lr-end is invalid: 1.0");
+        expectInvalid(b -> b.trainingTokens(4096 * 100).lrWarmUpSteps(80).lrDecaySteps(30),
+                "lr-warm-up-steps (80) + train.lr-decay-steps (30) exceed the run's 100 steps");
+        expectInvalid(b -> b.kind(TranscoderKind.SAE).dOut(8), "kind is sae but d_out 8 differs from d_in 16");
+        expectInvalid(b -> b.inputScale(0.0), "train.input-scale is invalid: 0.0");
+        expectInvalid(b -> b.kind(TranscoderKind.SAE).inputScale(2.0).targetScale(3.0), "input-scale 2.0 differs");
+        expectInvalid(b -> b.dtype("bfloat16"), "dtype is invalid: 'bfloat16'");
+        expectInvalid(b -> b.modelName(" "), "model name is blank");
+        expectInvalid(b -> b.deadFeatureWindow(0), "train.dead-feature-window-tokens is invalid: 0; need >= 1");
+        assertThatThrownBy(() -> TranscoderKind.parse("crosscoder"))
+                .hasMessageContaining("train.kind is invalid: 'crosscoder'; need transcoder or sae");
+    }
+
+    static void expectInvalid(UnaryOperator<TranscoderConfig.Builder> change, String message) {
+        assertThatThrownBy(() -> change.apply(base()).build())
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining(message);
+    }
+
+    @Test
+    void jsonRoundTripsAndTheHashFollowsEveryValue() {
+        TranscoderConfig c = base().kind(TranscoderKind.TRANSCODER).dOut(12).inputScale(1.5).seed(7).build();
+        TranscoderConfig back = TranscoderConfig.fromJson(c.toJson(), "test");
+        assertThat(back).isEqualTo(c);
+        assertThat(back.hash()).isEqualTo(c.hash());
+        assertThat(c.toBuilder().build()).isEqualTo(c);
+        assertThat(c.toBuilder().seed(8).build().hash()).isNotEqualTo(c.hash());
+        assertThat(c.toBuilder().l1Coefficient(1.5e-4).build().hash()).isNotEqualTo(c.hash());
+        assertThat(c.toJson().get("l1_coefficient").getAsDouble()).isEqualTo(1.4e-4);
+        assertThat(c.toJson().get("hook_name_out").getAsString()).isEqualTo("blocks.3.hook_mlp_out");
+    }
+
+    @Test
+    void jsonWithAMissingOrMistypedKeyNamesIt() {
+        var json = base().build().toJson();
+        json.remove("lr");
+        assertThatThrownBy(() -> TranscoderConfig.fromJson(json, "ckpt/trainer_state.json"))
+                .hasMessageContaining("ckpt/trainer_state.json lacks key lr");
+        var json2 = base().build().toJson();
+        json2.addProperty("d_sae", "many");
+        assertThatThrownBy(() -> TranscoderConfig.fromJson(json2, "cfg.json"))
+                .hasMessageContaining("cfg.json: key d_sae is \"many\"; need an integer");
+    }
+}
