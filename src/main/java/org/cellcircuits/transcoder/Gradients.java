@@ -11,7 +11,8 @@ import java.util.Arrays;
  * rows up to the order of float additions.
  *
  * <p>{@code values} is flat, in {@link Transcoder#PARAMETER_NAMES} order, each row-major: W_enc [d_in, d_sae], b_enc
- * [d_sae], W_dec [d_sae, d_out], b_dec [d_out].
+ * [d_sae], W_dec [d_sae, d_out], b_dec [d_out]. The arrays are shared, not copied (they can be tens of MB): treat
+ * them as read-only; {@link #plus} makes new ones.
  *
  * @param step          the step index whose weights produced these gradients; applying them at another step fails
  * @param l1Coefficient lambda used in the penalty (the schedule's value at {@code step})

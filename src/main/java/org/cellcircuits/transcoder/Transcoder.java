@@ -37,7 +37,8 @@ import org.cellcircuits.model.MlpReplacement;
  * {@code feature_acts @ W_dec + b_dec}). circuit-tracer's {@code SingleLayerTranscoder}
  * ({@code circuit_tracer/transcoder/single_layer_transcoder.py}) stores W_enc transposed, [d_transcoder, d_model],
  * because it calls {@code F.linear}; its gemma-scope loader transposes W_enc on load, and the same one-line transpose
- * is needed to load our files there.
+ * is needed to load our files there. The input is not centred by a decoder bias (DESIGN.md's x - b_dec_in):
+ * SAELens refuses {@code apply_b_dec_to_input} for transcoders, whose b_dec lives in the output space.
  *
  * <p>The weights are fp32 and live in this transcoder's own manager; {@link #close()} frees them. Methods that take
  * an activation return arrays in that activation's manager.

@@ -31,7 +31,8 @@ import org.cellcircuits.model.HookNames;
  * @param dOut                  width of the target (>= 1); equals dIn for an SAE
  * @param dSae                  number of features (>= 1); {@code expansion-factor} x dIn, default 8 x (the paper)
  * @param l1Coefficient         ({@code l1-coefficient}) lambda of the sparsity penalty lambda sum_i z_i ||W_dec,i||,
- *                              >= 0; default 1.4e-4 (the paper)
+ *                              >= 0; default 1.4e-4 (the paper's number, which was set for transcoder_circuits'
+ *                              normalised loss; in this loss's units the same balance is ~1.4e-4 x d_in^1.5)
  * @param l1WarmUpSteps         ({@code l1-warm-up-steps}) lambda rises linearly from lambda/W to lambda over the first
  *                              W steps, >= 0; default 600 (5% of the default run, as Anthropic's April 2024 update)
  * @param lr                    ({@code lr}) Adam learning rate, > 0; default 3e-4 (SAELens's default)

@@ -62,7 +62,6 @@ final class TranscoderLoss {
             // Results of an op land in its first operand's manager; parking every operand in scratch for the
             // duration makes every intermediate die with it, and the operands go back on close.
             attachTemporarily(scratch, wEnc, bEnc, wDec, bDec, xs, ts);
-            DataType type = xs.getDataType();
 
             NDArray pre = xs.matMul(wEnc).addi(bEnc); // (B, d_sae)
             NDArray z = pre.maximum(0); // (B, d_sae)
@@ -94,7 +93,7 @@ final class TranscoderLoss {
                 gWDec.addi(perRow.expandDims(1).mul(wDec));
                 gZ.addi(decNorm.mul(lambda));
             }
-            NDArray gPre = gZ.muli(active.toType(type, false)); // (B, d_sae)
+            NDArray gPre = gZ.muli(active); // (B, d_sae); torch promotes the boolean mask in place
             NDArray gBEnc = gPre.sum(new int[] {0});
             NDArray gWEnc = xs.transpose().matMul(gPre); // (d_in, d_sae)
             for (NDArray g : new NDArray[] {gWEnc, gBEnc, gWDec, gBDec}) {

@@ -5,7 +5,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import com.google.gson.Gson;
+import com.google.gson.GsonBuilder;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonNull;
@@ -685,13 +685,41 @@ public final class TranscoderTrainer implements AutoCloseable {
             Files.createDirectories(dir);
             w.write(dir.resolve(CHECKPOINT_TENSORS));
             Path tmp = dir.resolve(CHECKPOINT_STATE + ".tmp");
-            Files.writeString(tmp, new Gson().toJson(state), StandardCharsets.UTF_8);
+            Files.writeString(tmp, new GsonBuilder().serializeNulls().create().toJson(state), StandardCharsets.UTF_8);
             Files.move(tmp, dir.resolve(CHECKPOINT_STATE), StandardCopyOption.REPLACE_EXISTING,
                     StandardCopyOption.ATOMIC_MOVE);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write checkpoint " + dir, e);
         }
         LOG.info("{}: checkpoint at step {} written to {}", config.hookNameIn(), step, dir);
+    }
+
+    /** A trainer in exactly the state {@link #saveCheckpoint} recorded, with the config recorded there. */
+    public static TranscoderTrainer resume(Path dir, Device device) {
+        return resume(dir, checkpointConfig(dir), device);
+    }
+
+    /** The training config a checkpoint was written with. */
+    public static TranscoderConfig checkpointConfig(Path dir) {
+        Path stateFile = dir.resolve(CHECKPOINT_STATE);
+        JsonObject state = readState(dir, stateFile);
+        return TranscoderConfig.fromJson(new TranscoderConfig.JsonFields(state, stateFile.toString()).object("config"),
+                stateFile + " (config)");
+    }
+
+    private static JsonObject readState(Path dir, Path stateFile) {
+        if (!Files.isRegularFile(stateFile) || !Files.isRegularFile(dir.resolve(CHECKPOINT_TENSORS))) {
+            throw new IllegalArgumentException(String.format(
+                    "%s is not a complete checkpoint (needs %s and %s); its writing may have been cut off",
+                    dir, CHECKPOINT_TENSORS, CHECKPOINT_STATE));
+        }
+        try {
+            return JsonParser.parseString(Files.readString(stateFile, StandardCharsets.UTF_8)).getAsJsonObject();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + stateFile, e);
+        } catch (JsonParseException | IllegalStateException e) {
+            throw new IllegalArgumentException(stateFile + " is not a JSON object: " + e.getMessage(), e);
+        }
     }
 
     /**
@@ -701,19 +729,7 @@ public final class TranscoderTrainer implements AutoCloseable {
     public static TranscoderTrainer resume(Path dir, TranscoderConfig config, Device device) {
         Path stateFile = dir.resolve(CHECKPOINT_STATE);
         Path tensorFile = dir.resolve(CHECKPOINT_TENSORS);
-        if (!Files.isRegularFile(stateFile) || !Files.isRegularFile(tensorFile)) {
-            throw new IllegalArgumentException(String.format(
-                    "%s is not a complete checkpoint (needs %s and %s); its writing may have been cut off",
-                    dir, CHECKPOINT_TENSORS, CHECKPOINT_STATE));
-        }
-        JsonObject state;
-        try {
-            state = JsonParser.parseString(Files.readString(stateFile, StandardCharsets.UTF_8)).getAsJsonObject();
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot read " + stateFile, e);
-        } catch (JsonParseException | IllegalStateException e) {
-            throw new IllegalArgumentException(stateFile + " is not a JSON object: " + e.getMessage(), e);
-        }
+        JsonObject state = readState(dir, stateFile);
         TranscoderConfig.JsonFields f = new TranscoderConfig.JsonFields(state, stateFile.toString());
         if (f.integer("format") != CHECKPOINT_FORMAT) {
             throw new IllegalArgumentException(String.format("%s has checkpoint format %d; this build reads %d",

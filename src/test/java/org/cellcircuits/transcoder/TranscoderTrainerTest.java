@@ -264,6 +264,11 @@ class TranscoderTrainerTest {
                 .hasMessageContaining("seed: 5 -> 6");
         assertThatThrownBy(() -> TranscoderTrainer.resume(tmp.resolve("nowhere"), c, Device.cpu()))
                 .hasMessageContaining("is not a complete checkpoint");
+        assertThat(TranscoderTrainer.checkpointConfig(tmp.resolve("step=5"))).isEqualTo(c);
+        try (TranscoderTrainer t = TranscoderTrainer.resume(tmp.resolve("step=5"), Device.cpu())) {
+            assertThat(t.step()).isEqualTo(5);
+            assertThat(t.config()).isEqualTo(c);
+        }
     }
 
     @Test
