@@ -58,7 +58,7 @@ public final class SentencesJob implements Stage {
     try (Progress progress = ctx.progress("sentences", "cells", cells)) {
       plan = SentencesStage.plan(ctx.spark(), source, params, progress.counter());
       progress.refreshJobDescription();
-      plan.sentences().write().parquet(out);
+      plan.writeParquet(out);
     }
     // Parquet footers give the count without a scan; a mismatch means rows were lost or doubled on the way.
     long written = ctx.spark().read().parquet(out).count();

@@ -5,14 +5,19 @@ import java.io.Serializable;
 import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Iterator;
+import java.util.HashMap;
 import java.util.HashSet;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.NoSuchElementException;
 import java.util.Objects;
 import java.util.Set;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileStatus;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
 import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
@@ -20,6 +25,7 @@ import org.apache.spark.api.java.function.FlatMapFunction;
 import org.apache.spark.api.java.function.Function;
 import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.util.LongAccumulator;
+import org.apache.spark.util.SerializableConfiguration;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
@@ -73,19 +79,126 @@ public final class SentencesStage {
   }
 
   /**
-   * What {@link #plan} decided before any sentence is built.
-   *
-   * @param sentences     the lazy output (one partition per row range)
-   * @param inputCells    cells in the atlas
-   * @param droppedCells  cells the filters dropped
-   * @param outputRows    rows the output will have (inputCells - droppedCells)
-   * @param inputGenes    genes in the atlas
-   * @param keptGenes     genes left after the gene filters
-   * @param partitions    row ranges (tasks, output partitions)
-   * @param tieBreakDraws 32-bit draws the c2s pre-pass walked (0 in gene-order mode)
+   * What {@link #plan} decided before any sentence is built: the lazy output and the counts. The output can be
+   * used as a Dataset ({@link #sentences}) or written as Parquet straight from the builder ({@link #writeParquet},
+   * what the stage's job does).
    */
-  public record Plan(Dataset<Row> sentences, long inputCells, long droppedCells, long outputRows, int inputGenes,
-                     int keptGenes, int partitions, long tieBreakDraws) {
+  public static final class Plan {
+    private final Dataset<Row> sentences;
+    private final long inputCells;
+    private final long droppedCells;
+    private final int inputGenes;
+    private final int keptGenes;
+    private final long tieBreakDraws;
+    private final SparkSession spark;
+    private final AtlasSource source;
+    private final SentencesParams params;
+    private final List<BuildTask> tasks;
+    private final Broadcast<AtlasSubset> subset;
+    private final LongAccumulator cellsBuilt;
+
+    private Plan(Dataset<Row> sentences, long inputCells, long droppedCells, int inputGenes, int keptGenes,
+                 long tieBreakDraws, SparkSession spark, AtlasSource source, SentencesParams params,
+                 List<BuildTask> tasks, Broadcast<AtlasSubset> subset, LongAccumulator cellsBuilt) {
+      this.sentences = sentences;
+      this.inputCells = inputCells;
+      this.droppedCells = droppedCells;
+      this.inputGenes = inputGenes;
+      this.keptGenes = keptGenes;
+      this.tieBreakDraws = tieBreakDraws;
+      this.spark = spark;
+      this.source = source;
+      this.params = params;
+      this.tasks = List.copyOf(tasks);
+      this.subset = subset;
+      this.cellsBuilt = cellsBuilt;
+    }
+
+    /** The output as a lazy Dataset (one partition per row range), in {@link #SCHEMA}. */
+    public Dataset<Row> sentences() {
+      return sentences;
+    }
+
+    /** Cells in the atlas. */
+    public long inputCells() {
+      return inputCells;
+    }
+
+    /** Cells the filters dropped. */
+    public long droppedCells() {
+      return droppedCells;
+    }
+
+    /** Rows the output will have (inputCells - droppedCells). */
+    public long outputRows() {
+      return inputCells - droppedCells;
+    }
+
+    /** Genes in the atlas. */
+    public int inputGenes() {
+      return inputGenes;
+    }
+
+    /** Genes left after the gene filters. */
+    public int keptGenes() {
+      return keptGenes;
+    }
+
+    /** Row ranges (tasks, output partitions). */
+    public int partitions() {
+      return tasks.size();
+    }
+
+    /** 32-bit draws the c2s pre-pass walked (0 in gene-order mode). */
+    public long tieBreakDraws() {
+      return tieBreakDraws;
+    }
+
+    /**
+     * Writes the output into the folder {@code dir} (created; on the Spark session's Hadoop file system) as one
+     * Parquet file per row range, rows straight from the sentence builder ({@link SentenceParquetWriter}): the
+     * same rows, schema and codec ({@code spark.sql.parquet.compression.codec}) as
+     * {@code sentences().write().parquet(dir)}, at a fraction of the CPU. Each task writes a file named by its
+     * range and attempt; after the job, files that no successful attempt reported (left by failed attempts) are
+     * deleted. With {@code spark.speculation} on, two attempts of one range could both finish, so then the rows go
+     * through Spark's own writer instead.
+     *
+     * @return rows written
+     */
+    public long writeParquet(String dir) throws IOException {
+      JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+      if (jsc.getConf().getBoolean("spark.speculation", false)) {
+        LOG.info("sentences: spark.speculation is on; writing through Spark's Parquet writer");
+        sentences.write().parquet(dir);
+        return spark.read().parquet(dir).count();
+      }
+      Configuration hadoop = spark.sparkContext().hadoopConfiguration();
+      Path folder = new Path(dir);
+      FileSystem fs = folder.getFileSystem(hadoop);
+      fs.mkdirs(folder);
+      String codec = spark.conf().get("spark.sql.parquet.compression.codec", "snappy");
+      Map<String, String> footer = Map.of("org.apache.spark.version", spark.version(),
+          "org.apache.spark.sql.parquet.row.metadata", SCHEMA.json());
+      Broadcast<SerializableConfiguration> conf = jsc.broadcast(new SerializableConfiguration(hadoop));
+      List<WrittenFile> written = jsc.parallelize(tasks, tasks.size())
+          .mapPartitions(new WriteFiles(source, subset, params, cellsBuilt, conf, folder.toString(), codec, footer))
+          .collect();
+      Set<String> keep = new HashSet<>();
+      long rows = 0;
+      for (WrittenFile w : written) {
+        keep.add(w.name());
+        rows += w.rows();
+      }
+      for (FileStatus f : fs.listStatus(folder)) {
+        String name = f.getPath().getName();
+        String data = name.startsWith(".") && name.endsWith(".crc") ? name.substring(1, name.length() - 4) : name;
+        if (!keep.contains(data)) {
+          LOG.info("sentences: deleting {}, left by a failed task attempt", f.getPath());
+          fs.delete(f.getPath(), true);
+        }
+      }
+      return rows;
+    }
   }
 
   /** The sentences of {@code source}'s atlas under {@code params}: {@link #plan}'s Dataset. */
@@ -167,8 +280,8 @@ public final class SentencesStage {
       // symbols, the sentence and the prompt per cell took ~40% of a task's time (measured with JFR).
       // internalCreateDataFrame is private[sql] in Scala, public to Java, stable in Spark 3.5.
       Dataset<Row> sentences = spark.internalCreateDataFrame(rows.rdd(), SCHEMA, false);
-      return new Plan(sentences, cells, dropped, output, meta.nGenes(), subset.keptGeneCount(),
-          ranges.count(), checkpoints == null ? 0 : checkpoints.draws());
+      return new Plan(sentences, cells, dropped, meta.nGenes(), subset.keptGeneCount(),
+          checkpoints == null ? 0 : checkpoints.draws(), spark, source, params, tasks, subsetBroadcast, cellsBuilt);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
@@ -370,42 +483,25 @@ public final class SentencesStage {
     }
   }
 
-  /** Lazy rows of a partition's tasks: one block of the atlas in memory at a time. */
+  /** Lazy rows of a partition's tasks, made from a {@link SentenceCursor}. */
   private static final class RowIterator implements Iterator<InternalRow> {
     private final Iterator<BuildTask> tasks;
-    private final AtlasSource source;
-    private final AtlasSubset subset;
-    private final SentencesParams params;
+    private final SentenceCursor cursor;
     private final LongAccumulator cellsBuilt;
-
-    private AtlasReader reader;
-    private AtlasMeta meta;
-    private CellSentenceBuilder builder;
     private BuildTask task;
-    private NumpyRandomState rng;
-    private long nextRead;
-    private CellBlock block;
-    private String[] cellTypes;
-    private String[] donors;
-    private String[] tissues;
-    private int r;
     private InternalRow next;
     private UTF8String[] words;
-    private PromptTemplate.Utf8 prompt;
-    private long built;
     private long taskStartNanos;
 
     RowIterator(Iterator<BuildTask> tasks, AtlasSource source, AtlasSubset subset, SentencesParams params,
                 LongAccumulator cellsBuilt) {
       this.tasks = tasks;
-      this.source = source;
-      this.subset = subset;
-      this.params = params;
+      this.cursor = new SentenceCursor(source, subset, params);
       this.cellsBuilt = cellsBuilt;
       TaskContext ctx = TaskContext.get();
       if (ctx != null) {
         // Spark may stop consuming early (a failure, a limit): close the file either way.
-        ctx.addTaskCompletionListener((org.apache.spark.util.TaskCompletionListener) c -> closeReader());
+        ctx.addTaskCompletionListener((org.apache.spark.util.TaskCompletionListener) c -> closeCursor());
       }
     }
 
@@ -413,25 +509,25 @@ public final class SentencesStage {
     public boolean hasNext() {
       try {
         while (next == null) {
-          if (block != null && r < block.rows()) {
-            next = buildRow(r++);
-          } else if (task != null && nextRead < task.end()) {
-            long e = Math.min(task.end(), nextRead + params.rowsPerRead());
-            block = readChecked(reader, meta.source(), nextRead, e);
-            cellTypes = obs(params.cellTypeColumn(), nextRead, e);
-            donors = obs(params.donorColumn(), nextRead, e);
-            tissues = obs(params.tissueColumn(), nextRead, e);
-            nextRead = e;
-            r = 0;
-          } else {
-            if (task != null) {
-              finishTask();
-            }
+          if (task == null) {
             if (!tasks.hasNext()) {
-              closeReader();
+              closeCursor();
               return false;
             }
-            startTask(tasks.next());
+            task = tasks.next();
+            cursor.start(task);
+            taskStartNanos = System.nanoTime();
+            if (words == null) {
+              words = new UTF8String[cursor.nGenes()];
+              for (int g = 0; g < words.length; g++) {
+                words[g] = UTF8String.fromString(cursor.word(g));
+              }
+            }
+          } else if (cursor.next()) {
+            next = row();
+          } else {
+            logTask(task, cursor.builtInTask(), taskStartNanos);
+            task = null;
           }
         }
         return true;
@@ -453,85 +549,111 @@ public final class SentencesStage {
       return row;
     }
 
-    private void startTask(BuildTask t) throws IOException {
-      if (reader == null) {
-        reader = source.open();
-        meta = reader.meta();
-        builder = CellSentenceBuilder.of(meta, subset, params);
-        words = new UTF8String[meta.nGenes()];
-        for (int g = 0; g < words.length; g++) {
-          words[g] = UTF8String.fromString(builder.word(g));
-        }
-        prompt = params.template().utf8(params.topK(), params.organism());
-      }
-      task = t;
-      rng = t.startState() == null ? null : NumpyRandomState.restore(t.startState());
-      nextRead = t.start();
-      block = null;
-      built = 0;
-      taskStartNanos = System.nanoTime();
-    }
-
-    private void finishTask() {
-      // The state is the generator's position in its stream, so this compares the draws taken with those the
-      // pre-pass counted: a stored count that is wrong but needs as many draws changes no sentence either.
-      if (rng != null && !rng.state().equals(task.endState())) {
-        throw new IllegalStateException(String.format("atlas %s rows [%d, %d): building took other tie-break "
-            + "draws than the pre-pass counted; the reader's storedPerRow and read disagree on the stored "
-            + "entries of these rows", meta.source(), task.start(), task.end()));
-      }
-      double s = (System.nanoTime() - taskStartNanos) / 1e9;
-      LOG.info("sentences: partition {} rows [{}, {}): {} sentences in {} s ({} cells/s)", task.partition(),
-          task.start(), task.end(), built, String.format("%.2f", s),
-          String.format("%.0f", (task.end() - task.start()) / Math.max(s, 1e-9)));
-      task = null;
-    }
-
-    private InternalRow buildRow(int row) {
-      int[] ip = block.indptr();
-      String cellId = block.cellIds()[row];
-      int n = builder.rank(cellId, block.indices(), block.values(), ip[row], ip[row + 1], rng);
-      if (n < 0) {
-        return null;
-      }
-      built++;
+    private InternalRow row() {
+      SentenceCursor c = cursor;
+      int n = c.genes();
       Object[] genes = new Object[n];
       for (int i = 0; i < n; i++) {
-        genes[i] = words[builder.rankedColumn(i)];
+        genes[i] = words[c.geneColumn(i)];
       }
-      byte[] sentence = builder.sentenceUtf8(n);
-      return new GenericInternalRow(new Object[] {UTF8String.fromString(cellId), utf8(cellTypes, row),
-          utf8(donors, row), utf8(tissues, row), new GenericArrayData(genes), UTF8String.fromBytes(sentence),
-          UTF8String.fromBytes(prompt.format(sentence)), builder.expressedGenes(), block.firstRow() + row});
+      byte[] sentence = c.sentenceUtf8();
+      return new GenericInternalRow(new Object[] {UTF8String.fromString(c.cellId()), utf8(c.cellType()),
+          utf8(c.donor()), utf8(c.tissue()), new GenericArrayData(genes), UTF8String.fromBytes(sentence),
+          UTF8String.fromBytes(c.promptUtf8()), c.expressedGenes(), c.atlasRow()});
     }
 
-    private static UTF8String utf8(String[] column, int row) {
-      return column == null ? null : UTF8String.fromString(column[row]);
+    private static UTF8String utf8(String value) {
+      return value == null ? null : UTF8String.fromString(value);
     }
 
-    private String[] obs(String column, long start, long end) {
-      if (column.isEmpty()) {
-        return null;
+    private void closeCursor() {
+      try {
+        cursor.close();
+      } catch (IOException e) {
+        LOG.warn("sentences: closing the atlas: {}", e.toString());
       }
-      Map<String, String[]> obs = block.obs();
-      String[] values = obs == null ? null : obs.get(column);
-      if (values == null || values.length != block.rows()) {
-        throw new IllegalStateException(String.format("atlas %s: the reader returned %s for obs column '%s' of "
-            + "rows [%d, %d); expected %d values", meta.source(),
-            values == null ? "nothing" : values.length + " values", column, start, end, block.rows()));
-      }
-      return values;
+    }
+  }
+
+  private static void logTask(BuildTask task, long built, long startNanos) {
+    double s = (System.nanoTime() - startNanos) / 1e9;
+    LOG.info("sentences: partition {} rows [{}, {}): {} sentences in {} s ({} cells/s)", task.partition(),
+        task.start(), task.end(), built, String.format("%.2f", s),
+        String.format("%.0f", (task.end() - task.start()) / Math.max(s, 1e-9)));
+  }
+
+  /** One Parquet file a task wrote: its range, name in the output folder, rows, and generator end state. */
+  record WrittenFile(int partition, String name, long rows, NumpyRandomState.State endState)
+      implements Serializable {
+  }
+
+  /** Writes each task's range as one Parquet file ({@link Plan#writeParquet}). */
+  private static final class WriteFiles implements FlatMapFunction<Iterator<BuildTask>, WrittenFile> {
+    private static final long serialVersionUID = 1L;
+    private final AtlasSource source;
+    private final Broadcast<AtlasSubset> subset;
+    private final SentencesParams params;
+    private final LongAccumulator cellsBuilt;
+    private final Broadcast<SerializableConfiguration> conf;
+    private final String folder;
+    private final String codec;
+    private final Map<String, String> footer;
+
+    WriteFiles(AtlasSource source, Broadcast<AtlasSubset> subset, SentencesParams params, LongAccumulator cellsBuilt,
+               Broadcast<SerializableConfiguration> conf, String folder, String codec, Map<String, String> footer) {
+      this.source = source;
+      this.subset = subset;
+      this.params = params;
+      this.cellsBuilt = cellsBuilt;
+      this.conf = conf;
+      this.folder = folder;
+      this.codec = codec;
+      this.footer = new HashMap<>(footer);
     }
 
-    private void closeReader() {
-      if (reader != null) {
-        try {
-          reader.close();
-        } catch (IOException e) {
-          LOG.warn("sentences: closing atlas {}: {}", meta.source(), e.toString());
+    @Override
+    public Iterator<WrittenFile> call(Iterator<BuildTask> tasks) throws IOException {
+      TaskContext ctx = TaskContext.get();
+      int attempt = ctx == null ? 0 : ctx.attemptNumber();
+      Configuration hadoop = conf.value().value();
+      List<WrittenFile> out = new ArrayList<>();
+      List<String> words = null;
+      String extension = SentenceParquetWriter.codecName(codec).getExtension();
+      try (SentenceCursor cursor = new SentenceCursor(source, subset.value(), params)) {
+        while (tasks.hasNext()) {
+          BuildTask task = tasks.next();
+          long t0 = System.nanoTime();
+          cursor.start(task);
+          if (words == null) {
+            words = new ArrayList<>(cursor.nGenes());
+            for (int g = 0; g < cursor.nGenes(); g++) {
+              words.add(cursor.word(g));
+            }
+          }
+          String name = String.format(Locale.ROOT, "part-%05d-attempt-%d%s.parquet", task.partition(), attempt,
+              extension);
+          Path file = new Path(folder, name);
+          boolean done = false;
+          SentenceParquetWriter writer = new SentenceParquetWriter(hadoop, file, codec, words, footer);
+          try {
+            while (cursor.next()) {
+              writer.write(cursor);
+            }
+            writer.close();
+            done = true;
+          } finally {
+            if (!done) {
+              file.getFileSystem(hadoop).delete(file, false); // best effort; the driver deletes leftovers too
+            }
+          }
+          if (cellsBuilt != null) {
+            cellsBuilt.add(writer.rows());
+          }
+          logTask(task, writer.rows(), t0);
+          out.add(new WrittenFile(task.partition(), name, writer.rows(), cursor.endState()));
         }
-        reader = null;
       }
+      return out.iterator();
     }
   }
 }

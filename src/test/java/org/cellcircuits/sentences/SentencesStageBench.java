@@ -10,14 +10,15 @@ import org.apache.spark.sql.SparkSession;
 /**
  * The sentences stage on local[2], several rounds in one JVM, so the cost of each part can be seen without JVM
  * start and with the JIT warm: the pre-pass ({@code plan}), then building every row into Spark's "noop" sink
- * (rows are made and dropped) or into Parquet. The atlas is a synthetic in-memory one (no file reading) or an
+ * (rows are made and dropped), into Parquet through Spark's writer, or into Parquet by
+ * {@link SentencesStage.Plan#writeParquet} (direct). The atlas is a synthetic in-memory one (no file reading) or an
  * .h5ad. Prints wall, process CPU and task CPU per round; asserts nothing. {@code jobs/bench/sentences} is the
  * end-to-end figure; this is for finding where the time goes.
  *
  * <pre>
  * mvn -B -q test-compile dependency:build-classpath -Dmdep.outputFile=target/cp.txt
  * java -Xmx4g $(the --add-opens flags of pom.xml) -cp target/classes:target/test-classes:$(cat target/cp.txt) \
- *   org.cellcircuits.sentences.SentencesStageBench CELLS|ATLAS.h5ad [noop|parquet:DIR] [ROUNDS] [c2s|gene-order]
+ *   org.cellcircuits.sentences.SentencesStageBench CELLS|ATLAS.h5ad [noop|parquet:DIR|direct:DIR] [ROUNDS] [c2s|gene-order]
  * </pre>
  */
 public final class SentencesStageBench {
@@ -60,6 +61,9 @@ public final class SentencesStageBench {
       long task0 = taskCpuNanos.get();
       if (sink.equals("noop")) {
         plan.sentences().write().format("noop").mode("overwrite").save();
+      } else if (sink.startsWith("direct:")) {
+        String dir = sink.substring("direct:".length()) + "/round-" + round;
+        plan.writeParquet(dir);
       } else {
         plan.sentences().write().mode("overwrite").parquet(sink.substring("parquet:".length()));
       }

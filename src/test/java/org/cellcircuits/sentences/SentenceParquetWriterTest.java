@@ -1,0 +1,203 @@
+package org.cellcircuits.sentences;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.parquet.bytes.HeapByteBufferAllocator;
+import org.apache.parquet.example.data.Group;
+import org.apache.parquet.hadoop.ParquetFileReader;
+import org.apache.parquet.hadoop.ParquetReader;
+import org.apache.parquet.hadoop.example.GroupReadSupport;
+import org.apache.parquet.hadoop.metadata.ParquetMetadata;
+import org.apache.parquet.hadoop.util.HadoopInputFile;
+import org.apache.parquet.io.api.Binary;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@link SentencesStage.Plan#writeParquet}, which writes the Parquet files itself, against the same plan's rows
+ * through Spark ({@code sentences()}): equal in every column for every row, over several files and row groups,
+ * with missing obs values, empty sentences and stored zeros; readable by plain parquet-hadoop too; leftovers of
+ * failed attempts removed.
+ */
+class SentenceParquetWriterTest {
+  private static SparkSession spark;
+
+  @TempDir
+  Path tmp;
+
+  @BeforeAll
+  static void startSpark() {
+    spark = SparkSession.builder().master("local[2]").appName("SentenceParquetWriterTest")
+        .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "2").getOrCreate();
+  }
+
+  @AfterAll
+  static void stopSpark() {
+    spark.stop();
+  }
+
+  @Test
+  void writtenRowsEqualTheDatasetRowsInEveryColumn() throws IOException {
+    InMemoryAtlas atlas = C2sFixture.atlas();
+    for (TieOrder ties : TieOrder.values()) {
+      SentencesParams params = SentencesParams.builder().ties(ties).topK(12).rowsPerPartition(70).rowsPerRead(9)
+          .build();
+      SentencesStage.Plan plan = SentencesStage.plan(spark, atlas.source(), params);
+      String dir = tmp.resolve("out-" + ties.configName()).toString();
+      assertThat(plan.writeParquet(dir)).isEqualTo(240);
+      assertThat(parquetFiles(dir)).hasSize(4); // 240 cells in ranges of 70
+      assertSameRows(spark.read().parquet(dir).collectAsList(), plan.sentences().collectAsList(), ties.configName());
+    }
+  }
+
+  @Test
+  void filteredCellsNullObsAndEmptySentencesRoundTrip() throws IOException {
+    // Cell a: nothing stored (an empty sentence); b: two stored zeros only; c: ties and a stored zero; d: one
+    // gene. Donor is missing for b and c, the cell type for c.
+    InMemoryAtlas atlas = new InMemoryAtlas("edge.h5ad", new String[] {"a", "b", "c", "d"},
+        List.of("ACTB", "cd3e", "Gapdh", "MT-CO1"),
+        Map.of("cell_type", new String[] {"x", "y", null, "z"}, "donor_id", new String[] {"d1", null, null, "d2"},
+            "tissue", new String[] {"t", "t", "t", "t"}),
+        new long[] {0, 0, 2, 6, 7}, new int[] {0, 2, 0, 1, 2, 3, 1}, new double[] {0, 0, 2, 2, 0, 2, 5});
+    for (boolean dropZeros : new boolean[] {false, true}) {
+      SentencesParams params = SentencesParams.builder().dropExplicitZeros(dropZeros).rowsPerPartition(3).build();
+      SentencesStage.Plan plan = SentencesStage.plan(spark, atlas.source(), params);
+      String dir = tmp.resolve("edge-" + dropZeros).toString();
+      assertThat(plan.writeParquet(dir)).isEqualTo(4);
+      List<Row> rows = sorted(spark.read().parquet(dir).collectAsList());
+      assertSameRows(rows, plan.sentences().collectAsList(), "dropZeros " + dropZeros);
+      assertThat(rows.get(0).<String>getList(rows.get(0).fieldIndex("genes"))).isEmpty();
+      assertThat(rows.get(0).getString(rows.get(0).fieldIndex("sentence"))).isEmpty();
+      assertThat(rows.get(1).isNullAt(rows.get(1).fieldIndex("donor"))).isTrue();
+      assertThat(rows.get(2).isNullAt(rows.get(2).fieldIndex("cell_type"))).isTrue();
+      assertThat(rows.get(3).<String>getList(rows.get(3).fieldIndex("genes"))).containsExactly("CD3E");
+    }
+  }
+
+  @Test
+  void manyRowGroupsAndAPlainParquetReaderSeeTheSameRows() throws IOException {
+    InMemoryAtlas atlas = C2sFixture.atlas();
+    SentencesParams params = SentencesParams.builder().topK(30).rowsPerPartition(240).build();
+    SentencesStage.Plan plan = SentencesStage.plan(spark, atlas.source(), params);
+    String dir = tmp.resolve("groups").toString();
+    Configuration hadoop = spark.sparkContext().hadoopConfiguration();
+    String before = hadoop.get("parquet.block.size");
+    hadoop.setLong("parquet.block.size", 8 * 1024); // a row group every few dozen cells
+    try {
+      plan.writeParquet(dir);
+    } finally {
+      if (before == null) {
+        hadoop.unset("parquet.block.size");
+      } else {
+        hadoop.set("parquet.block.size", before);
+      }
+    }
+    List<Path> files = parquetFiles(dir);
+    assertThat(files).hasSize(1);
+    org.apache.hadoop.fs.Path file = new org.apache.hadoop.fs.Path(files.get(0).toUri());
+    ParquetMetadata footer;
+    try (ParquetFileReader reader = ParquetFileReader.open(HadoopInputFile.fromPath(file, new Configuration()))) {
+      footer = reader.getFooter();
+    }
+    assertThat(footer.getBlocks().size()).as("row groups").isGreaterThan(3);
+    assertThat(footer.getFileMetaData().getKeyValueMetaData())
+        .containsEntry("org.apache.spark.sql.parquet.row.metadata", SentencesStage.SCHEMA.json());
+    assertThat(spark.read().parquet(dir).schema().fieldNames()).containsExactly(SentencesStage.SCHEMA.fieldNames());
+    assertSameRows(spark.read().parquet(dir).collectAsList(), plan.sentences().collectAsList(), "row groups");
+
+    // parquet-hadoop's own record reader, no Spark: sentences and gene lists agree row by row.
+    List<Row> expected = sorted(plan.sentences().collectAsList());
+    int r = 0;
+    try (ParquetReader<Group> reader = ParquetReader.builder(new GroupReadSupport(), file).build()) {
+      for (Group g = reader.read(); g != null; g = reader.read(), r++) {
+        Row e = expected.get(r);
+        assertThat(g.getLong("atlas_row", 0)).isEqualTo(e.getLong(e.fieldIndex("atlas_row")));
+        Group genes = g.getGroup("genes", 0);
+        List<String> words = new ArrayList<>();
+        for (int i = 0; i < genes.getFieldRepetitionCount("list"); i++) {
+          words.add(genes.getGroup("list", i).getString("element", 0));
+        }
+        assertThat(words).isEqualTo(e.<String>getList(e.fieldIndex("genes")));
+        assertThat(g.getString("sentence", 0)).isEqualTo(e.getString(e.fieldIndex("sentence")));
+      }
+    }
+    assertThat(r).isEqualTo(240);
+  }
+
+  @Test
+  void filesLeftByFailedAttemptsAreDeleted() throws IOException {
+    InMemoryAtlas atlas = C2sFixture.atlas();
+    SentencesStage.Plan plan = SentencesStage.plan(spark, atlas.source(),
+        SentencesParams.builder().rowsPerPartition(100).build());
+    Path dir = tmp.resolve("leftovers");
+    Files.createDirectories(dir);
+    // What a killed attempt of range 1 leaves: a partial file and its checksum.
+    Files.write(dir.resolve("part-00001-attempt-0.snappy.parquet"), new byte[] {'P', 'A', 'R', '1', 0});
+    Files.write(dir.resolve(".part-00001-attempt-0.snappy.parquet.crc"), new byte[] {1});
+    assertThat(plan.writeParquet(dir.toString())).isEqualTo(240);
+    try (Stream<Path> listed = Files.list(dir)) {
+      assertThat(listed.map(p -> p.getFileName().toString()).filter(n -> n.endsWith(".parquet")).sorted())
+          .containsExactly("part-00000-attempt-0.snappy.parquet", "part-00001-attempt-0.snappy.parquet",
+              "part-00002-attempt-0.snappy.parquet");
+    }
+    assertThat(spark.read().parquet(dir.toString()).count()).isEqualTo(240);
+  }
+
+  @Test
+  void theGenesDictionaryRefusesAValueWhoseGeneWasNotNamed() {
+    Binary[] values = {Binary.fromString("A"), Binary.fromString("B")};
+    SentenceParquetWriter.GeneDictionary dictionary =
+        new SentenceParquetWriter.GeneDictionary(values, 1 << 20, new HeapByteBufferAllocator());
+    dictionary.next(1);
+    dictionary.writeBytes(values[1]);
+    dictionary.next(0);
+    dictionary.writeBytes(values[0]);
+    dictionary.next(1);
+    dictionary.writeBytes(values[1]);
+    assertThat(dictionary.getDictionarySize()).isEqualTo(2);
+    assertThatThrownBy(() -> dictionary.writeBytes(values[0]))
+        .hasMessageContaining("without naming its gene column");
+    dictionary.next(0);
+    assertThatThrownBy(() -> dictionary.writeBytes(Binary.fromString("A")))
+        .as("an equal value that is not the gene's own").hasMessageContaining("without naming its gene column");
+  }
+
+  private static List<Path> parquetFiles(String dir) throws IOException {
+    try (Stream<Path> files = Files.list(Path.of(dir))) {
+      return files.filter(p -> p.getFileName().toString().endsWith(".parquet")).sorted().toList();
+    }
+  }
+
+  private static void assertSameRows(List<Row> written, List<Row> expected, String what) {
+    List<Row> a = sorted(written);
+    List<Row> b = sorted(expected);
+    assertThat(a).as(what).hasSize(b.size());
+    for (int i = 0; i < a.size(); i++) {
+      for (String field : SentencesStage.SCHEMA.fieldNames()) {
+        int ia = a.get(i).fieldIndex(field);
+        int ib = b.get(i).fieldIndex(field);
+        Object x = field.equals("genes") ? a.get(i).getList(ia) : a.get(i).get(ia);
+        Object y = field.equals("genes") ? b.get(i).getList(ib) : b.get(i).get(ib);
+        assertThat(x).as("%s: row %d, %s", what, i, field).isEqualTo(y);
+      }
+    }
+  }
+
+  private static List<Row> sorted(List<Row> rows) {
+    return rows.stream().sorted(Comparator.comparingLong(r -> r.getLong(r.fieldIndex("atlas_row")))).toList();
+  }
+}
