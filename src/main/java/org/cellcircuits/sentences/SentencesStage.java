@@ -190,7 +190,7 @@ public final class SentencesStage {
     /**
      * Writes the output into the folder {@code dir} (created; on the Spark session's Hadoop file system) as one
      * Parquet file per row range, rows straight from the sentence builder ({@link SentenceParquetWriter}): the
-     * same rows, schema and codec ({@code spark.sql.parquet.compression.codec}) as
+     * same rows, schema and codec ({@code spark.sql.parquet.compression.codec} of the SparkConf) as
      * {@code sentences().write().parquet(dir)}, at a fraction of the CPU.
      *
      * <p>Ranges are submitted as Spark jobs as soon as the pre-pass has their start state: the first range at
@@ -214,7 +214,9 @@ public final class SentencesStage {
       Path folder = new Path(dir);
       FileSystem fs = folder.getFileSystem(hadoop);
       fs.mkdirs(folder);
-      String codec = spark.conf().get("spark.sql.parquet.compression.codec", "snappy");
+      // From the SparkConf, not spark.conf(): the session's SQL state is built on first use, which costs seconds
+      // of class loading and compilation in a fresh JVM, and the stage's job never needs it otherwise.
+      String codec = jsc.getConf().get("spark.sql.parquet.compression.codec", "snappy");
       Map<String, String> footer = Map.of("org.apache.spark.version", spark.version(),
           "org.apache.spark.sql.parquet.row.metadata", SCHEMA.json());
       WriteFiles write = new WriteFiles(source, subset, params, cellsBuilt,
