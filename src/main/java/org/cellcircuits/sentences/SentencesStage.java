@@ -52,9 +52,10 @@ import org.slf4j.LoggerFactory;
  *       the subset (-1 when the cell is dropped). Without filters the c2s pre-pass needs just
  *       {@link AtlasReader#storedPerRow}, read on the driver;
  *   <li>c2s mode: the driver walks the generator over those counts ({@link TieBreakPrepass}) and records its
- *       state at each range's first row;
- *   <li>the returned Dataset (lazy): each task restores its range's state and builds its rows, and checks that
- *       it ends at the state the next range starts from.
+ *       state at each range's first row (without filters on a thread of its own, while ranges are built);
+ *   <li>the output, one task per range: each task restores its range's state and builds its rows, and the state
+ *       it ends at is checked against the one the next range starts from. Either the lazy Dataset
+ *       ({@link Plan#sentences}) or Parquet files written straight from the builder ({@link Plan#writeParquet}).
  * </ol>
  * Counts (input cells, filtered cells, output rows, genes kept, pre-pass draws/s) are logged on the driver and
  * returned in the {@link Plan}; each task logs its cells/s.
