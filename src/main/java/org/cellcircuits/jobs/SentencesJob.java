@@ -4,6 +4,7 @@ import com.typesafe.config.Config;
 import java.lang.management.ManagementFactory;
 import java.util.List;
 import java.util.Map;
+import org.cellcircuits.io.ParquetFolder;
 import org.cellcircuits.io.StageResult;
 import org.cellcircuits.sentences.AtlasOptions;
 import org.cellcircuits.sentences.AtlasReader;
@@ -60,8 +61,8 @@ public final class SentencesJob implements Stage {
       progress.refreshJobDescription();
       plan.writeParquet(out);
     }
-    // Parquet footers give the count without a scan; a mismatch means rows were lost or doubled on the way.
-    long written = ctx.spark().read().parquet(out).count();
+    // The files' footers give the count without a scan; a mismatch means rows were lost or doubled on the way.
+    long written = ParquetFolder.rowCount(ctx.hadoop(), out);
     if (written != plan.outputRows()) {
       throw new IllegalStateException(String.format("sentences: wrote %d rows to %s but the atlas has %d cells of "
           + "which %d were filtered; expected %d rows", written, out, plan.inputCells(), plan.droppedCells(),

@@ -29,6 +29,35 @@ final class BlockChecks {
   /** Every gene column inside [0, nGenes) and every count finite and >= 0, naming cell and gene otherwise. */
   static void checkEntries(String file, String matrixField, long firstRow, String[] cellIds, int[] indptr,
                            int[] indices, double[] values, List<String> genes) throws AtlasFormatException {
+    if (plausible(indices, values, indptr[cellIds.length], genes.size())) {
+      return;
+    }
+    reportBadEntry(file, matrixField, firstRow, cellIds, indptr, indices, values, genes);
+  }
+
+  /**
+   * True when entries [0, n) surely pass: columns in [0, nGenes), counts with a clear sign bit and below
+   * infinity. Written as flat loops that OR sign bits, with no branch and no per-row bookkeeping, so they run at
+   * memory speed: the row-by-row check cost ~5% of the sentences stage (JFR). False also for -0.0, which is a
+   * valid count: the caller then checks row by row.
+   */
+  static boolean plausible(int[] indices, double[] values, int n, int nGenes) {
+    int badColumn = 0;
+    for (int k = 0; k < n; k++) {
+      int c = indices[k];
+      badColumn |= c | (nGenes - 1 - c); // negative exactly when c < 0 or c >= nGenes
+    }
+    long badCount = 0;
+    for (int k = 0; k < n; k++) {
+      long bits = Double.doubleToRawLongBits(values[k]);
+      badCount |= bits | (0x7fefffffffffffffL - bits); // negative when the sign is set, or inf, or NaN
+    }
+    return badColumn >= 0 && badCount >= 0;
+  }
+
+  private static void reportBadEntry(String file, String matrixField, long firstRow, String[] cellIds, int[] indptr,
+                                     int[] indices, double[] values, List<String> genes)
+      throws AtlasFormatException {
     int nGenes = genes.size();
     for (int r = 0; r < cellIds.length; r++) {
       for (int k = indptr[r]; k < indptr[r + 1]; k++) {

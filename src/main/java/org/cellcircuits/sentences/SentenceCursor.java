@@ -107,10 +107,6 @@ final class SentenceCursor implements Closeable {
     return builtInTask;
   }
 
-  AtlasMeta meta() {
-    return meta;
-  }
-
   String cellId() {
     return block.cellIds()[row];
   }

@@ -14,11 +14,13 @@ import java.util.Map;
 import java.util.NoSuchElementException;
 import java.util.Objects;
 import java.util.Set;
+import java.util.concurrent.ExecutionException;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.apache.spark.TaskContext;
+import org.apache.spark.api.java.JavaFutureAction;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.api.java.function.FlatMapFunction;
@@ -50,9 +52,10 @@ import org.slf4j.LoggerFactory;
  *       the subset (-1 when the cell is dropped). Without filters the c2s pre-pass needs just
  *       {@link AtlasReader#storedPerRow}, read on the driver;
  *   <li>c2s mode: the driver walks the generator over those counts ({@link TieBreakPrepass}) and records its
- *       state at each range's first row;
- *   <li>the returned Dataset (lazy): each task restores its range's state and builds its rows, and checks that
- *       it ends at the state the next range starts from.
+ *       state at each range's first row (without filters on a thread of its own, while ranges are built);
+ *   <li>the output, one task per range: each task restores its range's state and builds its rows, and the state
+ *       it ends at is checked against the one the next range starts from. Either the lazy Dataset
+ *       ({@link Plan#sentences}) or Parquet files written straight from the builder ({@link Plan#writeParquet}).
  * </ol>
  * Counts (input cells, filtered cells, output rows, genes kept, pre-pass draws/s) are logged on the driver and
  * returned in the {@link Plan}; each task logs its cells/s.
@@ -79,43 +82,65 @@ public final class SentencesStage {
   }
 
   /**
-   * What {@link #plan} decided before any sentence is built: the lazy output and the counts. The output can be
-   * used as a Dataset ({@link #sentences}) or written as Parquet straight from the builder ({@link #writeParquet},
-   * what the stage's job does).
+   * What {@link #plan} decided before any sentence is built: the counts and the lazy output. The output can be
+   * had as a Dataset ({@link #sentences}) or written as Parquet straight from the builder ({@link #writeParquet},
+   * what the stage's job does). In c2s mode without filters the tie-break pre-pass may still be walking when the
+   * plan is returned: {@link #writeParquet} starts building the first ranges meanwhile; the Dataset and
+   * {@link #tieBreakDraws} wait for it.
    */
   public static final class Plan {
-    private final Dataset<Row> sentences;
+    private final SparkSession spark;
+    private final AtlasSource source;
+    private final SentencesParams params;
+    private final String atlas;
+    private final RowRanges ranges;
     private final long inputCells;
     private final long droppedCells;
     private final int inputGenes;
     private final int keptGenes;
-    private final long tieBreakDraws;
-    private final SparkSession spark;
-    private final AtlasSource source;
-    private final SentencesParams params;
-    private final List<BuildTask> tasks;
     private final Broadcast<AtlasSubset> subset;
+    private final TieBreakPrepass.Checkpoints checkpoints;
+    private final TieBreakPrepass.Running running;
     private final LongAccumulator cellsBuilt;
+    private Dataset<Row> sentences;
 
-    private Plan(Dataset<Row> sentences, long inputCells, long droppedCells, int inputGenes, int keptGenes,
-                 long tieBreakDraws, SparkSession spark, AtlasSource source, SentencesParams params,
-                 List<BuildTask> tasks, Broadcast<AtlasSubset> subset, LongAccumulator cellsBuilt) {
-      this.sentences = sentences;
+    private Plan(SparkSession spark, AtlasSource source, SentencesParams params, String atlas, RowRanges ranges,
+                 long inputCells,
+                 long droppedCells, int inputGenes, int keptGenes, Broadcast<AtlasSubset> subset,
+                 TieBreakPrepass.Checkpoints checkpoints, TieBreakPrepass.Running running,
+                 LongAccumulator cellsBuilt) {
+      this.spark = spark;
+      this.source = source;
+      this.params = params;
+      this.atlas = atlas;
+      this.ranges = ranges;
       this.inputCells = inputCells;
       this.droppedCells = droppedCells;
       this.inputGenes = inputGenes;
       this.keptGenes = keptGenes;
-      this.tieBreakDraws = tieBreakDraws;
-      this.spark = spark;
-      this.source = source;
-      this.params = params;
-      this.tasks = List.copyOf(tasks);
       this.subset = subset;
+      this.checkpoints = checkpoints;
+      this.running = running;
       this.cellsBuilt = cellsBuilt;
     }
 
     /** The output as a lazy Dataset (one partition per row range), in {@link #SCHEMA}. */
-    public Dataset<Row> sentences() {
+    public synchronized Dataset<Row> sentences() {
+      if (sentences == null) {
+        TieBreakPrepass.Checkpoints c = checkpoints();
+        List<BuildTask> tasks = new ArrayList<>(ranges.count());
+        for (int p = 0; p < ranges.count(); p++) {
+          tasks.add(new BuildTask(p, ranges.start(p), ranges.end(p), c == null ? null : c.startStates().get(p),
+              c == null ? null : c.endOf(p)));
+        }
+        JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+        JavaRDD<InternalRow> rows = jsc.parallelize(tasks, tasks.size())
+            .mapPartitions(new BuildPartition(source, subset, params, cellsBuilt));
+        // Rows are made in Spark's internal form (UTF-8 strings): through the public Row API, re-encoding 200
+        // gene symbols, the sentence and the prompt per cell took ~40% of a task's time (measured with JFR).
+        // internalCreateDataFrame is private[sql] in Scala, public to Java, stable in Spark 3.5.
+        sentences = spark.internalCreateDataFrame(rows.rdd(), SCHEMA, false);
+      }
       return sentences;
     }
 
@@ -146,22 +171,36 @@ public final class SentencesStage {
 
     /** Row ranges (tasks, output partitions). */
     public int partitions() {
-      return tasks.size();
+      return ranges.count();
     }
 
-    /** 32-bit draws the c2s pre-pass walked (0 in gene-order mode). */
+    /** 32-bit draws the c2s pre-pass walked (0 in gene-order mode); waits for the pre-pass. */
     public long tieBreakDraws() {
-      return tieBreakDraws;
+      TieBreakPrepass.Checkpoints c = checkpoints();
+      return c == null ? 0 : c.draws();
+    }
+
+    private TieBreakPrepass.Checkpoints checkpoints() {
+      try {
+        return running != null ? running.checkpoints() : checkpoints;
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
     }
 
     /**
      * Writes the output into the folder {@code dir} (created; on the Spark session's Hadoop file system) as one
      * Parquet file per row range, rows straight from the sentence builder ({@link SentenceParquetWriter}): the
-     * same rows, schema and codec ({@code spark.sql.parquet.compression.codec}) as
-     * {@code sentences().write().parquet(dir)}, at a fraction of the CPU. Each task writes a file named by its
-     * range and attempt; after the job, files that no successful attempt reported (left by failed attempts) are
-     * deleted. With {@code spark.speculation} on, two attempts of one range could both finish, so then the rows go
-     * through Spark's own writer instead.
+     * same rows, schema and codec ({@code spark.sql.parquet.compression.codec} of the SparkConf) as
+     * {@code sentences().write().parquet(dir)}, at a fraction of the CPU.
+     *
+     * <p>Ranges are submitted as Spark jobs as soon as the pre-pass has their start state: the first range at
+     * once, then every range whose state is known by then, so building overlaps the sequential walk. Each task
+     * reports the generator state it ended at, and the driver compares it with the next range's start state
+     * (the check the Dataset's tasks make themselves). Each task writes a file named by its range and attempt;
+     * after the jobs, files that no successful attempt reported (left by failed attempts) are deleted. With
+     * {@code spark.speculation} on, two attempts of one range could both finish, so then the rows go through
+     * Spark's own writer instead.
      *
      * @return rows written
      */
@@ -169,20 +208,54 @@ public final class SentencesStage {
       JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
       if (jsc.getConf().getBoolean("spark.speculation", false)) {
         LOG.info("sentences: spark.speculation is on; writing through Spark's Parquet writer");
-        sentences.write().parquet(dir);
+        sentences().write().parquet(dir);
         return spark.read().parquet(dir).count();
       }
       Configuration hadoop = spark.sparkContext().hadoopConfiguration();
       Path folder = new Path(dir);
       FileSystem fs = folder.getFileSystem(hadoop);
       fs.mkdirs(folder);
-      String codec = spark.conf().get("spark.sql.parquet.compression.codec", "snappy");
+      // From the SparkConf, not spark.conf(): the session's SQL state is built on first use, which costs seconds
+      // of class loading and compilation in a fresh JVM, and the stage's job never needs it otherwise.
+      String codec = jsc.getConf().get("spark.sql.parquet.compression.codec", "snappy");
       Map<String, String> footer = Map.of("org.apache.spark.version", spark.version(),
           "org.apache.spark.sql.parquet.row.metadata", SCHEMA.json());
-      Broadcast<SerializableConfiguration> conf = jsc.broadcast(new SerializableConfiguration(hadoop));
-      List<WrittenFile> written = jsc.parallelize(tasks, tasks.size())
-          .mapPartitions(new WriteFiles(source, subset, params, cellsBuilt, conf, folder.toString(), codec, footer))
-          .collect();
+      WriteFiles write = new WriteFiles(source, subset, params, cellsBuilt,
+          jsc.broadcast(new SerializableConfiguration(hadoop)), folder.toString(), codec, footer);
+
+      List<JavaFutureAction<List<WrittenFile>>> jobs = new ArrayList<>();
+      List<WrittenFile> written = new ArrayList<>();
+      try {
+        int next = 0;
+        while (next < ranges.count()) {
+          List<BuildTask> batch = new ArrayList<>();
+          do {
+            batch.add(new BuildTask(next, ranges.start(next), ranges.end(next), startState(next), null));
+            next++;
+          } while (next < ranges.count() && (running == null || running.startKnown(next)));
+          LOG.info("sentences: building ranges {} to {} of {}{}", batch.get(0).partition(), next - 1,
+              ranges.count(), next < ranges.count() ? " (the tie-break pre-pass is still walking)" : "");
+          jobs.add(jsc.parallelize(batch, batch.size()).mapPartitions(write).collectAsync());
+        }
+        for (JavaFutureAction<List<WrittenFile>> job : jobs) {
+          written.addAll(job.get());
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        jobs.forEach(j -> j.cancel(true));
+        throw new IOException("sentences: interrupted while writing " + dir, e);
+      } catch (ExecutionException e) {
+        jobs.forEach(j -> j.cancel(true));
+        if (e.getCause() instanceof RuntimeException r) {
+          throw r;
+        }
+        throw new IOException(e.getCause());
+      } catch (IOException | RuntimeException e) {
+        jobs.forEach(j -> j.cancel(true));
+        throw e;
+      }
+      checkEndStates(written);
+
       Set<String> keep = new HashSet<>();
       long rows = 0;
       for (WrittenFile w : written) {
@@ -198,6 +271,28 @@ public final class SentencesStage {
         }
       }
       return rows;
+    }
+
+    private NumpyRandomState.State startState(int partition) throws IOException {
+      if (running != null) {
+        return running.startOf(partition);
+      }
+      return checkpoints == null ? null : checkpoints.startStates().get(partition);
+    }
+
+    /** The state each range ended at must be the next range's start: the draws the pre-pass counted. */
+    private void checkEndStates(List<WrittenFile> written) {
+      TieBreakPrepass.Checkpoints c = checkpoints();
+      if (c == null) {
+        return;
+      }
+      for (WrittenFile w : written) {
+        if (!c.endOf(w.partition()).equals(w.endState())) {
+          throw new IllegalStateException(String.format("atlas %s rows [%d, %d): building took other tie-break "
+              + "draws than the pre-pass counted; the reader's storedPerRow and read disagree on the stored "
+              + "entries of these rows", atlas, ranges.start(w.partition()), ranges.end(w.partition())));
+        }
+      }
     }
   }
 
@@ -233,18 +328,21 @@ public final class SentencesStage {
 
       AtlasSubset subset = geneSubset(jsc, source, meta, ranges, params);
       TieBreakPrepass.Checkpoints checkpoints = null;
+      TieBreakPrepass.Running running = null;
       long dropped = 0;
       if (params.ties() == TieOrder.C2S && subset.isEverything()) {
-        try (AtlasReader reader = source.open()) {
-          // No filter: the draws follow from the stored counts alone, which the reader gives without the data.
-          checkpoints = TieBreakPrepass.run(params.seed(), ranges,
-              p -> reader.storedPerRow(ranges.start(p), ranges.end(p)));
-        }
+        // No filter: the draws follow from the stored counts alone, which the reader gives without the data. The
+        // walk runs on its own thread, so that the first ranges are built (writeParquet) while it goes on.
+        AtlasReader reader = source.open();
+        running = TieBreakPrepass.start(params.seed(), ranges,
+            p -> reader.storedPerRow(ranges.start(p), ranges.end(p)), () -> closeQuietly(reader));
+        running.whenDone(SentencesStage::logPrepass);
       } else if (params.ties() == TieOrder.C2S || params.minGenesPerCell() > 0) {
         List<int[]> entries = rowEntriesOnExecutors(jsc, source, ranges, subset, params.rowsPerRead());
         if (params.ties() == TieOrder.C2S) {
           checkpoints = TieBreakPrepass.run(params.seed(), ranges, entries::get);
           dropped = checkpoints.droppedCells();
+          logPrepass(checkpoints);
         } else {
           for (int[] rows : entries) {
             for (int n : rows) {
@@ -253,37 +351,31 @@ public final class SentencesStage {
           }
         }
       }
-      if (checkpoints != null) {
-        LOG.info("sentences: tie-break pre-pass walked {} draws in {} s ({} draws/s)", checkpoints.draws(),
-            String.format("%.3f", checkpoints.seconds()),
-            String.format("%.3g", checkpoints.draws() / Math.max(checkpoints.seconds(), 1e-9)));
-      }
       long output = cells - dropped;
       LOG.info("sentences: {} input cells, {} filtered out, {} output rows; {} of {} genes kept", cells,
           dropped, output, subset.keptGeneCount(), meta.nGenes());
       if (output == 0) {
         LOG.warn("sentences: the filters drop every cell of {}", meta.source());
       }
-
-      List<BuildTask> tasks = new ArrayList<>(ranges.count());
-      for (int p = 0; p < ranges.count(); p++) {
-        tasks.add(new BuildTask(p, ranges.start(p), ranges.end(p),
-            checkpoints == null ? null : checkpoints.startStates().get(p),
-            checkpoints == null ? null : checkpoints.endOf(p)));
-      }
-      Broadcast<AtlasSubset> subsetBroadcast = jsc.broadcast(subset);
-      JavaRDD<InternalRow> rows = jsc.parallelize(tasks, tasks.size())
-          .mapPartitions(new BuildPartition(source, subsetBroadcast, params, cellsBuilt));
       jsc.setJobDescription(String.format("sentences: %d cells of %s, top %d genes, ties %s", output,
           meta.source(), params.topK(), params.ties().configName()));
-      // Rows are made in Spark's internal form (UTF-8 strings): through the public Row API, re-encoding 200 gene
-      // symbols, the sentence and the prompt per cell took ~40% of a task's time (measured with JFR).
-      // internalCreateDataFrame is private[sql] in Scala, public to Java, stable in Spark 3.5.
-      Dataset<Row> sentences = spark.internalCreateDataFrame(rows.rdd(), SCHEMA, false);
-      return new Plan(sentences, cells, dropped, meta.nGenes(), subset.keptGeneCount(),
-          checkpoints == null ? 0 : checkpoints.draws(), spark, source, params, tasks, subsetBroadcast, cellsBuilt);
+      return new Plan(spark, source, params, meta.source(), ranges, cells, dropped, meta.nGenes(), subset.keptGeneCount(),
+          jsc.broadcast(subset), checkpoints, running, cellsBuilt);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
+    }
+  }
+
+  private static void logPrepass(TieBreakPrepass.Checkpoints c) {
+    LOG.info("sentences: tie-break pre-pass walked {} draws in {} s ({} draws/s)", c.draws(),
+        String.format("%.3f", c.seconds()), String.format("%.3g", c.draws() / Math.max(c.seconds(), 1e-9)));
+  }
+
+  private static void closeQuietly(AtlasReader reader) {
+    try {
+      reader.close();
+    } catch (IOException e) {
+      LOG.warn("sentences: closing the atlas after the pre-pass: {}", e.toString());
     }
   }
 

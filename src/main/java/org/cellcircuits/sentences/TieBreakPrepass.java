@@ -3,6 +3,8 @@ package org.cellcircuits.sentences;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 
 /**
  * The sequential part of the c2s tie-break, kept cheap so that everything else runs in parallel: walk the cells
@@ -42,6 +44,86 @@ public final class TieBreakPrepass {
   }
 
   public static Checkpoints run(long seed, RowRanges ranges, RowEntries entries) throws IOException {
+    return walk(seed, ranges, entries, (p, state) -> { });
+  }
+
+  /**
+   * Starts the walk on a daemon thread of its own and returns at once: each range's start state is published as
+   * soon as the walk reaches it, so the ranges can be built while the walk goes on (it is sequential; building is
+   * not). {@code onEnd} runs on that thread when the walk ends, however it ends (e.g. closing the reader).
+   */
+  public static Running start(long seed, RowRanges ranges, RowEntries entries, Runnable onEnd) {
+    Running running = new Running(ranges.count());
+    Thread thread = new Thread(() -> {
+      try {
+        Checkpoints c = walk(seed, ranges, entries, (p, state) -> running.starts.get(p).complete(state));
+        running.done.complete(c);
+      } catch (IOException | RuntimeException | Error e) {
+        running.starts.forEach(f -> f.completeExceptionally(e));
+        running.done.completeExceptionally(e);
+      } finally {
+        onEnd.run();
+      }
+    }, "cellcircuits-tie-break-prepass");
+    thread.setDaemon(true);
+    thread.start();
+    return running;
+  }
+
+  /** A walk under way ({@link #start}). */
+  public static final class Running {
+    private final List<CompletableFuture<NumpyRandomState.State>> starts;
+    private final CompletableFuture<Checkpoints> done = new CompletableFuture<>();
+
+    private Running(int partitions) {
+      List<CompletableFuture<NumpyRandomState.State>> s = new ArrayList<>(partitions);
+      for (int p = 0; p < partitions; p++) {
+        s.add(new CompletableFuture<>());
+      }
+      this.starts = List.copyOf(s);
+    }
+
+    /** Whether partition p's start state is known (or the walk failed before it). */
+    public boolean startKnown(int partition) {
+      return starts.get(partition).isDone();
+    }
+
+    /** Partition p's start state, waiting for the walk to reach it. */
+    public NumpyRandomState.State startOf(int partition) throws IOException {
+      return join(starts.get(partition));
+    }
+
+    /** Runs {@code action} with the checkpoints when the walk has ended well. */
+    public void whenDone(java.util.function.Consumer<Checkpoints> action) {
+      done.thenAccept(action);
+    }
+
+    /** Every checkpoint, waiting for the walk to end. */
+    public Checkpoints checkpoints() throws IOException {
+      return join(done);
+    }
+
+    private static <T> T join(CompletableFuture<T> f) throws IOException {
+      try {
+        return f.join();
+      } catch (CompletionException e) {
+        if (e.getCause() instanceof IOException io) {
+          throw io;
+        }
+        if (e.getCause() instanceof RuntimeException r) {
+          throw r;
+        }
+        throw e;
+      }
+    }
+  }
+
+  private interface Published {
+    void start(int partition, NumpyRandomState.State state);
+  }
+
+  private static Checkpoints walk(long seed, RowRanges ranges, RowEntries entries, Published published)
+      throws IOException {
     long t0 = System.nanoTime();
     NumpyRandomState rng = new NumpyRandomState(seed);
     List<NumpyRandomState.State> starts = new ArrayList<>(ranges.count());
@@ -49,7 +131,9 @@ public final class TieBreakPrepass {
     long dropped = 0;
     long draws = 0;
     for (int p = 0; p < ranges.count(); p++) {
-      starts.add(rng.state());
+      NumpyRandomState.State state = rng.state();
+      starts.add(state);
+      published.start(p, state);
       int[] counts = entries.of(p);
       long rows = ranges.end(p) - ranges.start(p);
       if (counts.length != rows) {

@@ -158,6 +158,88 @@ class SentenceParquetWriterTest {
   }
 
   @Test
+  void rangesBuiltWhileThePrepassStillWalksGiveTheSameRows() throws Exception {
+    // The pre-pass cannot get past the first range's counts until a task has begun reading rows, so building
+    // must start before the walk ends.
+    InMemoryAtlas atlas = C2sFixture.atlas();
+    FIRST_READ.set(new java.util.concurrent.CountDownLatch(1));
+    AtlasSource slowCounts = new CountsAfterFirstRead(atlas.source());
+    SentencesParams params = SentencesParams.builder().topK(20).rowsPerPartition(40).build();
+    SentencesStage.Plan plan = SentencesStage.plan(spark, slowCounts, params);
+    java.util.concurrent.atomic.AtomicInteger jobs = new java.util.concurrent.atomic.AtomicInteger();
+    org.apache.spark.scheduler.SparkListener countJobs = new org.apache.spark.scheduler.SparkListener() {
+      @Override
+      public void onJobStart(org.apache.spark.scheduler.SparkListenerJobStart start) {
+        jobs.incrementAndGet();
+      }
+    };
+    spark.sparkContext().addSparkListener(countJobs);
+    String dir = tmp.resolve("overlap").toString();
+    try {
+      assertThat(plan.writeParquet(dir)).isEqualTo(240);
+      spark.sparkContext().listenerBus().waitUntilEmpty(); // job events reach listeners asynchronously
+    } finally {
+      spark.sparkContext().removeSparkListener(countJobs);
+    }
+    assertThat(jobs.get()).as("jobs submitted as start states became known").isGreaterThan(1);
+    assertSameRows(spark.read().parquet(dir).collectAsList(),
+        SentencesStage.plan(spark, atlas.source(), params).sentences().collectAsList(), "overlapped");
+  }
+
+  /** Released by the first row read of {@link CountsAfterFirstRead} (executors share this JVM in local mode). */
+  private static final java.util.concurrent.atomic.AtomicReference<java.util.concurrent.CountDownLatch> FIRST_READ =
+      new java.util.concurrent.atomic.AtomicReference<>();
+
+  /** An atlas whose stored counts (what the pre-pass reads) wait until some task has read rows. */
+  private record CountsAfterFirstRead(AtlasSource inner) implements AtlasSource {
+    @Override
+    public AtlasReader open() throws IOException {
+      AtlasReader reader = inner.open();
+      return new AtlasReader() {
+        @Override
+        public AtlasMeta meta() {
+          return reader.meta();
+        }
+
+        @Override
+        public int[] storedPerRow(long start, long end) throws IOException {
+          try {
+            if (!FIRST_READ.get().await(60, java.util.concurrent.TimeUnit.SECONDS)) {
+              throw new IOException("no task read rows within 60 s");
+            }
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException(e);
+          }
+          return reader.storedPerRow(start, end);
+        }
+
+        @Override
+        public CellBlock read(long start, long end) throws IOException {
+          FIRST_READ.get().countDown();
+          return reader.read(start, end);
+        }
+
+        @Override
+        public void close() throws IOException {
+          reader.close();
+        }
+      };
+    }
+  }
+
+  @Test
+  void tieBreakDrawsOtherThanThePrepassCountedAreCaughtByTheDriver() {
+    InMemoryAtlas atlas = C2sFixture.atlas();
+    atlas.lieAboutStoredCountOfRows = new int[] {149}; // as in SentencesStageTest: the state at row 150 is off
+    atlas.lieBy = 40;
+    SentencesStage.Plan plan = SentencesStage.plan(spark, atlas.source(),
+        SentencesParams.builder().rowsPerPartition(50).build());
+    assertThatThrownBy(() -> plan.writeParquet(tmp.resolve("lie").toString()))
+        .hasMessageContaining("rows [100, 150): building took other tie-break draws than the pre-pass counted");
+  }
+
+  @Test
   void theGenesDictionaryRefusesAValueWhoseGeneWasNotNamed() {
     Binary[] values = {Binary.fromString("A"), Binary.fromString("B")};
     SentenceParquetWriter.GeneDictionary dictionary =

@@ -18,7 +18,7 @@ import org.apache.spark.sql.SparkSession;
  * <pre>
  * mvn -B -q test-compile dependency:build-classpath -Dmdep.outputFile=target/cp.txt
  * java -Xmx4g $(the --add-opens flags of pom.xml) -cp target/classes:target/test-classes:$(cat target/cp.txt) \
- *   org.cellcircuits.sentences.SentencesStageBench CELLS|ATLAS.h5ad [noop|parquet:DIR|direct:DIR] [ROUNDS] [c2s|gene-order]
+ *   org.cellcircuits.sentences.SentencesStageBench CELLS|ATLAS.h5ad [noop|parquet:DIR|direct:DIR] [ROUNDS] [c2s|gene-order] [ROWS_PER_READ]
  * </pre>
  */
 public final class SentencesStageBench {
@@ -32,6 +32,9 @@ public final class SentencesStageBench {
     TieOrder ties = args.length > 3 ? TieOrder.parse(args[3]) : TieOrder.C2S;
     AtlasSource source;
     SentencesParams.Builder params = SentencesParams.builder().ties(ties);
+    if (args.length > 4) {
+      params.rowsPerRead(Integer.parseInt(args[4]));
+    }
     if (atlasArg.matches("\\d+")) {
       InMemoryAtlas atlas = SentenceBuilderBench.syntheticAtlas(Integer.parseInt(atlasArg), 30_000, 2_000, 3);
       source = atlas.registeredSource();
