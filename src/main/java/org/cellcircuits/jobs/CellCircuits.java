@@ -198,7 +198,8 @@ public final class CellCircuits implements Callable<Integer> {
     public Integer call() throws Exception {
       PrintWriter out = spec.commandLine().getOut();
       Config config = options.load(launch.reference());
-      RunRoot root = RunRoot.of(RunSettings.from(config).root(), RunSettings.from(config).hadoopConfiguration());
+      RunSettings settings = RunSettings.from(config);
+      RunRoot root = RunRoot.of(settings.root(), settings.hadoopConfiguration());
       out.println("run root " + root.uri());
       for (Stage stage : launch.registry().inOrder()) {
         var marker = root.committed(stage.name());
