@@ -69,7 +69,8 @@ public final class HarvestJob {
       DataTypes.createStructField("annotated_log_prob", DataTypes.DoubleType, true),
       DataTypes.createStructField("correct", DataTypes.BooleanType, true),
       DataTypes.createStructField("answer_complete", DataTypes.BooleanType, false),
-      DataTypes.createStructField("prompt_tokens", DataTypes.IntegerType, false)});
+      DataTypes.createStructField("prompt_tokens", DataTypes.IntegerType, false),
+      DataTypes.createStructField("held_out", DataTypes.BooleanType, false)});
 
   /** Tests: runs in each task after its files are written and before it returns (throw to simulate a crash). */
   static volatile Consumer<TaskContext> afterPartitionForTests = tc -> {};
@@ -392,7 +393,7 @@ public final class HarvestJob {
         }
         out.add(RowFactory.create(p.cellId(), p.cellType(), p.predictedCellType(), p.predictedLogProb(),
             Double.isNaN(p.annotatedLogProb()) ? null : p.annotatedLogProb(), p.correct(), p.answerComplete(),
-            p.promptTokens()));
+            p.promptTokens(), params.split().isHeldOut(p.cellId())));
       }
       afterPartitionForTests.accept(tc);
       reports.add(new TaskReport(tc.partitionId(), cells.size(), result.promptTokens(), result.storedTokens(),

@@ -8,6 +8,7 @@ import java.util.Locale;
 import java.util.Objects;
 import java.util.TreeSet;
 import org.apache.parquet.hadoop.metadata.CompressionCodecName;
+import org.cellcircuits.sentences.CellSplit;
 
 /**
  * Settings of one harvest: the {@code cellcircuits.harvest} section plus the {@code cellcircuits.model} keys it uses.
@@ -26,6 +27,7 @@ import org.apache.parquet.hadoop.metadata.CompressionCodecName;
  * @param cellsPerTask cells per Spark task (>= 1)
  * @param compression Parquet codec of the activation files
  * @param rowGroupBytes Parquet row group size of the activation files, bytes (>= 1 MiB)
+ * @param split cells whose activations are not stored (held out for evaluation); they are still predicted
  */
 public record HarvestParams(
     String modelPath,
@@ -40,7 +42,8 @@ public record HarvestParams(
     int tokensPerBatch,
     int cellsPerTask,
     CompressionCodecName compression,
-    long rowGroupBytes) implements Serializable {
+    long rowGroupBytes,
+    CellSplit split) implements Serializable {
   private static final long serialVersionUID = 1L;
 
   public HarvestParams {
@@ -68,6 +71,7 @@ public record HarvestParams(
     atLeast("harvest.tokens-per-batch", tokensPerBatch, 1);
     atLeast("harvest.cells-per-task", cellsPerTask, 1);
     Objects.requireNonNull(compression, "compression");
+    Objects.requireNonNull(split, "split");
     if (rowGroupBytes < (1 << 20)) {
       throw new IllegalArgumentException(String.format(
           "cellcircuits.harvest.row-group-size is %d bytes; expected at least 1m", rowGroupBytes));
@@ -103,7 +107,8 @@ public record HarvestParams(
           h.getInt("tokens-per-batch"),
           h.getInt("cells-per-task"),
           codec(h.getString("compression")),
-          h.getBytes("row-group-size"));
+          h.getBytes("row-group-size"),
+          CellSplit.fromConfig(all));
     } catch (ConfigException e) {
       throw new IllegalArgumentException("bad value in cellcircuits.harvest or cellcircuits.model: " + e.getMessage(), e);
     } catch (IllegalArgumentException e) {

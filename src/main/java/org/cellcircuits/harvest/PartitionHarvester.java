@@ -182,7 +182,9 @@ public final class PartitionHarvester {
       } catch (RuntimeException e) {
         throw new IllegalArgumentException(String.format("cell %s: %s", c.cellId(), e.getMessage()), e);
       }
-      Cell cell = new Cell(c, tp, answer(c.cellType()), params.tokens().select(c.cellId(), tp, loaded.specialIds()));
+      int[] keep = params.split().isHeldOut(c.cellId()) ? new int[0]
+          : params.tokens().select(c.cellId(), tp, loaded.specialIds());
+      Cell cell = new Cell(c, tp, answer(c.cellType()), keep);
       if (cell.length() > maxPositions) {
         throw new IllegalArgumentException(String.format(
             "cell %s: prompt of %d tokens plus answer of %d is longer than the model's max_position_embeddings %d",

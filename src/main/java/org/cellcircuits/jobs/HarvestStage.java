@@ -31,10 +31,14 @@ public final class HarvestStage implements Stage {
     return List.of("sentences");
   }
 
-  /** The harvest section and the model section: a different model or device setting makes other activations. */
+  /**
+   * The harvest, model and split sections: a different model or device setting makes other activations, another split
+   * stores other cells.
+   */
   @Override
   public Config stageConfig(Config all) {
-    return Stage.section(all, "harvest").withFallback(Stage.section(all, "model"));
+    return Stage.section(all, "harvest").withFallback(Stage.section(all, "model"))
+        .withFallback(Stage.section(all, "split"));
   }
 
   @Override

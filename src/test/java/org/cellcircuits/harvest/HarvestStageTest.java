@@ -43,6 +43,7 @@ import org.cellcircuits.model.Prediction;
 import org.cellcircuits.model.PromptTokenizer;
 import org.cellcircuits.model.TokenBatch;
 import org.cellcircuits.model.TokenizedPrompt;
+import org.cellcircuits.sentences.CellSplit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -336,6 +337,33 @@ class HarvestStageTest {
         unembed.set(new NDIndex(chain[i + 1]), normalized.mul(2f));
       }
     });
+  }
+
+  @Test
+  void heldOutCellsArePredictedButTheirActivationsAreNotStored() throws Exception {
+    Path modelDir = HarvestFixtures.model(tmp.resolve("model"), HarvestFixtures.TINY, 5);
+    List<CellPrompt> cells = HarvestFixtures.cells(40, 3);
+    HarvestFixtures.commitSentences(spark, root(), cells);
+    harvest(HarvestFixtures.config(root().uri(), modelDir, "harvest.layers=[0]", "split.held-out-fraction=0.3",
+        "split.seed=5", "harvest.cells-per-task=7"));
+
+    CellSplit split = new CellSplit(0.3, 5);
+    Set<String> heldOut = cells.stream().map(CellPrompt::cellId).filter(split::isHeldOut)
+        .collect(Collectors.toSet());
+    assertThat(heldOut).as("a 30%% split of 40 cells holds some out and keeps some").isNotEmpty().hasSizeLessThan(40);
+    Set<String> storedCells = stored(0).stream().map(Stored::cellId).collect(Collectors.toSet());
+    Set<String> expectedStored = cells.stream().map(CellPrompt::cellId).filter(id -> !heldOut.contains(id))
+        .collect(Collectors.toSet());
+    assertThat(storedCells).isEqualTo(expectedStored);
+
+    String predictions = root().committedPath("harvest", "predictions").toString();
+    Map<String, Boolean> flagged = new TreeMap<>();
+    for (Row r : spark.read().parquet(predictions).collectAsList()) {
+      flagged.put(r.getAs("cell_id"), r.getAs("held_out"));
+    }
+    assertThat(flagged).hasSize(40);
+    assertThat(flagged.entrySet().stream().filter(Map.Entry::getValue).map(Map.Entry::getKey)
+        .collect(Collectors.toSet())).isEqualTo(heldOut);
   }
 
   @Test
