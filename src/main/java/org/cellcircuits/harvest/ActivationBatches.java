@@ -38,6 +38,8 @@ public final class ActivationBatches implements Iterator<ActivationBatch>, AutoC
   private final RowSource source;
   private final int slot; // bytes per buffered row: mlp_in then mlp_out
   private final byte[] buffer;
+  private final long[] origins; // per buffered row: file index << 40 | row index in that file
+  private final List<Path> order;
   private final int capacity;
   private final long total;
   private int size;
@@ -60,14 +62,17 @@ public final class ActivationBatches implements Iterator<ActivationBatch>, AutoC
     this.total = total;
     this.capacity = (int) Math.max(1, Math.min(shuffleBuffer, Math.max(1, total)));
     this.buffer = new byte[Math.multiplyExact(capacity, slot)];
+    this.origins = new long[capacity];
     List<Path> order = new ArrayList<>(files);
     Collections.shuffle(order, random);
+    this.order = List.copyOf(order);
     this.source = new RowSource(conf, order, dModel, random);
     fill();
   }
 
   private void fill() {
     while (size < capacity && source.next(buffer, size * slot)) {
+      origins[size] = source.origin();
       size++;
     }
   }
@@ -90,18 +95,23 @@ public final class ActivationBatches implements Iterator<ActivationBatch>, AutoC
     int half = slot / 2;
     float[] in = new float[batchSize * dModel];
     float[] out = new float[batchSize * dModel];
+    long[] rowOrigins = new long[batchSize];
     int n = 0;
     while (n < batchSize && size > 0) {
       int pick = random.nextInt(size);
       int at = pick * slot;
       format.decode(buffer, at, dModel, in, n * dModel);
       format.decode(buffer, at + half, dModel, out, n * dModel);
+      rowOrigins[n] = origins[pick];
       n++;
       // Refill the emptied slot from the stream, or close the gap with the last buffered row once it has run dry.
-      if (!source.next(buffer, at)) {
+      if (source.next(buffer, at)) {
+        origins[pick] = source.origin();
+      } else {
         size--;
         if (pick != size) {
           System.arraycopy(buffer, size * slot, buffer, at, slot);
+          origins[pick] = origins[size];
         }
       }
     }
@@ -109,8 +119,10 @@ public final class ActivationBatches implements Iterator<ActivationBatch>, AutoC
     if (n < batchSize) {
       in = java.util.Arrays.copyOf(in, n * dModel);
       out = java.util.Arrays.copyOf(out, n * dModel);
+      rowOrigins = java.util.Arrays.copyOf(rowOrigins, n);
     }
-    return new ActivationBatch(manager.create(in, new Shape(n, dModel)), manager.create(out, new Shape(n, dModel)));
+    return new ActivationBatch(manager.create(in, new Shape(n, dModel)), manager.create(out, new Shape(n, dModel)),
+        new ActivationBatch.Origins(order, rowOrigins));
   }
 
   @Override
@@ -131,6 +143,15 @@ public final class ActivationBatches implements Iterator<ActivationBatch>, AutoC
     private List<Integer> groups;
     private RecordReader<Object> records;
     private long left;
+    private int fileIndex = -1;
+    private long groupStart; // row index, in the file, of the current row group's first row
+    private long groupRows;
+    private long lastRow = -1; // row index in the file of the row last copied
+
+    /** Where the row last copied by {@link #next} came from: file index (in shuffled order) << 40 | row in file. */
+    long origin() {
+      return ((long) fileIndex << 40) | lastRow;
+    }
 
     RowSource(Configuration conf, List<Path> files, int dModel, Random random) {
       this.conf = conf;
@@ -152,6 +173,7 @@ public final class ActivationBatches implements Iterator<ActivationBatch>, AutoC
         sink.dst = dst;
         sink.off = off;
         records.read();
+        lastRow = groupStart + (groupRows - left);
         left--;
         return true;
       } catch (IOException e) {
@@ -166,6 +188,7 @@ public final class ActivationBatches implements Iterator<ActivationBatch>, AutoC
           return false;
         }
         current = files.next();
+        fileIndex++;
         reader = ParquetFileReader.open(HadoopInputFile.fromPath(current, conf));
         MessageType schema = reader.getFooter().getFileMetaData().getSchema();
         checkWidth(schema);
@@ -176,10 +199,16 @@ public final class ActivationBatches implements Iterator<ActivationBatch>, AutoC
         }
         Collections.shuffle(groups, random);
       }
-      PageReadStore pages = reader.readRowGroup(groups.remove(groups.size() - 1));
+      int group = groups.remove(groups.size() - 1);
+      groupStart = 0;
+      for (int g = 0; g < group; g++) {
+        groupStart += reader.getRowGroups().get(g).getRowCount();
+      }
+      PageReadStore pages = reader.readRowGroup(group);
       MessageColumnIO io = new ColumnIOFactory().getColumnIO(projection, reader.getFooter().getFileMetaData().getSchema());
       records = io.getRecordReader(pages, sink);
       left = pages.getRowCount();
+      groupRows = left;
       return true;
     }
 

@@ -11,6 +11,17 @@ import java.util.List;
 import java.util.Objects;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.Path;
+import org.apache.parquet.column.page.PageReadStore;
+import org.apache.parquet.example.data.Group;
+import org.apache.parquet.example.data.simple.convert.GroupRecordConverter;
+import org.apache.parquet.hadoop.ParquetFileReader;
+import org.apache.parquet.hadoop.util.HadoopInputFile;
+import org.apache.parquet.io.ColumnIOFactory;
+import org.apache.parquet.io.RecordReader;
+import org.apache.parquet.schema.LogicalTypeAnnotation;
+import org.apache.parquet.schema.MessageType;
+import org.apache.parquet.schema.PrimitiveType;
+import org.apache.parquet.schema.Types;
 import ai.djl.ndarray.NDManager;
 import org.cellcircuits.io.RunRoot;
 import org.cellcircuits.io.StageMarker;
@@ -174,6 +185,41 @@ public final class ActivationStore implements Serializable {
     }
     return new ActivationBatches(manager, conf, paths, manifest.dModel(), manifest.format(), batchSize,
         shuffleBuffer, seed, rows());
+  }
+
+  /**
+   * Names a stored row by what it is: {@code cell C12 token 17 (row 5 of .../part-00003.parquet)}. Reads the cell id
+   * and position of that one row, so it is meant for error messages, not for every row.
+   */
+  public static String describeRow(Configuration conf, Path file, long rowInFile) {
+    String where = String.format("row %d of %s", rowInFile, file);
+    MessageType projection = new MessageType("activation",
+        Types.required(PrimitiveType.PrimitiveTypeName.BINARY).as(LogicalTypeAnnotation.stringType())
+            .named(ActivationSchema.CELL_ID),
+        Types.required(PrimitiveType.PrimitiveTypeName.INT32).named(ActivationSchema.POS));
+    try (ParquetFileReader reader = ParquetFileReader.open(HadoopInputFile.fromPath(file, conf))) {
+      reader.setRequestedSchema(projection);
+      long start = 0;
+      for (int g = 0; g < reader.getRowGroups().size(); g++) {
+        long rows = reader.getRowGroups().get(g).getRowCount();
+        if (rowInFile < start + rows) {
+          PageReadStore pages = reader.readRowGroup(g);
+          RecordReader<Group> records = new ColumnIOFactory()
+              .getColumnIO(projection, reader.getFooter().getFileMetaData().getSchema())
+              .getRecordReader(pages, new GroupRecordConverter(projection));
+          Group row = null;
+          for (long r = start; r <= rowInFile; r++) {
+            row = records.read();
+          }
+          return String.format("cell %s token %d (%s)", row.getString(ActivationSchema.CELL_ID, 0),
+              row.getInteger(ActivationSchema.POS, 0), where);
+        }
+        start += rows;
+      }
+      return where + ", which the file does not have";
+    } catch (IOException | RuntimeException e) {
+      return where + " (its cell could not be read: " + e.getMessage() + ")";
+    }
   }
 
   @Override

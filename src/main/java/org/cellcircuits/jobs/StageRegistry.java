@@ -36,8 +36,7 @@ public final class StageRegistry {
     return new StageRegistry(List.of(
         new SentencesJob(),
         new HarvestStage(),
-        new PendingStage("train", "train one sparse transcoder per MLP layer on the harvested activations",
-            List.of("harvest"), "issue 7"),
+        new TrainStage(),
         new PendingStage("evaluate", "loss and KL of the model with its MLPs replaced by transcoders",
             List.of("sentences", "train"), "no issue filed yet"),
         new PendingStage("circuits", "attribution graphs per cell, pruned, summarised per cell type",

@@ -16,14 +16,17 @@ import java.util.function.Consumer;
  * @param name                 what the progress lines call this run, e.g. {@code blocks.3 transcoder}
  * @param stopAfterSteps       stop once this many steps are done (for chunked runs and tests); at most the run's
  *                             total, which is the usual value ({@link Long#MAX_VALUE} means "the whole run")
+ * @param afterCheckpoint      called with each complete checkpoint folder right after it is written (the train stage
+ *                             publishes it to the run root, which may be an object store)
  */
 public record TrainOptions(Path checkpointRoot, int checkpointEverySteps, Duration progressEvery,
-        Consumer<String> progressSink, String name, long stopAfterSteps) {
+        Consumer<String> progressSink, String name, long stopAfterSteps, Consumer<Path> afterCheckpoint) {
 
     public TrainOptions {
         Objects.requireNonNull(progressEvery, "progressEvery");
         Objects.requireNonNull(progressSink, "progressSink");
         Objects.requireNonNull(name, "name");
+        Objects.requireNonNull(afterCheckpoint, "afterCheckpoint");
         if (checkpointEverySteps < 1) {
             throw new IllegalArgumentException("checkpoint interval must be >= 1 step, got " + checkpointEverySteps);
         }
@@ -34,18 +37,26 @@ public record TrainOptions(Path checkpointRoot, int checkpointEverySteps, Durati
 
     /** No checkpoints, progress every 5 s to {@code sink}, the whole run. */
     public static TrainOptions logTo(Consumer<String> sink, String name) {
-        return new TrainOptions(null, Integer.MAX_VALUE, Duration.ofSeconds(5), sink, name, Long.MAX_VALUE);
+        return new TrainOptions(null, Integer.MAX_VALUE, Duration.ofSeconds(5), sink, name, Long.MAX_VALUE, p -> {});
     }
 
     public TrainOptions withCheckpoints(Path root, int everySteps) {
-        return new TrainOptions(root, everySteps, progressEvery, progressSink, name, stopAfterSteps);
+        return new TrainOptions(root, everySteps, progressEvery, progressSink, name, stopAfterSteps,
+                afterCheckpoint);
     }
 
     public TrainOptions stoppingAfter(long steps) {
-        return new TrainOptions(checkpointRoot, checkpointEverySteps, progressEvery, progressSink, name, steps);
+        return new TrainOptions(checkpointRoot, checkpointEverySteps, progressEvery, progressSink, name, steps,
+                afterCheckpoint);
+    }
+
+    public TrainOptions afterEachCheckpoint(Consumer<Path> action) {
+        return new TrainOptions(checkpointRoot, checkpointEverySteps, progressEvery, progressSink, name, stopAfterSteps,
+                action);
     }
 
     public TrainOptions withProgressEvery(Duration every) {
-        return new TrainOptions(checkpointRoot, checkpointEverySteps, every, progressSink, name, stopAfterSteps);
+        return new TrainOptions(checkpointRoot, checkpointEverySteps, every, progressSink, name, stopAfterSteps,
+                afterCheckpoint);
     }
 }

@@ -225,6 +225,70 @@ public final class TranscoderTrainer implements AutoCloseable {
         return Collections.unmodifiableList(new ArrayList<>(log));
     }
 
+    // ---- data-parallel replicas ------------------------------------------------------------------------------
+
+    /**
+     * The live weights (unfolded, scaled units), flat in {@link Gradients} order: what a data-parallel driver sends its
+     * workers each step.
+     */
+    public float[] flatWeights() {
+        float[] flat = new float[parameterCount()];
+        int offset = 0;
+        for (NDArray p : List.of(wEnc, bEnc, wDec, bDec)) {
+            float[] v = p.toFloatArray();
+            System.arraycopy(v, 0, flat, offset, v.length);
+            offset += v.length;
+        }
+        return flat;
+    }
+
+    /**
+     * A worker's copy of a driver's trainer: it only computes {@link #gradients}, at the weights and step the driver
+     * last gave it with {@link #syncTo}; the driver alone applies updates, so the replicas never drift apart.
+     */
+    public static TranscoderTrainer replica(TranscoderConfig config, ActivationScaling scaling, Device device) {
+        TranscoderTrainer t = new TranscoderTrainer(config, device);
+        t.setScaling(scaling);
+        return t;
+    }
+
+    /** Sets the weights (from {@link #flatWeights}) and the step they belong to; for {@link #replica}s. */
+    public void syncTo(long atStep, float[] flat) {
+        if (flat.length != parameterCount()) {
+            throw new IllegalArgumentException(String.format(
+                    "weights hold %d values; this transcoder has %d parameters", flat.length, parameterCount()));
+        }
+        int offset = 0;
+        for (NDArray p : List.of(wEnc, bEnc, wDec, bDec)) {
+            int n = Math.toIntExact(p.getShape().size());
+            p.set(FloatBuffer.wrap(flat, offset, n));
+            offset += n;
+        }
+        this.step = atStep;
+    }
+
+    /** Records rows consumed from the data without training on them (a data-parallel driver's scaling estimate). */
+    public void advanceStream(long position) {
+        if (position < streamPosition) {
+            throw new IllegalArgumentException(String.format(
+                    "stream position %d is behind the trainer's %d", position, streamPosition));
+        }
+        streamPosition = position;
+    }
+
+    /** {@link #step()} then resampling when due, for a driver that got its gradients from workers. */
+    public StepRecord applyAndResample(Gradients g, java.util.function.Supplier<TrainingBatch> resampleBatch) {
+        StepRecord r = apply(g);
+        if (resampleDue()) {
+            int n = resampleDeadFeatures(resampleBatch.get());
+            if (n > 0) {
+                r = r.withResampled(n);
+                log.set(log.size() - 1, r);
+            }
+        }
+        return r;
+    }
+
     // ---- scaling ---------------------------------------------------------------------------------------------
 
     /**
@@ -591,7 +655,9 @@ public final class TranscoderTrainer implements AutoCloseable {
             progress.maybeReport(last);
             if (options.checkpointRoot() != null
                     && (step % options.checkpointEverySteps() == 0 || step == config.totalSteps())) {
-                saveCheckpoint(options.checkpointRoot().resolve("step=" + step));
+                Path dir = options.checkpointRoot().resolve("step=" + step);
+                saveCheckpoint(dir);
+                options.afterCheckpoint().accept(dir);
             }
         }
         if (last != null) {

@@ -29,14 +29,14 @@ import org.cellcircuits.model.GptNeoX;
 import org.cellcircuits.model.NeoXConfig;
 
 /** Tiny random models with the demo tokenizer, and sentences tables committed as the sentences stage would. */
-final class HarvestFixtures {
+public final class HarvestFixtures {
   private HarvestFixtures() {}
 
   /** The demo's byte-level BPE (2,000 ids). */
   static final Path DEMO_TOKENIZER = Path.of("demo/model/tokenizer.json");
 
   /** d_model 32, 4 heads, 3 layers, d_mlp 128, vocabulary 2,000 (the demo tokenizer's). */
-  static final NeoXConfig TINY = new NeoXConfig(32, 4, 3, 128, 0.25, 10000, true, 1e-5, 2000, 1024, false, true, 0);
+  public static final NeoXConfig TINY = new NeoXConfig(32, 4, 3, 128, 0.25, 10000, true, 1e-5, 2000, 1024, false, true, 0);
 
   /** C2S cell-type template 0, character for character. */
   static final String TEMPLATE = "The following is a list of %d gene names ordered by descending expression level in "
@@ -51,12 +51,12 @@ final class HarvestFixtures {
       "ventricular cardiomyocyte");
 
   /** Saves a random model as a checkpoint folder with the demo tokenizer beside it. */
-  static Path model(Path dir, NeoXConfig config, long seed) throws IOException {
+  public static Path model(Path dir, NeoXConfig config, long seed) throws IOException {
     return model(dir, config, seed, m -> {});
   }
 
   /** As {@link #model(Path, NeoXConfig, long)}, with the weights changed by {@code edit} before saving. */
-  static Path model(Path dir, NeoXConfig config, long seed, Consumer<GptNeoX> edit) throws IOException {
+  public static Path model(Path dir, NeoXConfig config, long seed, Consumer<GptNeoX> edit) throws IOException {
     Files.createDirectories(dir);
     try (GptNeoX model = GptNeoX.initialize(config, Device.cpu(), seed)) {
       edit.accept(model);
@@ -67,7 +67,7 @@ final class HarvestFixtures {
   }
 
   /** Cells with 3..12 genes from the pool, cyclic cell types; cell ids {@code cell-000}... */
-  static List<CellPrompt> cells(int n, long seed) {
+  public static List<CellPrompt> cells(int n, long seed) {
     Random random = new Random(seed);
     List<CellPrompt> out = new ArrayList<>();
     for (int i = 0; i < n; i++) {
@@ -101,11 +101,11 @@ final class HarvestFixtures {
   }
 
   /** Writes the cells as the sentences stage's table and commits it under the root. */
-  static void commitSentences(SparkSession spark, RunRoot root, List<CellPrompt> cells) throws Exception {
+  public static void commitSentences(SparkSession spark, RunRoot root, List<CellPrompt> cells) throws Exception {
     commitSentences(spark, root, rows(cells), SENTENCES);
   }
 
-  static void commitSentences(SparkSession spark, RunRoot root, List<Row> rows, StructType schema) throws Exception {
+  public static void commitSentences(SparkSession spark, RunRoot root, List<Row> rows, StructType schema) throws Exception {
     StageSpec spec = new StageSpec("sentences",
         ConfigFactory.parseString("sentences.fixture = " + rows.hashCode()), Map.of());
     StageCommitter.run(root, spec, true, attemptDir -> {
@@ -115,7 +115,7 @@ final class HarvestFixtures {
   }
 
   /** The full config of a harvest run: reference defaults plus these {@code key=value} overrides. */
-  static Config config(String root, Path model, String... overrides) {
+  public static Config config(String root, Path model, String... overrides) {
     // Most harvest tests count stored rows per cell: they hold out nothing unless they say so.
     List<String> all = new ArrayList<>(List.of("run.root=" + root, "model.path=" + model,
         "split.held-out-fraction=0"));

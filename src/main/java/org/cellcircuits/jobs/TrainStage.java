@@ -1,0 +1,183 @@
+package org.cellcircuits.jobs;
+
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import com.typesafe.config.Config;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.apache.hadoop.fs.Path;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructField;
+import org.apache.spark.sql.types.StructType;
+import org.cellcircuits.harvest.ActivationStore;
+import org.cellcircuits.io.RunRoot;
+import org.cellcircuits.io.StageMarker;
+import org.cellcircuits.io.StageResult;
+import org.cellcircuits.transcoder.StepRecord;
+import org.cellcircuits.transcoder.TrainParams;
+import org.cellcircuits.transcoder.TrainingCheckpoints;
+import org.cellcircuits.transcoder.TranscoderConfig;
+import org.cellcircuits.transcoder.TranscoderStore;
+import org.cellcircuits.transcoder.TranscoderTrainingJob;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The {@code train} stage: one transcoder (or SAE) per harvested layer ({@link TranscoderTrainingJob}), written as
+ * {@code transcoders/layer=L/} (cfg.json + weights.safetensors, SAELens/circuit-tracer layout), and every step's
+ * metrics as {@code train_log/}. Checkpoints live beside the attempts, under {@code train/checkpoints/}, so a rerun
+ * after a crash continues where the last one stopped.
+ */
+public final class TrainStage implements Stage {
+  private static final Logger LOG = LoggerFactory.getLogger(TrainStage.class);
+  private static final Pattern LAYER_TABLE = Pattern.compile("activations/layer=(\\d+)");
+  /** Steps averaged for the final figures in the marker (one batch is noisy). */
+  private static final int FINAL_STEPS = 20;
+
+  /** The training log table. */
+  public static final StructType TRAIN_LOG_SCHEMA = new StructType(new StructField[] {
+      DataTypes.createStructField("layer", DataTypes.IntegerType, false),
+      DataTypes.createStructField("step", DataTypes.LongType, false),
+      DataTypes.createStructField("tokens_seen", DataTypes.LongType, false),
+      DataTypes.createStructField("loss", DataTypes.DoubleType, false),
+      DataTypes.createStructField("mse", DataTypes.DoubleType, false),
+      DataTypes.createStructField("l1", DataTypes.DoubleType, false),
+      DataTypes.createStructField("l0", DataTypes.DoubleType, false),
+      DataTypes.createStructField("dead_fraction", DataTypes.DoubleType, false),
+      DataTypes.createStructField("explained_variance", DataTypes.DoubleType, false),
+      DataTypes.createStructField("lr", DataTypes.DoubleType, false),
+      DataTypes.createStructField("l1_coefficient", DataTypes.DoubleType, false),
+      DataTypes.createStructField("resampled", DataTypes.IntegerType, false)});
+
+  @Override
+  public String name() {
+    return "train";
+  }
+
+  @Override
+  public String description() {
+    return "train one sparse transcoder per MLP layer on the harvested activations";
+  }
+
+  @Override
+  public List<String> upstream() {
+    return List.of("harvest");
+  }
+
+  @Override
+  public StageResult write(StageContext ctx, String attemptDir) throws Exception {
+    RunRoot root = ctx.root();
+    TrainParams params = TrainParams.fromConfig(ctx.config());
+    Config train = ctx.config().getConfig(ConfigLoader.ROOT + ".train");
+    StageMarker harvest = root.requireCommitted("harvest");
+    List<Integer> layers = layersToTrain(harvest, params, root);
+    String modelName = modelName(harvest);
+
+    List<TranscoderTrainingJob.LayerPlan> plans = new ArrayList<>();
+    long totalSteps = 0;
+    for (int layer : layers) {
+      ActivationStore store = ActivationStore.open(root, layer);
+      if (store.rows() == 0) {
+        throw new IllegalArgumentException(String.format(
+            "layer %d: the harvest under %s stored no activations (held-out split or token policy left none)",
+            layer, root.uri()));
+      }
+      TranscoderConfig config;
+      try {
+        config = TranscoderConfig.fromConfig(train, modelName, layer, store.dModel(), store.dModel());
+      } catch (IllegalArgumentException e) {
+        throw new BadConfigException("cellcircuits.train: " + e.getMessage());
+      }
+      plans.add(new TranscoderTrainingJob.LayerPlan(layer, store, config));
+      totalSteps += config.totalSteps();
+      LOG.info("train layer {}: {} stored tokens, d_in {} -> d_sae {}, {} steps of {} tokens", layer, store.rows(),
+          config.dIn(), config.dSae(), config.totalSteps(), config.trainBatchSizeTokens());
+    }
+    TrainingCheckpoints checkpoints = new TrainingCheckpoints(new Path(root.stagePath(name()), "checkpoints").toString());
+    JavaSparkContext jsc = JavaSparkContext.fromSparkContext(ctx.spark().sparkContext());
+    long t0 = System.nanoTime();
+    List<TranscoderTrainingJob.LayerOutcome> outcomes = TranscoderTrainingJob.run(jsc, plans, params, checkpoints,
+        attemptDir + "/transcoders", ctx.settings().overwrite());
+    double seconds = (System.nanoTime() - t0) / 1e9;
+
+    List<Row> rows = new ArrayList<>();
+    Map<String, Long> tables = new LinkedHashMap<>();
+    Map<String, Double> stats = new TreeMap<>();
+    long tokensTrainedNow = 0;
+    for (TranscoderTrainingJob.LayerOutcome o : outcomes) {
+      for (StepRecord r : o.log()) {
+        rows.add(RowFactory.create(o.layer(), r.step(), r.tokensSeen(), r.loss(), r.mse(), r.l1(), r.l0(),
+            r.deadFraction(), r.explainedVariance(), r.lr(), r.l1Coefficient(), r.resampled()));
+      }
+      TranscoderConfig c = plans.stream().filter(p -> p.layer() == o.layer()).findFirst().orElseThrow().config();
+      tables.put(TranscoderStore.layerTable(o.layer()), (long) c.dSae());
+      List<StepRecord> tail = o.log().subList(Math.max(0, o.log().size() - FINAL_STEPS), o.log().size());
+      stats.put("explained_variance_layer_" + o.layer(), tail.stream().mapToDouble(StepRecord::explainedVariance)
+          .average().orElse(Double.NaN));
+      stats.put("l0_layer_" + o.layer(), tail.stream().mapToDouble(StepRecord::l0).average().orElse(Double.NaN));
+      stats.put("dead_fraction_layer_" + o.layer(), o.log().isEmpty() ? Double.NaN
+          : o.log().get(o.log().size() - 1).deadFraction());
+      long before = o.resumedAtStep() == 0 ? 0 : o.log().get((int) o.resumedAtStep() - 1).tokensSeen();
+      tokensTrainedNow += o.tokensSeen() - before;
+      LOG.info(String.format(Locale.ROOT, "train layer %d: %d steps, %,d tokens, %d epoch(s), final EV %.3f, L0 %.1f, "
+              + "dead %.1f%%, %.1f s", o.layer(), o.log().size(), o.tokensSeen(), o.epochs(),
+          stats.get("explained_variance_layer_" + o.layer()), stats.get("l0_layer_" + o.layer()),
+          100 * stats.get("dead_fraction_layer_" + o.layer()), o.seconds()));
+    }
+    ctx.spark().createDataFrame(rows, TRAIN_LOG_SCHEMA).coalesce(1).write().parquet(attemptDir + "/train_log");
+    tables.put("train_log", (long) rows.size());
+    StageResult result = StageResult.of(tables);
+    for (Map.Entry<String, Double> s : stats.entrySet()) {
+      result = result.withStat(s.getKey(), s.getValue());
+    }
+    return result.withStat("layers", outcomes.size())
+        .withStat("steps", totalSteps)
+        .withStat("seconds", seconds)
+        .withStat("tokens_per_second", seconds > 0 ? tokensTrainedNow / seconds : Double.NaN);
+  }
+
+  /** The configured layers, each of which must have been harvested; all harvested layers when none is named. */
+  static List<Integer> layersToTrain(StageMarker harvest, TrainParams params, RunRoot root) {
+    List<Integer> harvested = new ArrayList<>();
+    for (String table : harvest.rowCounts().keySet()) {
+      Matcher m = LAYER_TABLE.matcher(table);
+      if (m.matches()) {
+        harvested.add(Integer.parseInt(m.group(1)));
+      }
+    }
+    harvested.sort(null);
+    if (harvested.isEmpty()) {
+      throw new IllegalArgumentException(String.format("the harvest under %s stored no layer", root.uri()));
+    }
+    if (params.layers().isEmpty()) {
+      return harvested;
+    }
+    for (int layer : params.layers()) {
+      if (!harvested.contains(layer)) {
+        throw new BadConfigException(String.format(
+            "cellcircuits.train.layers names layer %d, but the harvest under %s stored layers %s", layer, root.uri(),
+            harvested));
+      }
+    }
+    return params.layers();
+  }
+
+  /** The model's folder name, from the harvest's config (cfg.json's model_name). */
+  static String modelName(StageMarker harvest) {
+    JsonObject config = JsonParser.parseString(harvest.configJson()).getAsJsonObject();
+    String path = config.has("model") && config.getAsJsonObject("model").has("path")
+        ? config.getAsJsonObject("model").get("path").getAsString() : "unknown";
+    String trimmed = path.replaceAll("/+$", "");
+    return trimmed.substring(trimmed.lastIndexOf('/') + 1);
+  }
+}

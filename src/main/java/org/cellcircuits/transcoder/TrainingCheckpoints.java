@@ -1,0 +1,165 @@
+package org.cellcircuits.transcoder;
+
+import ai.djl.Device;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import java.io.IOException;
+import java.io.Serializable;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.util.Optional;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileStatus;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+import org.cellcircuits.io.HadoopFolders;
+
+/**
+ * Training checkpoints of the {@code train} stage in the run root: {@code <root>/train/checkpoints/layer=L/step=S/},
+ * outside the stage's attempt folders so that they outlive a crashed attempt. Each holds what
+ * {@link TranscoderTrainer#saveCheckpoint} writes plus {@code layout.json}, how the data was cut (a resume must read
+ * it the same way). {@code trainer_state.json} is uploaded last, so a folder without it is an interrupted upload and
+ * is ignored. Only the newest two checkpoints of a layer are kept.
+ */
+public final class TrainingCheckpoints implements Serializable {
+  private static final long serialVersionUID = 1L;
+  static final String LAYOUT_FILE = "layout.json";
+  private static final Pattern STEP_DIR = Pattern.compile("step=(\\d+)");
+
+  private final String root;
+
+  /** @param root the checkpoints folder, {@code <run root>/train/checkpoints} */
+  public TrainingCheckpoints(String root) {
+    this.root = root;
+  }
+
+  public Path layerDir(int layer) {
+    return new Path(root, "layer=" + layer);
+  }
+
+  /** A resumable checkpoint: the trainer and how its data was cut. */
+  public record Resumed(TranscoderTrainer trainer, JsonObject layout, long step) {}
+
+  /**
+   * The newest complete checkpoint of a layer as a trainer on {@code device}, or empty when there is none.
+   *
+   * @param discardOtherConfig delete the layer's checkpoints, and start over, when they were written with another
+   *     training config (the stage passes its --overwrite)
+   * @throws IllegalArgumentException when it was written with another training config and {@code discardOtherConfig}
+   *     is false (the message lists the differences)
+   */
+  public Optional<Resumed> resumeLatest(int layer, TranscoderConfig config, Device device, Configuration conf,
+      boolean discardOtherConfig) throws IOException {
+    Optional<Path> latest = latest(layer, conf);
+    if (latest.isEmpty()) {
+      return Optional.empty();
+    }
+    java.nio.file.Path local = HadoopFolders.local(latest.get(), conf);
+    try {
+      TranscoderTrainer t;
+      try {
+        t = TranscoderTrainer.resume(local, config, device);
+      } catch (IllegalArgumentException e) {
+        if (!config.hash().equals(TranscoderTrainer.checkpointConfig(local).hash())) {
+          if (discardOtherConfig) {
+            layerDir(layer).getFileSystem(conf).delete(layerDir(layer), true);
+            return Optional.empty();
+          }
+          throw new IllegalArgumentException(e.getMessage() + ". To discard it, rerun the train stage with --overwrite",
+              e);
+        }
+        throw e;
+      }
+      java.nio.file.Path layoutFile = local.resolve(LAYOUT_FILE);
+      JsonObject layout = Files.isRegularFile(layoutFile)
+          ? JsonParser.parseString(Files.readString(layoutFile, StandardCharsets.UTF_8)).getAsJsonObject()
+          : new JsonObject();
+      return Optional.of(new Resumed(t, layout, t.step()));
+    } finally {
+      HadoopFolders.deleteCopy(local, latest.get(), conf);
+    }
+  }
+
+  /** Step folder of the newest complete checkpoint of a layer. */
+  public Optional<Path> latest(int layer, Configuration conf) throws IOException {
+    Path dir = layerDir(layer);
+    FileSystem fs = dir.getFileSystem(conf);
+    if (!fs.exists(dir)) {
+      return Optional.empty();
+    }
+    Path best = null;
+    long bestStep = -1;
+    for (FileStatus s : fs.listStatus(dir)) {
+      Matcher m = STEP_DIR.matcher(s.getPath().getName());
+      if (s.isDirectory() && m.matches() && fs.exists(new Path(s.getPath(), TranscoderTrainer.CHECKPOINT_STATE))) {
+        long step = Long.parseLong(m.group(1));
+        if (step > bestStep) {
+          bestStep = step;
+          best = s.getPath();
+        }
+      }
+    }
+    return Optional.ofNullable(best);
+  }
+
+  /**
+   * Writes {@code layout} beside a checkpoint just saved locally, uploads the folder as {@code step=S} of the layer
+   * (trainer state last) and deletes all but the newest two checkpoints of the layer and the local folder.
+   */
+  public void publish(int layer, long step, java.nio.file.Path local, JsonObject layout, Configuration conf) {
+    try {
+      Files.writeString(local.resolve(LAYOUT_FILE), layout.toString(), StandardCharsets.UTF_8);
+      Path target = new Path(layerDir(layer), "step=" + step);
+      HadoopFolders.publish(local, target, TranscoderTrainer.CHECKPOINT_STATE, conf);
+      HadoopFolders.deleteRecursively(local);
+      FileSystem fs = target.getFileSystem(conf);
+      for (FileStatus s : fs.listStatus(layerDir(layer))) {
+        Matcher m = STEP_DIR.matcher(s.getPath().getName());
+        if (m.matches() && Long.parseLong(m.group(1)) < step) {
+          // keep the previous one too: if this upload were damaged unnoticed, one good checkpoint remains
+          Optional<Path> previous = previousOf(layer, step, conf);
+          if (previous.isEmpty() || !previous.get().getName().equals(s.getPath().getName())) {
+            fs.delete(s.getPath(), true);
+          }
+        }
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(String.format("cannot publish the checkpoint of layer %d step %d to %s", layer,
+          step, layerDir(layer)), e);
+    }
+  }
+
+  private Optional<Path> previousOf(int layer, long step, Configuration conf) throws IOException {
+    FileSystem fs = layerDir(layer).getFileSystem(conf);
+    Path best = null;
+    long bestStep = -1;
+    for (FileStatus s : fs.listStatus(layerDir(layer))) {
+      Matcher m = STEP_DIR.matcher(s.getPath().getName());
+      if (m.matches()) {
+        long st = Long.parseLong(m.group(1));
+        if (st < step && st > bestStep) {
+          bestStep = st;
+          best = s.getPath();
+        }
+      }
+    }
+    return Optional.ofNullable(best);
+  }
+
+  /** Deletes every checkpoint of every layer (an --overwrite run starts over). */
+  public void clear(Configuration conf) throws IOException {
+    Path dir = new Path(root);
+    FileSystem fs = dir.getFileSystem(conf);
+    if (fs.exists(dir)) {
+      fs.delete(dir, true);
+    }
+  }
+
+  @Override
+  public String toString() {
+    return root;
+  }
+}

@@ -1,0 +1,332 @@
+package org.cellcircuits.transcoder;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDManager;
+import com.google.gson.JsonArray;
+import com.google.gson.JsonObject;
+import java.io.IOException;
+import java.io.Serializable;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Locale;
+import java.util.stream.IntStream;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.Path;
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.broadcast.Broadcast;
+import org.apache.spark.util.SerializableConfiguration;
+import org.cellcircuits.harvest.ActivationStore;
+import org.cellcircuits.model.ModelDevice;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Trains the transcoders of a run on Spark, with either level of distribution ({@link TrainParams}):
+ * layer-parallel (one task per layer, {@link TranscoderTrainer#train} from start to end) or data-parallel (per step a
+ * Spark job whose tasks return summed {@link Gradients} that the driver adds with {@code treeReduce} and applies).
+ * Either way a layer resumes from its newest checkpoint ({@link TrainingCheckpoints}) and ends by writing its
+ * transcoder to {@code <transcodersDir>/layer=L}.
+ */
+public final class TranscoderTrainingJob {
+  private static final Logger LOG = LoggerFactory.getLogger(TranscoderTrainingJob.class);
+  /** Seeds the driver's own stream of resampling batches in data-parallel training, apart from the shards'. */
+  static final long RESAMPLE_SEED_SALT = 0x5EED_0F_DEADL;
+
+  /** Tests: a layer's training throws after this many steps of the run (checkpoints up to there are kept). */
+  static volatile long crashAfterStepForTests = -1;
+
+  private TranscoderTrainingJob() {}
+
+  /**
+   * One layer to train.
+   *
+   * @param store its harvested activations (training cells only)
+   * @param config the maths
+   */
+  public record LayerPlan(int layer, ActivationStore store, TranscoderConfig config) implements Serializable {
+    private static final long serialVersionUID = 1L;
+  }
+
+  /**
+   * What training a layer did.
+   *
+   * @param log every step's record, from step 0 (a resumed run's earlier steps included)
+   * @param resumedAtStep the step the run resumed from (0 for a fresh start)
+   * @param epochs passes over the activations begun
+   */
+  public record LayerOutcome(int layer, List<StepRecord> log, ActivationScaling scaling, long tokensSeen,
+      long resumedAtStep, int epochs, double seconds) implements Serializable {
+    private static final long serialVersionUID = 1L;
+  }
+
+  /** Trains every planned layer and writes each transcoder; returns the outcomes in layer order. */
+  public static List<LayerOutcome> run(JavaSparkContext jsc, List<LayerPlan> plans, TrainParams params,
+      TrainingCheckpoints checkpoints, String transcodersDir, boolean overwrite) throws IOException {
+    Configuration hadoop = jsc.hadoopConfiguration();
+    Broadcast<SerializableConfiguration> conf = jsc.broadcast(new SerializableConfiguration(hadoop));
+    List<LayerOutcome> out = new ArrayList<>();
+    if (params.layerParallel()) {
+      LOG.info("train: {} layers side by side, one task each (layer-parallel)", plans.size());
+      jsc.setJobDescription(String.format(Locale.ROOT, "train: %d transcoders, one task per layer", plans.size()));
+      out.addAll(jsc.parallelize(plans, plans.size())
+          .map(p -> trainWholeLayer(p, params, checkpoints, transcodersDir, overwrite, conf.value().value()))
+          .collect());
+    } else {
+      for (LayerPlan p : plans) {
+        out.add(trainDataParallel(jsc, p, params, checkpoints, transcodersDir, overwrite, conf));
+      }
+    }
+    out.sort((a, b) -> Integer.compare(a.layer(), b.layer()));
+    return out;
+  }
+
+  // ---- layer-parallel ----------------------------------------------------------------------------------------
+
+  static LayerOutcome trainWholeLayer(LayerPlan plan, TrainParams params, TrainingCheckpoints checkpoints,
+      String transcodersDir, boolean overwrite, Configuration conf) throws IOException {
+    long t0 = System.nanoTime();
+    TranscoderConfig c = plan.config();
+    int layer = plan.layer();
+    Device device = ModelDevice.resolve(params.device());
+    JsonObject layout = new JsonObject();
+    layout.addProperty("mode", "layer-parallel");
+    layout.addProperty("batch_rows", c.trainBatchSizeTokens());
+    layout.addProperty("shuffle_buffer_rows", params.shuffleBufferRows());
+    layout.addProperty("max_epochs", params.maxEpochs());
+    TranscoderTrainer trainer = null;
+    long resumedAt = 0;
+    var resumed = checkpoints.resumeLatest(layer, c, device, conf, overwrite);
+    if (resumed.isPresent()) {
+      trainer = resumed.get().trainer();
+      resumedAt = trainer.step();
+      requireSameLayout(resumed.get().layout(), layout, layer, checkpoints);
+      LOG.info("train layer {}: resuming from the checkpoint at step {}", layer, resumedAt);
+    } else {
+      trainer = TranscoderTrainer.create(c, device);
+    }
+    java.nio.file.Path local = Files.createTempDirectory("cellcircuits-checkpoint-");
+    try (TranscoderTrainer t = trainer;
+        NDManager manager = NDManager.newBaseManager(device);
+        HarvestedBatches batches = new HarvestedBatches(plan.store(), conf, c.trainBatchSizeTokens(),
+            params.shuffleBufferRows(), c.seed(), params.maxEpochs(), c.kind(), manager)) {
+      TrainOptions options = TrainOptions.logTo(LOG::info, "layer " + layer)
+          .withCheckpoints(local, params.checkpointEverySteps())
+          .afterEachCheckpoint(dir -> checkpoints.publish(layer, stepOf(dir), dir, layout, conf));
+      long crash = crashAfterStepForTests;
+      if (crash >= 0) {
+        options = options.stoppingAfter(crash);
+      }
+      try {
+        t.train(batches, options);
+      } catch (IllegalStateException e) {
+        if (e.getMessage() != null && e.getMessage().contains("ran out")) {
+          throw new IllegalStateException(String.format("%s, or raise train.max-epochs (now %d)", e.getMessage(),
+              params.maxEpochs()), e);
+        }
+        throw e;
+      }
+      if (crash >= 0 && !t.isDone()) {
+        throw new IllegalStateException("layer " + layer + ": stopped at step " + t.step() + " for a test");
+      }
+      try (Transcoder tc = t.transcoder()) {
+        TranscoderStore.save(tc, new Path(transcodersDir, "layer=" + layer), conf);
+      }
+      return new LayerOutcome(layer, t.log(), t.scaling(), t.tokensSeen(), resumedAt, batches.epochsBegun(),
+          (System.nanoTime() - t0) / 1e9);
+    } finally {
+      org.cellcircuits.io.HadoopFolders.deleteRecursively(local);
+    }
+  }
+
+  private static long stepOf(java.nio.file.Path dir) {
+    String name = dir.getFileName().toString();
+    return Long.parseLong(name.substring(name.indexOf('=') + 1));
+  }
+
+  private static void requireSameLayout(JsonObject saved, JsonObject now, int layer, TrainingCheckpoints cps) {
+    for (String key : now.keySet()) {
+      if (key.equals("positions") || key.equals("resample_batches")) {
+        continue;
+      }
+      if (!now.get(key).equals(saved.get(key))) {
+        throw new IllegalArgumentException(String.format(
+            "layer %d: the checkpoint under %s cut the data as %s, this run as %s (%s differs); resume with the "
+                + "same train settings or rerun with --overwrite to start over", layer, cps.layerDir(layer),
+            saved, now, key));
+      }
+    }
+  }
+
+  // ---- data-parallel -----------------------------------------------------------------------------------------
+
+  /** What the driver sends each worker for one step. */
+  record StepInput(long step, float[] weights, long[] positions) implements Serializable {
+    private static final long serialVersionUID = 1L;
+  }
+
+  /** A worker's part of a step: summed gradients of its shards' rows and where each of its shards now stands. */
+  record StepContribution(Gradients gradients, long[] positions) implements Serializable {
+    private static final long serialVersionUID = 1L;
+
+    StepContribution plus(StepContribution o) {
+      long[] p = positions.clone();
+      for (int i = 0; i < p.length; i++) {
+        p[i] = Math.max(p[i], o.positions[i]);
+      }
+      return new StepContribution(gradients.plus(o.gradients), p);
+    }
+  }
+
+  /** Squared-norm sums of the scaling estimate, per worker. */
+  record ScalingSums(double input, double target, long rows, long[] positions) implements Serializable {
+    private static final long serialVersionUID = 1L;
+
+    ScalingSums plus(ScalingSums o) {
+      long[] p = positions.clone();
+      for (int i = 0; i < p.length; i++) {
+        p[i] = Math.max(p[i], o.positions[i]);
+      }
+      return new ScalingSums(input + o.input, target + o.target, rows + o.rows, p);
+    }
+  }
+
+  static LayerOutcome trainDataParallel(JavaSparkContext jsc, LayerPlan plan, TrainParams params,
+      TrainingCheckpoints checkpoints, String transcodersDir, boolean overwrite,
+      Broadcast<SerializableConfiguration> conf) throws IOException {
+    long t0 = System.nanoTime();
+    TranscoderConfig c = plan.config();
+    int layer = plan.layer();
+    int shards = params.shards();
+    int microRows = params.rowsPerShardStep(c.trainBatchSizeTokens()) / params.microBatchesPerSync();
+    Configuration hadoop = conf.value().value();
+    Device device = ModelDevice.resolve(params.device());
+    JsonObject layout = new JsonObject();
+    layout.addProperty("mode", "data-parallel");
+    layout.addProperty("shards", shards);
+    layout.addProperty("micro_batch_rows", microRows);
+    layout.addProperty("shuffle_buffer_rows", params.shuffleBufferRows());
+    layout.addProperty("max_epochs", params.maxEpochs());
+
+    long[] positions = new long[shards];
+    long resampleBatches = 0;
+    long resumedAt = 0;
+    TranscoderTrainer trainer;
+    var resumed = checkpoints.resumeLatest(layer, c, device, hadoop, overwrite);
+    if (resumed.isPresent()) {
+      trainer = resumed.get().trainer();
+      resumedAt = trainer.step();
+      JsonObject saved = resumed.get().layout();
+      requireSameLayout(saved, layout, layer, checkpoints);
+      JsonArray p = saved.getAsJsonArray("positions");
+      for (int i = 0; i < shards; i++) {
+        positions[i] = p.get(i).getAsLong();
+      }
+      resampleBatches = saved.get("resample_batches").getAsLong();
+      LOG.info("train layer {}: resuming data-parallel training from the checkpoint at step {}", layer, resumedAt);
+    } else {
+      trainer = TranscoderTrainer.create(c, device);
+    }
+    JavaRDD<Integer> workers = jsc.parallelize(IntStream.range(0, params.workers()).boxed().toList(),
+        params.workers());
+    String name = "layer " + layer;
+    java.nio.file.Path local = Files.createTempDirectory("cellcircuits-checkpoint-");
+    try (TranscoderTrainer t = trainer; NDManager manager = NDManager.newBaseManager(device)) {
+      if (t.scaling() == null) {
+        jsc.setJobDescription(String.format(Locale.ROOT, "train %s: estimating activation scales", name));
+        long[] start = positions.clone();
+        ScalingSums sums = workers.mapPartitions((Iterator<Integer> it) -> {
+          int w = it.next();
+          return List.of(ShardWorker.scalingSums(plan, params, microRows, w, start, conf.value().value())).iterator();
+        }).treeReduce(ScalingSums::plus);
+        double in = ActivationScaling.factor(sums.input(), sums.rows(), c.dIn(), "mlp_in (" + c.hookNameIn() + ")");
+        double out = c.kind() == TranscoderKind.SAE ? in
+            : ActivationScaling.factor(sums.target(), sums.rows(), c.dOut(), "target (" + c.hookNameOut() + ")");
+        t.setScaling(new ActivationScaling(in, out, false));
+        positions = sums.positions();
+        LOG.info("train {}: scaling factors input {} target {} from {} rows", name, in, out, sums.rows());
+      }
+      ActivationScaling scaling = t.scaling();
+      HarvestedBatches resampleStream = c.resampleDeadFeatures()
+          ? new HarvestedBatches(plan.store(), hadoop, c.trainBatchSizeTokens(), params.shuffleBufferRows(),
+              c.seed() ^ RESAMPLE_SEED_SALT, Integer.MAX_VALUE, c.kind(), manager)
+          : null;
+      for (long i = 0; i < resampleBatches; i++) {
+        try (NDManager m = manager.newSubManager()) {
+          resampleStream.next(m);
+        }
+      }
+      TrainingProgress progress = new TrainingProgress(name, c.totalSteps(), Duration.ofSeconds(5).toNanos(),
+          System::nanoTime, LOG::info, t.step(), t.tokensSeen());
+      StepRecord last = null;
+      long[] resampleUsed = {resampleBatches};
+      while (!t.isDone()) {
+        long step = t.step();
+        jsc.setJobDescription(String.format(Locale.ROOT, "train %s: step %,d of %,d (data-parallel, %d workers)",
+            name, step + 1, c.totalSteps(), params.workers()));
+        Broadcast<StepInput> input = jsc.broadcast(new StepInput(step, t.flatWeights(), positions.clone()));
+        StepContribution sum;
+        try {
+          sum = workers.mapPartitions((Iterator<Integer> it) -> {
+            int w = it.next();
+            return List.of(ShardWorker.gradients(plan, params, microRows, scaling, w, input.value(),
+                conf.value().value())).iterator();
+          }).treeReduce(StepContribution::plus);
+        } finally {
+          input.destroy();
+        }
+        positions = sum.positions();
+        try (NDManager m = manager.newSubManager()) {
+          last = t.applyAndResample(sum.gradients(), () -> {
+            resampleUsed[0]++;
+            TrainingBatch b = resampleStream.next(m);
+            if (b == null) {
+              throw new IllegalStateException("layer " + layer + ": no activations left to resample from");
+            }
+            return b;
+          });
+        }
+        progress.maybeReport(last);
+        if (t.step() % params.checkpointEverySteps() == 0 || t.isDone()) {
+          java.nio.file.Path dir = local.resolve("step=" + t.step());
+          t.saveCheckpoint(dir);
+          JsonObject state = layout.deepCopy();
+          JsonArray p = new JsonArray();
+          for (long v : positions) {
+            p.add(v);
+          }
+          state.add("positions", p);
+          state.addProperty("resample_batches", resampleUsed[0]);
+          checkpoints.publish(layer, t.step(), dir, state, hadoop);
+        }
+        if (crashAfterStepForTests >= 0 && t.step() >= crashAfterStepForTests && !t.isDone()) {
+          throw new IllegalStateException("layer " + layer + ": stopped at step " + t.step() + " for a test");
+        }
+      }
+      if (last != null) {
+        progress.finish(last);
+      }
+      if (resampleStream != null) {
+        resampleStream.close();
+      }
+      try (Transcoder tc = t.transcoder()) {
+        TranscoderStore.save(tc, new Path(transcodersDir, "layer=" + layer), hadoop);
+      }
+      long rows = 0;
+      for (long p : positions) {
+        rows += p;
+      }
+      int epochs = (int) Math.max(1, (rows + plan.store().rows() - 1) / Math.max(1, plan.store().rows()));
+      return new LayerOutcome(layer, t.log(), t.scaling(), t.tokensSeen(), resumedAt, epochs,
+          (System.nanoTime() - t0) / 1e9);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    } finally {
+      org.cellcircuits.io.HadoopFolders.deleteRecursively(local);
+    }
+  }
+}
