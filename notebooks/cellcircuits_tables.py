@@ -8,6 +8,7 @@
 # COMMAND ----------
 
 import json
+import re
 
 RUN_ROOT = "s3a://my-bucket/cellcircuits/heart-v2"   # or "runs/demo" locally
 STAGES = ["sentences", "harvest", "train", "evaluate", "circuits", "interpret"]
@@ -23,16 +24,24 @@ def read_marker(root, stage):
     return json.loads(text)
 
 
+# Tables that are folders of other files, not Parquet: transcoders/layer=L is cfg.json + weights.safetensors.
+NOT_PARQUET = ("transcoders/",)
+
+
 def register(root):
-    """Creates a temp view <stage>_<table> for every committed table; returns {view: path}."""
+    """Creates a temp view <stage>_<table> for every committed Parquet table (activations/layer=3 becomes
+    harvest_activations_layer_3); returns {view: path}."""
     views = {}
     for stage in STAGES:
         marker = read_marker(root, stage)
         if marker is None:
             continue
         for table in marker["row_counts"]:
+            if table.startswith(NOT_PARQUET):
+                continue
             path = f"{root.rstrip('/')}/{stage}/{marker['attempt_folder']}/{table}"
             name = f"{stage}_{table}" if table != stage else stage
+            name = re.sub(r"[^A-Za-z0-9_]", "_", name)
             spark.read.parquet(path).createOrReplaceTempView(name)
             views[name] = path
     return views
@@ -80,3 +89,29 @@ spark.sql(f"""
          avg(CASE WHEN array_contains(genes, '{MARKER}') THEN 1.0 ELSE 0.0 END) AS share_of_cells_with_it
   FROM sentences GROUP BY cell_type ORDER BY share_of_cells_with_it DESC
 """).show(truncate=False)
+
+# COMMAND ----------
+
+# MAGIC %md ## Transcoder training: the last steps of each layer (explained variance, L0, dead features)
+
+# COMMAND ----------
+
+spark.sql("""
+  SELECT layer, max(step) + 1 AS steps, max(tokens_seen) AS tokens,
+         avg(explained_variance) AS ev_last_20_steps, avg(l0) AS l0_last_20_steps,
+         max_by(dead_fraction, step) AS dead_fraction_at_end
+  FROM (SELECT *, row_number() OVER (PARTITION BY layer ORDER BY step DESC) AS back FROM train_train_log)
+  WHERE back <= 20
+  GROUP BY layer ORDER BY layer
+""").show(truncate=False)
+
+# COMMAND ----------
+
+# MAGIC %md ## Training curves: loss, mse and L0 every 50 steps (plot with display() on Databricks)
+
+# COMMAND ----------
+
+spark.sql("""
+  SELECT layer, step, loss, mse, l0, explained_variance, lr, l1_coefficient
+  FROM train_train_log WHERE step % 50 = 0 ORDER BY layer, step
+""").show(40, truncate=False)
