@@ -235,7 +235,7 @@ class CellCircuitsTest {
         "sentences  will run",
         "harvest    runs after sentences",
         "train      not implemented yet (issue 7)",
-        "evaluate   not implemented yet (no issue filed yet)",
+        "evaluate   runs after sentences, train",
         "circuits   not implemented yet (no issue filed yet)",
         "interpret  not implemented yet (no issue filed yet)");
   }
