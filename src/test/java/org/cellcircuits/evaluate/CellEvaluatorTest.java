@@ -6,9 +6,12 @@ import static org.assertj.core.api.Assertions.within;
 
 import ai.djl.Device;
 import ai.djl.ndarray.NDManager;
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -18,11 +21,13 @@ import org.apache.hadoop.conf.Configuration;
 import org.cellcircuits.harvest.CellPrompt;
 import org.cellcircuits.harvest.ExecutorModels;
 import org.cellcircuits.model.ActivationCache;
+import org.cellcircuits.model.CellTypePredictor;
 import org.cellcircuits.model.ForwardOptions;
 import org.cellcircuits.model.GptNeoX;
 import org.cellcircuits.model.HookNames;
 import org.cellcircuits.model.LogitsMode;
 import org.cellcircuits.model.MlpReplacement;
+import org.cellcircuits.model.Prediction;
 import org.cellcircuits.model.TokenBatch;
 import org.cellcircuits.sentences.CellSplit;
 import org.cellcircuits.transcoder.Transcoder;
@@ -332,6 +337,59 @@ class CellEvaluatorTest {
     try (Transcoder misfiled = EvaluateFixtures.transcoder(TranscoderKind.TRANSCODER, 1, 32, 32, 0.1, 5)) {
       assertThatThrownBy(() -> new CellEvaluator(loaded, new TreeMap<>(Map.of(2, misfiled)), params(100)))
           .hasMessageContaining("filed under layer 2 says hook_layer 1");
+    }
+  }
+
+  /** Prompts of the demo's template made of each cell type's planted markers, in file order and reversed. */
+  static List<CellPrompt> markerCells() throws IOException {
+    Map<String, List<String>> markers = new TreeMap<>();
+    List<String> lines = Files.readAllLines(Path.of("demo/markers.tsv"));
+    for (String line : lines.subList(1, lines.size())) {
+      String[] f = line.split("\t");
+      markers.computeIfAbsent(f[0], k -> new ArrayList<>()).add(f[1]);
+    }
+    List<CellPrompt> out = new ArrayList<>();
+    for (Map.Entry<String, List<String>> e : markers.entrySet()) {
+      for (int order = 0; order < 2; order++) {
+        List<String> genes = new ArrayList<>(e.getValue());
+        if (order == 1) {
+          Collections.reverse(genes);
+        }
+        out.add(new CellPrompt(e.getKey().replace(' ', '_') + "-" + order, e.getKey(), genes,
+            String.format(EvaluateFixtures.TEMPLATE, 64, String.join(" ", genes))));
+      }
+    }
+    return out;
+  }
+
+  static double bruteAccuracy(ExecutorModels.Loaded l, List<CellPrompt> cs, ForwardOptions options) {
+    CellTypePredictor p = new CellTypePredictor(l.model(), l.answers(),
+        params(100).predictOptions(), options);
+    List<Prediction> got = p.predict(cs.stream().map(CellPrompt::prompt).toList());
+    long ok = 0;
+    for (int i = 0; i < cs.size(); i++) {
+      ok += cs.get(i).cellType().equals(got.get(i).answer()) ? 1 : 0;
+    }
+    return (double) ok / cs.size();
+  }
+
+  @Test
+  void accuracyIsGreedyDecodingOfEveryCellUnderTheSameVariant() throws Exception {
+    // The trained demo model answers every marker prompt right; with layer 2's MLP replaced by a weak random
+    // transcoder it answers about 5 in 6 right, so both the teacher-forced shortcut and decoding are exercised.
+    ExecutorModels.Loaded demo = ExecutorModels.get("demo/model", "cpu", "fp32", 1, new Configuration());
+    List<CellPrompt> cs = markerCells();
+    try (Transcoder weak = EvaluateFixtures.transcoder(TranscoderKind.TRANSCODER, 2, 128, 256, 0.05, 42)) {
+      CellEvaluator evaluator = new CellEvaluator(demo, new TreeMap<>(Map.of(2, weak)), params(2000));
+      EvaluationSums s = evaluator.emptySums();
+      evaluator.evaluate(cs, s);
+      EvaluationResult r = EvaluationResult.of(s, List.of("transcoder"));
+      double original = bruteAccuracy(demo, cs, ForwardOptions.logitsOnly());
+      double replaced = bruteAccuracy(demo, cs, replacing(Map.of(2, weak)));
+      assertThat(r.variant(Variant.ORIGINAL).accuracy()).isEqualTo(original).isEqualTo(1.0);
+      assertThat(r.variant(Variant.REPLACED_ALL).accuracy()).isEqualTo(replaced).isStrictlyBetween(0.5, 1.0);
+      assertThat(r.variant(Variant.ZERO_MLP).accuracy()).as("not measured").isNull();
+      assertThat(r.variant("replaced_layer_2").accuracy()).as("not measured").isNull();
     }
   }
 }
