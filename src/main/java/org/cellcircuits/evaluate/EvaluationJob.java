@@ -175,7 +175,9 @@ public final class EvaluationJob {
     }
     EvaluationResult result = EvaluationResult.of(total,
         dictionaries.stream().map(d -> d.config().kind().configName()).toList());
+    long w0 = System.nanoTime();
     write(spark, attemptDir, result, cellIds, heldOut, dictionaries, params, stageConfigJson, model);
+    LOG.info(String.format(Locale.ROOT, "evaluate: tables written in %.1f s", (System.nanoTime() - w0) / 1e9));
     double seconds = (System.nanoTime() - start) / 1e9;
     LOG.info(String.format(Locale.ROOT, "evaluate: %d cells in %.1f s%n%s", cellIds.size(), seconds,
         EvaluationResult.table(result.stats())));
