@@ -1,6 +1,5 @@
 package org.cellcircuits.evaluate;
 
-import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
@@ -28,6 +27,7 @@ import org.cellcircuits.model.Prediction;
 import org.cellcircuits.model.TokenBatch;
 import org.cellcircuits.model.TokenizedPrompt;
 import org.cellcircuits.transcoder.Transcoder;
+import org.cellcircuits.transcoder.TranscoderConfig;
 import org.cellcircuits.transcoder.TranscoderKind;
 
 /**
@@ -152,16 +152,13 @@ public final class CellEvaluator {
 
   /** Empty sums shaped for these dictionaries. */
   public EvaluationSums emptySums() {
-    return emptySums(layers, dictionaries.stream().map(CellEvaluator::targetWidth).mapToInt(Integer::intValue)
-        .toArray(), dictionaries.stream().mapToInt(t -> t.config().dSae()).toArray());
+    return new EvaluationSums(layers, dictionaries.stream().mapToInt(t -> targetWidth(t.config())).toArray(),
+        dictionaries.stream().mapToInt(t -> t.config().dSae()).toArray());
   }
 
-  static EvaluationSums emptySums(int[] layers, int[] targetWidth, int[] dSae) {
-    return new EvaluationSums(layers, targetWidth, dSae);
-  }
-
-  static int targetWidth(Transcoder t) {
-    return t.config().kind() == TranscoderKind.SAE ? t.config().dIn() : t.config().dOut();
+  /** Width of what a dictionary reconstructs: the MLP output for a transcoder, the MLP input for an SAE. */
+  static int targetWidth(TranscoderConfig c) {
+    return c.kind() == TranscoderKind.SAE ? c.dIn() : c.dOut();
   }
 
   /** One cell after tokenization. */
@@ -422,10 +419,5 @@ public final class CellEvaluator {
       }
     }
     return correct;
-  }
-
-  /** The tokenizer answers are encoded and decoded with. */
-  HuggingFaceTokenizer answerTokenizer() {
-    return loaded.answers();
   }
 }

@@ -109,29 +109,50 @@ public final class EvaluationJob {
    */
   public record Outcome(EvaluationResult result, List<String> cellIds, double seconds) {}
 
-  /** One committed dictionary as its cfg.json describes it. */
-  record Dictionary(int layer, String folder, TranscoderConfig config) {}
+  /**
+   * One committed dictionary as its cfg.json describes it.
+   *
+   * @param layer the block it belongs to
+   * @param folder its folder (cfg.json + weights.safetensors) in the committed train attempt
+   * @param config its config
+   */
+  public record Dictionary(int layer, String folder, TranscoderConfig config) {}
 
   /**
-   * Runs the evaluation.
+   * What the evaluation will score, settled on the driver before any task starts: the inputs are checked (sentences
+   * columns, model, every dictionary against the model) and the held-out cells chosen.
    *
-   * @param stageConfigJson the stage's canonical config, recorded in evaluation.json
-   * @param cellsDone executors add scored cells (may be null)
+   * @param sentencesPath the committed sentences table
+   * @param model the model's shape
+   * @param dictionaries the committed transcoders, in layer order
+   * @param heldOut held-out cells in the sentences table
+   * @param cellIds the cells to score (all held-out cells, or a seeded draw of max-cells of them), sorted
    */
-  public static Outcome run(SparkSession spark, RunRoot root, EvaluateParams params, String attemptDir,
-      String stageConfigJson, LongAccumulator cellsDone) throws IOException {
-    long start = System.nanoTime();
+  public record Plan(String sentencesPath, NeoXConfig model, List<Dictionary> dictionaries, long heldOut,
+      List<String> cellIds) {
+    public Plan {
+      dictionaries = List.copyOf(dictionaries);
+      cellIds = List.copyOf(cellIds);
+    }
+  }
+
+  /**
+   * Checks the inputs and chooses the cells.
+   *
+   * @throws org.cellcircuits.io.StageNotCommittedException when the sentences or train stage has not committed
+   * @throws IllegalArgumentException when a dictionary does not fit the model, or no cell is held out
+   */
+  public static Plan plan(SparkSession spark, RunRoot root, EvaluateParams params) throws IOException {
     Configuration hadoop = spark.sparkContext().hadoopConfiguration();
     String sentencesPath = root.committedPath("sentences", "sentences").toString();
-    Dataset<Row> sentences = spark.read().parquet(sentencesPath);
-    HarvestJob.checkSentencesSchema(sentences.schema(), sentencesPath);
     NeoXConfig model = ModelFolder.checkedConfig(ModelFolder.local(params.modelPath(), hadoop));
     List<Dictionary> dictionaries = committedDictionaries(root, model);
+    Dataset<Row> sentences = spark.read().parquet(sentencesPath);
+    HarvestJob.checkSentencesSchema(sentences.schema(), sentencesPath);
 
     CellSplit split = params.split();
-    List<String> cellIds = sentences.select("cell_id").as(Encoders.STRING())
-        .filter((FilterFunction<String>) id -> id != null && split.isHeldOut(id)).collectAsList();
-    cellIds = new ArrayList<>(cellIds);
+    List<String> cellIds = new ArrayList<>(sentences.select("cell_id").as(Encoders.STRING())
+        .filter((FilterFunction<String>) id -> id != null && split.isHeldOut(id)).collectAsList());
     Collections.sort(cellIds);
     if (cellIds.isEmpty()) {
       throw new IllegalArgumentException(String.format(
@@ -146,21 +167,36 @@ public final class EvaluationJob {
       cellIds = new ArrayList<>(shuffled.subList(0, (int) params.maxCells()));
       Collections.sort(cellIds);
     }
+    return new Plan(sentencesPath, model, dictionaries, heldOut, cellIds);
+  }
+
+  /**
+   * Runs the evaluation of a plan and writes its tables under {@code attemptDir}.
+   *
+   * @param stageConfigJson the stage's canonical config, recorded in evaluation.json
+   * @param cellsDone executors add scored cells (may be null)
+   */
+  public static Outcome run(SparkSession spark, Plan plan, EvaluateParams params, String attemptDir,
+      String stageConfigJson, LongAccumulator cellsDone) throws IOException {
+    long start = System.nanoTime();
+    Configuration hadoop = spark.sparkContext().hadoopConfiguration();
+    List<String> cellIds = plan.cellIds();
+    List<Dictionary> dictionaries = plan.dictionaries();
     int partitions = (int) Math.max(1, (cellIds.size() + params.cellsPerTask() - 1) / params.cellsPerTask());
     LOG.info("evaluate: {} of {} held-out cells ({}) in {} tasks; transcoders of layers {} of {}", cellIds.size(),
-        heldOut, split.describe(), partitions, dictionaries.stream().map(Dictionary::layer).toList(),
-        model.numLayers());
+        plan.heldOut(), params.split().describe(), partitions, dictionaries.stream().map(Dictionary::layer).toList(),
+        plan.model().numLayers());
 
     JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
     Broadcast<SerializableConfiguration> conf = jsc.broadcast(new SerializableConfiguration(hadoop));
     Broadcast<Set<String>> chosen = jsc.broadcast(new HashSet<>(cellIds));
-    JavaRDD<Row> input = sentences
+    JavaRDD<Row> input = spark.read().parquet(plan.sentencesPath())
         .select(functions.col("cell_id"), functions.col("cell_type"), functions.col("genes"), functions.col("prompt"))
         .javaRDD()
         .filter(r -> !r.isNullAt(0) && chosen.value().contains(r.getString(0)))
         .repartition(partitions);
     int[] layers = dictionaries.stream().mapToInt(Dictionary::layer).toArray();
-    int[] widths = dictionaries.stream().mapToInt(d -> targetWidth(d.config())).toArray();
+    int[] widths = dictionaries.stream().mapToInt(d -> CellEvaluator.targetWidth(d.config())).toArray();
     int[] features = dictionaries.stream().mapToInt(d -> d.config().dSae()).toArray();
     Map<Integer, String> folders = new TreeMap<>();
     dictionaries.forEach(d -> folders.put(d.layer(), d.folder()));
@@ -176,16 +212,12 @@ public final class EvaluationJob {
     EvaluationResult result = EvaluationResult.of(total,
         dictionaries.stream().map(d -> d.config().kind().configName()).toList());
     long w0 = System.nanoTime();
-    write(spark, attemptDir, result, cellIds, heldOut, dictionaries, params, stageConfigJson, model);
+    write(spark, attemptDir, result, plan, params, stageConfigJson);
     LOG.info(String.format(Locale.ROOT, "evaluate: tables written in %.1f s", (System.nanoTime() - w0) / 1e9));
     double seconds = (System.nanoTime() - start) / 1e9;
     LOG.info(String.format(Locale.ROOT, "evaluate: %d cells in %.1f s%n%s", cellIds.size(), seconds,
         EvaluationResult.table(result.stats())));
     return new Outcome(result, cellIds, seconds);
-  }
-
-  static int targetWidth(TranscoderConfig c) {
-    return c.kind() == org.cellcircuits.transcoder.TranscoderKind.SAE ? c.dIn() : c.dOut();
   }
 
   /**
@@ -221,9 +253,9 @@ public final class EvaluationJob {
     return out;
   }
 
-  private static void write(SparkSession spark, String attemptDir, EvaluationResult result, List<String> cellIds,
-      long heldOut, List<Dictionary> dictionaries, EvaluateParams params, String stageConfigJson, NeoXConfig model)
-      throws IOException {
+  private static void write(SparkSession spark, String attemptDir, EvaluationResult result, Plan plan,
+      EvaluateParams params, String stageConfigJson) throws IOException {
+    NeoXConfig model = plan.model();
     List<Row> summary = new ArrayList<>();
     for (EvaluationResult.VariantScore v : result.variants()) {
       summary.add(RowFactory.create(v.variant(), v.layer(), v.answerLoss(), v.promptLoss(), v.kl(), v.answerKl(),
@@ -245,7 +277,7 @@ public final class EvaluationJob {
     json.addProperty("model_layers", model.numLayers());
     json.addProperty("d_model", model.hiddenSize());
     JsonObject tc = new JsonObject();
-    for (Dictionary d : dictionaries) {
+    for (Dictionary d : plan.dictionaries()) {
       JsonObject j = new JsonObject();
       j.addProperty("folder", d.folder());
       j.addProperty("kind", d.config().kind().configName());
@@ -257,7 +289,7 @@ public final class EvaluationJob {
     JsonObject split = new JsonObject();
     split.addProperty("held_out_fraction", params.split().heldOutFraction());
     split.addProperty("seed", params.split().seed());
-    split.addProperty("held_out_cells", heldOut);
+    split.addProperty("held_out_cells", plan.heldOut());
     split.addProperty("max_cells", params.maxCells());
     json.add("split", split);
     json.addProperty("positions", "answer_loss and answer_kl: the annotated answer's tokens, each given the prompt "
@@ -268,7 +300,7 @@ public final class EvaluationJob {
       json.add(key, figures.get(key));
     }
     JsonArray ids = new JsonArray();
-    cellIds.forEach(ids::add);
+    plan.cellIds().forEach(ids::add);
     json.add("cell_ids", ids);
     Path file = new Path(attemptDir, JSON_FILE);
     FileSystem fs = file.getFileSystem(spark.sparkContext().hadoopConfiguration());

@@ -48,9 +48,10 @@ public final class EvaluateStage implements Stage {
   @Override
   public StageResult write(StageContext ctx, String attemptDir) throws Exception {
     EvaluateParams params = EvaluateParams.fromConfig(ctx.config());
+    EvaluationJob.Plan plan = EvaluationJob.plan(ctx.spark(), ctx.root(), params);
     EvaluationJob.Outcome outcome;
-    try (Progress progress = ctx.progress("evaluate", "cells", 0)) {
-      outcome = EvaluationJob.run(ctx.spark(), ctx.root(), params, attemptDir,
+    try (Progress progress = ctx.progress("evaluate", "held-out cells", plan.cellIds().size())) {
+      outcome = EvaluationJob.run(ctx.spark(), plan, params, attemptDir,
           CanonicalConfig.json(stageConfig(ctx.config()).resolve()), progress.counter());
     }
     EvaluationResult r = outcome.result();
