@@ -194,6 +194,34 @@ class EvaluateStageTest {
   }
 
   @Test
+  void maxCellsScoresASeededDrawOfTheHeldOutCells() throws Exception {
+    List<CellPrompt> cells = EvaluateFixtures.cells(40, 9);
+    CellSplit split = new CellSplit(0.3, 42);
+    List<String> heldOut = cells.stream().map(CellPrompt::cellId).filter(split::isHeldOut).toList();
+    EvaluateFixtures.commitSentences(spark, root(), cells);
+    SortedMap<Integer, Transcoder> transcoders = randomTranscoders(32);
+    EvaluateFixtures.commitTrain(root(), transcoders, hadoop());
+    transcoders.values().forEach(Transcoder::close);
+
+    List<List<String>> drawn = new ArrayList<>();
+    for (int run = 0; run < 2; run++) {
+      StageMarker marker = evaluate(EvaluateFixtures.config(root().uri(), model, "split.held-out-fraction=0.3",
+          "evaluate.max-cells=4", "evaluate.cells-per-task=2", "run.overwrite=true",
+          "evaluate.tokens-per-batch=" + (300 + run))).marker();
+      assertThat(marker.stats().get("cells")).isEqualTo(4.0);
+      Path json = Path.of(URI.create(root().committedPath("evaluate", "evaluation/evaluation.json").toString()));
+      JsonObject o = JsonParser.parseString(Files.readString(json)).getAsJsonObject();
+      assertThat(o.getAsJsonObject("split").get("held_out_cells").getAsLong()).isEqualTo(heldOut.size());
+      List<String> ids = new ArrayList<>();
+      o.getAsJsonArray("cell_ids").forEach(e -> ids.add(e.getAsString()));
+      assertThat(ids).hasSize(4).isSubsetOf(heldOut).isSorted();
+      drawn.add(ids);
+    }
+    assertThat(drawn.get(1)).as("the same draw on a rerun").isEqualTo(drawn.get(0));
+    assertThat(drawn.get(0)).as("a draw, not the first ids").isNotEqualTo(heldOut.subList(0, 4));
+  }
+
+  @Test
   void aSplitThatHoldsOutNothingFailsWithAClearMessage() throws Exception {
     List<CellPrompt> cells = EvaluateFixtures.cells(4, 1);
     EvaluateFixtures.commitSentences(spark, root(), cells);
