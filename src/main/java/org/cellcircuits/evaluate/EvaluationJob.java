@@ -187,6 +187,10 @@ public final class EvaluationJob {
         plan.heldOut(), params.split().describe(), partitions, dictionaries.stream().map(Dictionary::layer).toList(),
         plan.model().numLayers());
 
+    if (dictionaries.size() < plan.model().numLayers()) {
+      LOG.warn("evaluate: the train stage made transcoders for {} of the model's {} layers; replaced_all replaces "
+          + "only those, the other MLPs stay", dictionaries.size(), plan.model().numLayers());
+    }
     JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
     Broadcast<SerializableConfiguration> conf = jsc.broadcast(new SerializableConfiguration(hadoop));
     Broadcast<Set<String>> chosen = jsc.broadcast(new HashSet<>(cellIds));
