@@ -126,7 +126,11 @@ public final class CellCircuits implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
       try (StageRunner runner = launch.runner(options)) {
-        spec.commandLine().getOut().println(describe(runner.run(stage)));
+        StageOutcome outcome = runner.run(stage);
+        PrintWriter out = spec.commandLine().getOut();
+        out.println(describe(outcome));
+        printReport(out, launch.registry(), outcome);
+        out.flush();
         return 0;
       }
     }
@@ -170,7 +174,9 @@ public final class CellCircuits implements Callable<Integer> {
               launch.registry().inOrder().stream().map(Stage::name).toList()));
         }
         for (Stage stage : launch.registry().inOrder()) {
-          out.println(describe(runner.run(stage.name())));
+          StageOutcome outcome = runner.run(stage.name());
+          out.println(describe(outcome));
+          printReport(out, launch.registry(), outcome);
           out.flush();
           if (stage.name().equals(until)) {
             break;
@@ -223,6 +229,14 @@ public final class CellCircuits implements Callable<Integer> {
       }
       out.flush();
       return 0;
+    }
+  }
+
+  /** The stage's own report of its outcome ({@link Stage#report}), if it has one. */
+  static void printReport(PrintWriter out, StageRegistry registry, StageOutcome outcome) {
+    String report = registry.get(outcome.marker().stage()).map(s -> s.report(outcome.marker())).orElse(null);
+    if (report != null) {
+      out.print(report.endsWith("\n") ? report : report + "\n");
     }
   }
 

@@ -3,6 +3,7 @@ package org.cellcircuits.jobs;
 import com.typesafe.config.Config;
 import java.util.List;
 import java.util.Map;
+import org.cellcircuits.io.StageMarker;
 import org.cellcircuits.io.StageResult;
 
 /**
@@ -45,6 +46,14 @@ public interface Stage {
    * count of each. Upstream data is read with {@code ctx.root().committedPath(stage, table)}.
    */
   StageResult write(StageContext ctx, String attemptDir) throws Exception;
+
+  /**
+   * Lines the command line prints after a stage has run or been skipped (a table of its results, say), made from its
+   * marker alone so a skipped stage prints the same as the run that wrote it. Default: null (nothing more).
+   */
+  default String report(StageMarker marker) {
+    return null;
+  }
 
   /** {@code cellcircuits.<name>} of the full config, keyed {@code <name>.*} so hashes and diffs name the section. */
   static Config section(Config all, String name) {

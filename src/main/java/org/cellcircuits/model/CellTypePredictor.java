@@ -12,6 +12,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Objects;
 
 /**
  * Asks a C2S model which cell type a prompt describes: greedy decoding of the answer, and the log-probability of
@@ -27,12 +28,25 @@ public final class CellTypePredictor {
     private final HuggingFaceTokenizer tokenizer;
     private final PredictOptions options;
     private final long eosId;
+    private final ForwardOptions forward;
 
     public CellTypePredictor(GptNeoX model, HuggingFaceTokenizer tokenizer, PredictOptions options) {
+        this(model, tokenizer, options, ForwardOptions.logitsOnly());
+    }
+
+    /**
+     * A predictor for a changed model: {@code forward}'s MLP replacements (transcoders, zero ablations) and edits
+     * hold for every pass, the prompt's and each decoding step's. Edits then see one position at a time while
+     * decoding, so only position-wise edits (a splice at a hook, a scaled activation) mean the same as in
+     * {@link GptNeoX#run}. Its kept hooks and logits mode are ignored.
+     */
+    public CellTypePredictor(GptNeoX model, HuggingFaceTokenizer tokenizer, PredictOptions options,
+            ForwardOptions forward) {
         this.model = model;
         this.tokenizer = tokenizer;
         this.options = options;
         this.eosId = model.config().eosTokenId();
+        this.forward = Objects.requireNonNull(forward, "forward");
     }
 
     /**
@@ -79,7 +93,7 @@ public final class CellTypePredictor {
             generated.add(new ArrayList<>());
         }
         try (KvCache kv = new KvCache(model.manager().newSubManager(), n, model.config().numLayers())) {
-            NDArray logits = model.prefill(kv, TokenBatch.leftPadded(prefix, 0)); // (B, V)
+            NDArray logits = model.prefill(kv, TokenBatch.leftPadded(prefix, 0), forward); // (B, V)
             for (int step = 0; step < options.maxNewTokens(); step++) {
                 float[] logProbs;
                 long vocab = logits.getShape().get(1);
@@ -113,7 +127,7 @@ public final class CellTypePredictor {
                 if (!anyOpen || step == options.maxNewTokens() - 1) {
                     break;
                 }
-                logits = model.decodeStep(kv, next);
+                logits = model.decodeStep(kv, next, forward);
             }
         }
         List<Prediction> out = new ArrayList<>(n);
@@ -189,7 +203,7 @@ public final class CellTypePredictor {
         double[] out = new double[n];
         try (NDManager manager = model.manager().newSubManager();
                 ActivationCache cache = model.run(manager, batch,
-                        ForwardOptions.logitsOnly().withLogits(LogitsMode.NONE).keeping(List.of(HookNames.lnFinalNormalized())))) {
+                        forward.withLogits(LogitsMode.NONE).keeping(List.of(HookNames.lnFinalNormalized())))) {
             NDArray hidden = cache.get(HookNames.lnFinalNormalized()); // (B, T, C)
             NDManager m = cache.manager();
             NDArray flat = hidden.reshape(-1, hidden.getShape().get(2)); // (B*T, C)

@@ -321,12 +321,20 @@ public final class GptNeoX implements AutoCloseable {
      * {@link #decodeStep}. Returns the next-token logits (B, V) fp32, in {@code kv.manager}.
      */
     NDArray prefill(KvCache kv, TokenBatch batch) {
+        return prefill(kv, batch, ForwardOptions.logitsOnly());
+    }
+
+    /**
+     * As {@link #prefill(KvCache, TokenBatch)}, with {@code options}' MLP replacements and edits applied (its kept
+     * hooks and logits mode are ignored). Decode with the same options, so every step sees the same model.
+     */
+    NDArray prefill(KvCache kv, TokenBatch batch, ForwardOptions options) {
         int b = batch.batchSize();
         int t = batch.seqLen();
         checkLength(t);
         kv.startFrom(batch);
         try (NDManager scratch = kv.manager.newSubManager()) {
-            HookContext hooks = new HookContext(scratch, ForwardOptions.logitsOnly(), null);
+            HookContext hooks = new HookContext(scratch, options.keeping(name -> false), null);
             NDArray ids = scratch.create(batch.ids(), new Shape(b, t));
             NDArray positions = scratch.create(batch.positions(), new Shape(b, t));
             NDArray maskBias = scratch.create(maskBias(batch), new Shape(b, 1, t, t));
@@ -337,6 +345,11 @@ public final class GptNeoX implements AutoCloseable {
 
     /** Feeds one new token per row after what {@code kv} holds; returns the next-token logits (B, V) fp32. */
     NDArray decodeStep(KvCache kv, long[] tokens) {
+        return decodeStep(kv, tokens, ForwardOptions.logitsOnly());
+    }
+
+    /** As {@link #decodeStep(KvCache, long[])}, with {@code options}' MLP replacements and edits applied. */
+    NDArray decodeStep(KvCache kv, long[] tokens, ForwardOptions options) {
         int b = kv.batchSize;
         checkLength(kv.length + 1);
         long[] pos = kv.nextPosition.clone();
@@ -347,7 +360,7 @@ public final class GptNeoX implements AutoCloseable {
             bias[i] = kv.keyMask[i] == 1 ? 0f : MASKED;
         }
         try (NDManager scratch = kv.manager.newSubManager()) {
-            HookContext hooks = new HookContext(scratch, ForwardOptions.logitsOnly(), null);
+            HookContext hooks = new HookContext(scratch, options.keeping(name -> false), null);
             NDArray ids = scratch.create(tokens, new Shape(b, 1)); // (B, 1)
             NDArray positions = scratch.create(pos, new Shape(b, 1)); // (B, 1)
             NDArray maskBias = scratch.create(bias, new Shape(b, 1, 1, s)); // (B, 1, 1, S)

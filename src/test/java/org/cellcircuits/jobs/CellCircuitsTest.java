@@ -226,16 +226,16 @@ class CellCircuitsTest {
   @Test
   void stagesNotBuiltYetSaySoWithExitCodeTwo() {
     StageRegistry defaults = StageRegistry.defaults();
-    assertThat(execute(defaults, ConfigLoader.reference(), NO_SPARK, "train", "--root", root)).isEqualTo(2);
-    assertThat(err.toString()).isEqualTo("train: stage train is not implemented yet (issue 7)\n");
+    assertThat(execute(defaults, ConfigLoader.reference(), NO_SPARK, "circuits", "--root", root)).isEqualTo(2);
+    assertThat(err.toString()).isEqualTo("circuits: stage circuits is not implemented yet (no issue filed yet)\n");
 
     assertThat(execute(defaults, ConfigLoader.reference(), NO_SPARK, "run", "--plan", "--root", root,
         "--set", "sentences.atlas.path=demo/heart_demo.h5ad", "--set", "model.path=demo/model")).isZero();
     assertThat(out.toString().lines().skip(1).map(String::strip).toList()).containsExactly(
         "sentences  will run",
         "harvest    runs after sentences",
-        "train      not implemented yet (issue 7)",
-        "evaluate   not implemented yet (no issue filed yet)",
+        "train      runs after harvest",
+        "evaluate   runs after sentences, train",
         "circuits   not implemented yet (no issue filed yet)",
         "interpret  not implemented yet (no issue filed yet)");
   }

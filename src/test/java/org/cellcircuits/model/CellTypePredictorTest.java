@@ -41,8 +41,13 @@ class CellTypePredictorTest {
 
     /** Log-softmax rows of one unbatched sequence's logits, in doubles. */
     static double[][] logProbsAlone(GptNeoX model, long[] ids) {
+        return logProbsAlone(model, ids, ForwardOptions.logitsOnly());
+    }
+
+    /** The same under {@code options}' MLP replacements and edits. */
+    static double[][] logProbsAlone(GptNeoX model, long[] ids, ForwardOptions options) {
         try (NDManager m = NDManager.newBaseManager(Device.cpu());
-                ActivationCache c = model.run(m, TokenBatch.rightPadded(List.of(ids), 0), ForwardOptions.logitsOnly())) {
+                ActivationCache c = model.run(m, TokenBatch.rightPadded(List.of(ids), 0), options)) {
             float[] l = c.logits().toFloatArray();
             int v = CONFIG.vocabSize();
             double[][] out = new double[ids.length][v];
@@ -98,6 +103,58 @@ class CellTypePredictorTest {
                 assertThat(p.tokenIds()).as("prompt %d", i).containsExactly(gen.stream().mapToLong(Long::longValue).toArray());
                 assertThat(p.logProb()).as("prompt %d", i).isCloseTo(lp, org.assertj.core.data.Offset.offset(1e-4));
                 assertThat(p.stopped()).isEqualTo(stopped);
+            }
+        }
+    }
+
+    @Test
+    void decodingAndScoringUnderMlpReplacementsEqualTheReplacedModelRunAlone() {
+        // Block 0's MLP becomes 40 x its input, block 1's input is scaled by -3 before its MLP: position-wise
+        // changes that move the logits enough to change the greedy answers.
+        ForwardOptions changed = ForwardOptions.logitsOnly()
+                .replacingMlp(0, x -> x.mul(40f))
+                .editing(HookNames.mlpIn(1), x -> x.mul(-3f));
+        try (GptNeoX model = GptNeoX.initialize(CONFIG, Device.cpu(), 5)) {
+            PredictOptions options = new PredictOptions(6, 2, true);
+            List<Prediction> plain = new CellTypePredictor(model, tokenizer, options).predict(PROMPTS);
+            List<Prediction> batched = new CellTypePredictor(model, tokenizer, options, changed).predict(PROMPTS);
+            boolean anyDiffers = false;
+            for (int i = 0; i < PROMPTS.size(); i++) {
+                long[] ids = tokenizer.encode(PROMPTS.get(i)).getIds();
+                List<Long> gen = new ArrayList<>();
+                double lp = 0;
+                boolean stopped = false;
+                for (int step = 0; step < 6 && !stopped; step++) {
+                    long[] seq = Arrays.copyOf(ids, ids.length + gen.size());
+                    for (int k = 0; k < gen.size(); k++) {
+                        seq[ids.length + k] = gen.get(k);
+                    }
+                    double[] last = logProbsAlone(model, seq, changed)[seq.length - 1];
+                    int next = argmax(last);
+                    gen.add((long) next);
+                    lp += last[next];
+                    stopped = next == 256 || next == '.' || next == '\n';
+                }
+                Prediction p = batched.get(i);
+                assertThat(p.tokenIds()).as("prompt %d", i).containsExactly(gen.stream().mapToLong(Long::longValue).toArray());
+                assertThat(p.logProb()).as("prompt %d", i).isCloseTo(lp, org.assertj.core.data.Offset.offset(1e-4));
+                anyDiffers |= !Arrays.equals(p.tokenIds(), plain.get(i).tokenIds());
+            }
+            assertThat(anyDiffers).as("the replacement changes some greedy answer").isTrue();
+
+            List<String> answers = List.of(" endothelial cell.", " cardiac muscle cell.", " fibroblast.");
+            double[] scored = new CellTypePredictor(model, tokenizer, options, changed).answerLogProbs(PROMPTS, answers);
+            for (int i = 0; i < PROMPTS.size(); i++) {
+                long[] p = tokenizer.encode(PROMPTS.get(i)).getIds();
+                long[] a = tokenizer.encode(answers.get(i), false, false).getIds();
+                long[] seq = Arrays.copyOf(p, p.length + a.length);
+                System.arraycopy(a, 0, seq, p.length, a.length);
+                double[][] lp = logProbsAlone(model, seq, changed);
+                double want = 0;
+                for (int k = 0; k < a.length; k++) {
+                    want += lp[p.length - 1 + k][(int) a[k]];
+                }
+                assertThat(scored[i]).as("answer %d", i).isCloseTo(want, org.assertj.core.data.Offset.offset(1e-4));
             }
         }
     }

@@ -1,0 +1,5 @@
+/**
+ * How faithful transcoders are on cells they never saw: losses of the original, transcoder-replaced and MLP-less
+ * model, KL, per-layer reconstruction and sparsity, and cell-type accuracy, over the held-out cells.
+ */
+package org.cellcircuits.evaluate;

@@ -1,0 +1,395 @@
+package org.cellcircuits.evaluate;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.within;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDManager;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.SortedMap;
+import java.util.TreeMap;
+import org.apache.hadoop.conf.Configuration;
+import org.cellcircuits.harvest.CellPrompt;
+import org.cellcircuits.harvest.ExecutorModels;
+import org.cellcircuits.model.ActivationCache;
+import org.cellcircuits.model.CellTypePredictor;
+import org.cellcircuits.model.ForwardOptions;
+import org.cellcircuits.model.GptNeoX;
+import org.cellcircuits.model.HookNames;
+import org.cellcircuits.model.LogitsMode;
+import org.cellcircuits.model.MlpReplacement;
+import org.cellcircuits.model.Prediction;
+import org.cellcircuits.model.TokenBatch;
+import org.cellcircuits.sentences.CellSplit;
+import org.cellcircuits.transcoder.Transcoder;
+import org.cellcircuits.transcoder.TranscoderKind;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The evaluator of one partition against independent references on a tiny random model: every cell run alone through
+ * {@link GptNeoX#run} with all logits, log-softmax and KL in double in Java, MLP replacements rebuilt from the raw
+ * transcoder weights, and the dictionary figures recomputed by brute force from the same hook points.
+ */
+class CellEvaluatorTest {
+  @TempDir static Path tmp;
+
+  private static ExecutorModels.Loaded loaded;
+  private static List<CellPrompt> cells;
+  /** Layer 0 and 2: transcoders; layer 1: an SAE. */
+  private static SortedMap<Integer, Transcoder> dictionaries;
+  private static EvaluationSums sums;
+  private static EvaluationResult result;
+
+  static EvaluateParams params(int tokensPerBatch) {
+    return new EvaluateParams("unused", "cpu", "fp32", 16, 4, true, tokensPerBatch, 64, 0, new CellSplit(0.5, 42));
+  }
+
+  @BeforeAll
+  static void evaluateOnce() throws Exception {
+    Path model = EvaluateFixtures.model(tmp.resolve("model"), 7);
+    loaded = ExecutorModels.get(model.toString(), "cpu", "fp32", 1, new Configuration());
+    cells = EvaluateFixtures.cells(9, 3);
+    dictionaries = new TreeMap<>(Map.of(
+        0, EvaluateFixtures.transcoder(TranscoderKind.TRANSCODER, 0, 32, 64, 0.2, 11),
+        1, EvaluateFixtures.transcoder(TranscoderKind.SAE, 1, 32, 48, 0.2, 12),
+        2, EvaluateFixtures.transcoder(TranscoderKind.TRANSCODER, 2, 32, 64, 0.2, 13)));
+    // 300 positions per batch: several batches of rows with different lengths, so padding is exercised.
+    CellEvaluator evaluator = new CellEvaluator(loaded, dictionaries, params(300));
+    sums = evaluator.emptySums();
+    evaluator.evaluate(cells, sums);
+    result = EvaluationResult.of(sums, List.of("transcoder", "sae", "transcoder"));
+  }
+
+  @AfterAll
+  static void release() {
+    dictionaries.values().forEach(Transcoder::close);
+    ExecutorModels.clear();
+  }
+
+  /** Sums of one variant computed cell by cell, independently of the evaluator. */
+  record Reference(double answerNll, long answerTokens, double allNll, long allTokens, double kl, double answerKl) {
+    double answerLoss() {
+      return answerNll / answerTokens;
+    }
+
+    double promptLoss() {
+      return allNll / allTokens;
+    }
+  }
+
+  /** Next-token log-probabilities (T, V) of one sequence read alone, from all its logits, in double. */
+  static double[][] logProbs(GptNeoX model, long[] ids, ForwardOptions options) {
+    try (NDManager m = NDManager.newBaseManager(Device.cpu());
+        ActivationCache cache = model.run(m, TokenBatch.rightPadded(List.of(ids), 0),
+            options.withLogits(LogitsMode.ALL))) {
+      float[] logits = cache.logits().toFloatArray();
+      int v = model.config().vocabSize();
+      double[][] out = new double[ids.length][v];
+      for (int t = 0; t < ids.length; t++) {
+        double max = Double.NEGATIVE_INFINITY;
+        for (int k = 0; k < v; k++) {
+          max = Math.max(max, logits[t * v + k]);
+        }
+        double sum = 0;
+        for (int k = 0; k < v; k++) {
+          sum += Math.exp(logits[t * v + k] - max);
+        }
+        double log = max + Math.log(sum);
+        for (int k = 0; k < v; k++) {
+          out[t][k] = logits[t * v + k] - log;
+        }
+      }
+      return out;
+    }
+  }
+
+  /** The prompt's ids as the HF tokenizer gives them with special tokens, as CellTypePredictor encodes prompts. */
+  static long[] promptIds(CellPrompt c) {
+    return loaded.answers().encode(c.prompt(), true, false).getIds();
+  }
+
+  static long[] answerIds(CellPrompt c) {
+    return c.cellType() == null ? new long[0]
+        : loaded.answers().encode(" " + c.cellType() + ".", false, false).getIds();
+  }
+
+  static Reference reference(List<CellPrompt> cells, ForwardOptions variant) {
+    GptNeoX model = loaded.model();
+    double answerNll = 0;
+    double allNll = 0;
+    double kl = 0;
+    double answerKl = 0;
+    long answerTokens = 0;
+    long allTokens = 0;
+    for (CellPrompt c : cells) {
+      long[] p = promptIds(c);
+      long[] a = answerIds(c);
+      long[] full = new long[p.length + a.length];
+      System.arraycopy(p, 0, full, 0, p.length);
+      System.arraycopy(a, 0, full, p.length, a.length);
+      long[] input = Arrays.copyOf(full, a.length > 0 ? full.length - 1 : p.length);
+      double[][] original = logProbs(model, input, ForwardOptions.logitsOnly());
+      double[][] changed = logProbs(model, input, variant);
+      int scored = a.length > 0 ? input.length : p.length - 1;
+      for (int t = 0; t < scored; t++) {
+        double nll = -changed[t][(int) full[t + 1]];
+        double d = 0;
+        for (int k = 0; k < original[t].length; k++) {
+          d += Math.exp(original[t][k]) * (original[t][k] - changed[t][k]);
+        }
+        allNll += nll;
+        kl += d;
+        allTokens++;
+        if (t >= p.length - 1) {
+          answerNll += nll;
+          answerKl += d;
+          answerTokens++;
+        }
+      }
+    }
+    return new Reference(answerNll, answerTokens, allNll, allTokens, kl, answerKl);
+  }
+
+  /** The variant's options with each dictionary rebuilt from raw weights (SAEs spliced in at the MLP input). */
+  static ForwardOptions replacing(Map<Integer, Transcoder> which) {
+    ForwardOptions o = ForwardOptions.logitsOnly();
+    for (Map.Entry<Integer, Transcoder> e : which.entrySet()) {
+      MlpReplacement raw = EvaluateFixtures.rawReplacement(e.getValue());
+      o = e.getValue().config().kind() == TranscoderKind.SAE
+          ? o.editing(HookNames.mlpIn(e.getKey()), raw::apply)
+          : o.replacingMlp(e.getKey(), raw);
+    }
+    return o;
+  }
+
+  static void assertMatches(EvaluationResult.VariantScore got, Reference want, boolean original) {
+    String v = got.variant();
+    assertThat(got.answerLoss()).as("%s answer loss", v).isCloseTo(want.answerLoss(), within(2e-5 * want.answerLoss()));
+    assertThat(got.promptLoss()).as("%s prompt loss", v).isCloseTo(want.promptLoss(), within(2e-5 * want.promptLoss()));
+    double kl = want.kl() / want.allTokens();
+    double answerKl = want.answerKl() / want.answerTokens();
+    assertThat(got.kl()).as("%s KL", v).isCloseTo(kl, within(original ? 0 : 1e-4 * kl + 1e-6));
+    assertThat(got.answerKl()).as("%s answer KL", v).isCloseTo(answerKl, within(original ? 0 : 1e-4 * answerKl + 1e-6));
+  }
+
+  @Test
+  void originalLossesAndTokenCountsEqualEachCellRunAloneWithLogSoftmaxInDouble() {
+    Reference want = reference(cells, ForwardOptions.logitsOnly());
+    assertThat(sums.answerTokens).isEqualTo(want.answerTokens()).isPositive();
+    assertThat(sums.allTokens).isEqualTo(want.allTokens());
+    assertThat(result.answerTokens()).isEqualTo(want.answerTokens());
+    assertThat(result.cells()).isEqualTo(9);
+    assertThat(result.annotatedCells()).as("cell-006 has no annotated type").isEqualTo(8);
+    assertMatches(result.variant(Variant.ORIGINAL), want, true);
+  }
+
+  @Test
+  void replacedAndZeroedVariantsMatchAHandComputationOfLossAndKl() {
+    Reference all = reference(cells, replacing(dictionaries));
+    assertMatches(result.variant(Variant.REPLACED_ALL), all, false);
+    ForwardOptions zero = ForwardOptions.logitsOnly();
+    for (int layer = 0; layer < 3; layer++) {
+      zero = zero.replacingMlp(layer, MlpReplacement.zero());
+    }
+    Reference zeroed = reference(cells, zero);
+    assertMatches(result.variant(Variant.ZERO_MLP), zeroed, false);
+    for (int layer : dictionaries.keySet()) {
+      Reference alone = reference(cells, replacing(Map.of(layer, dictionaries.get(layer))));
+      assertMatches(result.variant("replaced_layer_" + layer), alone, false);
+      EvaluationResult.LayerScore row = result.layers().stream().filter(l -> l.layer() == layer).findFirst().get();
+      assertThat(row.answerLossReplacedOnlyThisLayer()).isEqualTo(result.variant("replaced_layer_" + layer)
+          .answerLoss());
+    }
+    assertThat(zeroed.kl() / zeroed.allTokens()).as("the MLPs matter in this model (2.7 nats)").isGreaterThan(1);
+  }
+
+  @Test
+  void dictionaryFiguresEqualABruteForceOverTheSameHooks() {
+    GptNeoX model = loaded.model();
+    int d = 32;
+    Set<Long> special = loaded.specialIds();
+    for (int i = 0; i < 3; i++) {
+      int layer = i;
+      Transcoder t = dictionaries.get(layer);
+      boolean sae = t.config().kind() == TranscoderKind.SAE;
+      int n = t.config().dSae();
+      float[] we = t.weight("W_enc").toFloatArray();
+      float[] be = t.weight("b_enc").toFloatArray();
+      float[] wd = t.weight("W_dec").toFloatArray();
+      float[] bd = t.weight("b_dec").toFloatArray();
+      List<double[]> targets = new ArrayList<>();
+      double sse = 0;
+      long active = 0;
+      long[] fired = new long[n];
+      for (CellPrompt c : cells) {
+        long[] p = promptIds(c);
+        try (NDManager m = NDManager.newBaseManager(Device.cpu());
+            ActivationCache cache = model.run(m, TokenBatch.rightPadded(List.of(p), 0), ForwardOptions.logitsOnly()
+                .withLogits(LogitsMode.NONE).keeping(List.of(HookNames.mlpIn(layer), HookNames.mlpOut(layer))))) {
+          float[] in = cache.get(HookNames.mlpIn(layer)).toFloatArray();
+          float[] out = cache.get(HookNames.mlpOut(layer)).toFloatArray();
+          for (int pos = 0; pos < p.length; pos++) {
+            if (special.contains(p[pos])) {
+              continue;
+            }
+            double[] z = new double[n];
+            for (int k = 0; k < n; k++) {
+              double s = be[k];
+              for (int j = 0; j < d; j++) {
+                s += in[pos * d + j] * (double) we[j * n + k];
+              }
+              z[k] = Math.max(0, s);
+              if (z[k] > 0) {
+                fired[k]++;
+                active++;
+              }
+            }
+            double[] y = new double[d];
+            for (int j = 0; j < d; j++) {
+              double s = bd[j];
+              for (int k = 0; k < n; k++) {
+                s += z[k] * wd[k * d + j];
+              }
+              y[j] = sae ? in[pos * d + j] : out[pos * d + j];
+              sse += (y[j] - s) * (y[j] - s);
+            }
+            targets.add(y);
+          }
+        }
+      }
+      double[] mean = new double[d];
+      for (double[] y : targets) {
+        for (int j = 0; j < d; j++) {
+          mean[j] += y[j] / targets.size();
+        }
+      }
+      double variance = 0;
+      for (double[] y : targets) {
+        for (int j = 0; j < d; j++) {
+          variance += (y[j] - mean[j]) * (y[j] - mean[j]);
+        }
+      }
+      long never = Arrays.stream(fired).filter(f -> f == 0).count();
+      EvaluationResult.LayerScore got = result.layers().get(i);
+      assertThat(got.layer()).isEqualTo(layer);
+      assertThat(got.kind()).isEqualTo(sae ? "sae" : "transcoder");
+      assertThat(got.tokens()).as("layer %d tokens", layer).isEqualTo(targets.size());
+      double ev = 1 - sse / variance;
+      assertThat(got.explainedVariance()).as("layer %d explained variance", layer)
+          .isCloseTo(ev, within(1e-4 * Math.max(1, Math.abs(ev))));
+      // A feature within float rounding of 0 could flip; none is at these random weights, so counts are exact.
+      assertThat(got.l0()).as("layer %d L0", layer).isEqualTo((double) active / targets.size());
+      assertThat(got.neverFiredShare()).as("layer %d never-fired share", layer).isEqualTo((double) never / n);
+      assertThat(never).as("every fifth feature is built never to fire, and most others do").isBetween(n / 5L, n / 2L);
+      assertThat(got.dSae()).isEqualTo(n);
+    }
+  }
+
+  @Test
+  void aDictionaryThatReproducesNothingMakesReplacedEqualZeroMlpExactly() {
+    SortedMap<Integer, Transcoder> silent = new TreeMap<>();
+    for (int layer = 0; layer < 3; layer++) {
+      silent.put(layer, EvaluateFixtures.transcoder(TranscoderKind.TRANSCODER, layer, 32, 40, 0, 20 + layer));
+    }
+    try {
+      CellEvaluator evaluator = new CellEvaluator(loaded, silent, params(500));
+      EvaluationSums s = evaluator.emptySums();
+      evaluator.evaluate(cells, s);
+      int r = Variant.REPLACED_ALL_INDEX;
+      int z = Variant.ZERO_MLP_INDEX;
+      assertThat(s.answerNll[r]).isEqualTo(s.answerNll[z]);
+      assertThat(s.allNll[r]).isEqualTo(s.allNll[z]);
+      assertThat(s.kl[r]).isEqualTo(s.kl[z]).isPositive();
+      assertThat(s.answerKl[r]).isEqualTo(s.answerKl[z]);
+      assertThat(s.allNll[r]).isNotEqualTo(s.allNll[Variant.ORIGINAL_INDEX]);
+      // Each layer alone: its MLP zeroed, the others intact.
+      EvaluationResult res = EvaluationResult.of(s, List.of("transcoder", "transcoder", "transcoder"));
+      for (int layer = 0; layer < 3; layer++) {
+        Reference zeroOne = reference(cells, ForwardOptions.logitsOnly().replacingMlp(layer, MlpReplacement.zero()));
+        assertMatches(res.variant("replaced_layer_" + layer), zeroOne, false);
+        // The decoder writes nothing, so the reconstruction is 0 and EV = 1 - sum ||y||^2 / sum ||y - mean||^2 < 0.
+        assertThat(res.layers().get(layer).explainedVariance()).isLessThan(0);
+      }
+    } finally {
+      silent.values().forEach(Transcoder::close);
+    }
+  }
+
+  @Test
+  void aDictionaryOfAnotherWidthIsRefusedNamingTheLayerAndBothSizes() {
+    try (Transcoder narrow = EvaluateFixtures.transcoder(TranscoderKind.TRANSCODER, 2, 16, 32, 0.1, 5)) {
+      assertThatThrownBy(() -> new CellEvaluator(loaded, new TreeMap<>(Map.of(2, narrow)), params(100)))
+          .isInstanceOf(IllegalArgumentException.class)
+          .hasMessageContaining("transcoder of layer 2 has d_in 16 and d_out 16; the model's d_model is 32");
+    }
+    try (Transcoder misfiled = EvaluateFixtures.transcoder(TranscoderKind.TRANSCODER, 1, 32, 32, 0.1, 5)) {
+      assertThatThrownBy(() -> new CellEvaluator(loaded, new TreeMap<>(Map.of(2, misfiled)), params(100)))
+          .hasMessageContaining("filed under layer 2 says hook_layer 1");
+    }
+  }
+
+  /** Prompts of the demo's template made of each cell type's planted markers, in file order and reversed. */
+  static List<CellPrompt> markerCells() throws IOException {
+    Map<String, List<String>> markers = new TreeMap<>();
+    List<String> lines = Files.readAllLines(Path.of("demo/markers.tsv"));
+    for (String line : lines.subList(1, lines.size())) {
+      String[] f = line.split("\t");
+      markers.computeIfAbsent(f[0], k -> new ArrayList<>()).add(f[1]);
+    }
+    List<CellPrompt> out = new ArrayList<>();
+    for (Map.Entry<String, List<String>> e : markers.entrySet()) {
+      for (int order = 0; order < 2; order++) {
+        List<String> genes = new ArrayList<>(e.getValue());
+        if (order == 1) {
+          Collections.reverse(genes);
+        }
+        out.add(new CellPrompt(e.getKey().replace(' ', '_') + "-" + order, e.getKey(), genes,
+            String.format(EvaluateFixtures.TEMPLATE, 64, String.join(" ", genes))));
+      }
+    }
+    return out;
+  }
+
+  static double bruteAccuracy(ExecutorModels.Loaded l, List<CellPrompt> cs, ForwardOptions options) {
+    CellTypePredictor p = new CellTypePredictor(l.model(), l.answers(),
+        params(100).predictOptions(), options);
+    List<Prediction> got = p.predict(cs.stream().map(CellPrompt::prompt).toList());
+    long ok = 0;
+    for (int i = 0; i < cs.size(); i++) {
+      ok += cs.get(i).cellType().equals(got.get(i).answer()) ? 1 : 0;
+    }
+    return (double) ok / cs.size();
+  }
+
+  @Test
+  void accuracyIsGreedyDecodingOfEveryCellUnderTheSameVariant() throws Exception {
+    // The trained demo model answers every marker prompt right; with layer 2's MLP replaced by a weak random
+    // transcoder it answers about 5 in 6 right, so both the teacher-forced shortcut and decoding are exercised.
+    ExecutorModels.Loaded demo = ExecutorModels.get("demo/model", "cpu", "fp32", 1, new Configuration());
+    List<CellPrompt> cs = markerCells();
+    try (Transcoder weak = EvaluateFixtures.transcoder(TranscoderKind.TRANSCODER, 2, 128, 256, 0.05, 42)) {
+      CellEvaluator evaluator = new CellEvaluator(demo, new TreeMap<>(Map.of(2, weak)), params(2000));
+      EvaluationSums s = evaluator.emptySums();
+      evaluator.evaluate(cs, s);
+      EvaluationResult r = EvaluationResult.of(s, List.of("transcoder"));
+      double original = bruteAccuracy(demo, cs, ForwardOptions.logitsOnly());
+      double replaced = bruteAccuracy(demo, cs, replacing(Map.of(2, weak)));
+      assertThat(r.variant(Variant.ORIGINAL).accuracy()).isEqualTo(original).isEqualTo(1.0);
+      assertThat(r.variant(Variant.REPLACED_ALL).accuracy()).isEqualTo(replaced).isStrictlyBetween(0.5, 1.0);
+      assertThat(r.variant(Variant.ZERO_MLP).accuracy()).as("not measured").isNull();
+      assertThat(r.variant("replaced_layer_2").accuracy()).as("not measured").isNull();
+    }
+  }
+}

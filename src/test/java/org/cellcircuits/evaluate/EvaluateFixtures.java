@@ -1,0 +1,205 @@
+package org.cellcircuits.evaluate;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.TreeMap;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructField;
+import org.apache.spark.sql.types.StructType;
+import org.cellcircuits.harvest.CellPrompt;
+import org.cellcircuits.io.RunRoot;
+import org.cellcircuits.io.SafetensorsDType;
+import org.cellcircuits.io.StageCommitter;
+import org.cellcircuits.io.StageResult;
+import org.cellcircuits.io.StageSpec;
+import org.cellcircuits.jobs.ConfigLoader;
+import org.cellcircuits.model.GptNeoX;
+import org.cellcircuits.model.MlpReplacement;
+import org.cellcircuits.model.NeoXConfig;
+import org.cellcircuits.transcoder.ActivationScaling;
+import org.cellcircuits.transcoder.TrainingProvenance;
+import org.cellcircuits.transcoder.Transcoder;
+import org.cellcircuits.transcoder.TranscoderConfig;
+import org.cellcircuits.transcoder.TranscoderKind;
+import org.cellcircuits.transcoder.TranscoderStore;
+
+/**
+ * Tiny models with the demo tokenizer, random transcoders, and sentences and train stages committed as those stages
+ * would commit them.
+ */
+final class EvaluateFixtures {
+  private EvaluateFixtures() {}
+
+  static final Path DEMO_TOKENIZER = Path.of("demo/model/tokenizer.json");
+
+  /** d_model 32, 4 heads, 3 layers, d_mlp 128, vocabulary 2,000 (the demo tokenizer's). */
+  static final NeoXConfig TINY = new NeoXConfig(32, 4, 3, 128, 0.25, 10000, true, 1e-5, 2000, 1024, false, true, 0);
+
+  static final String TEMPLATE = "The following is a list of %d gene names ordered by descending expression level in "
+      + "a Homo sapiens cell. Your task is to give the cell type which this cell belongs to based on its gene "
+      + "expression.\nCell sentence: %s.\nThe cell type corresponding to these genes is:";
+
+  static final List<String> GENE_POOL = List.of("MYH7", "MYL2", "FHL2", "MYL3", "VWF", "PECAM1", "CDH5", "KDR", "DCN",
+      "LUM", "COL1A2", "PDGFRA", "FBLN1", "GSN", "NPPA", "MYL7", "ACTA2", "RGS5", "PTPRC", "CD3E", "KIT", "TPSAB1",
+      "ADIPOQ", "PLIN1", "MSLN", "UPK3B", "PROX1", "LYVE1", "TTN", "RYR2", "HBB", "MALAT1", "CD74", "B2M", "IGKC");
+
+  static final List<String> CELL_TYPES = List.of("endothelial cell", "fibroblast", "mast cell",
+      "ventricular cardiomyocyte");
+
+  /**
+   * A random tiny model whose next-token distributions are far from uniform (embed_out x 15, embed_in x 30) and
+   * whose MLPs move them (MLP weights x 20), so losses, KLs and MLP ablations differ clearly between variants.
+   */
+  static Path model(Path dir, long seed) throws IOException {
+    Files.createDirectories(dir);
+    try (GptNeoX model = GptNeoX.initialize(TINY, Device.cpu(), seed)) {
+      for (Map.Entry<String, NDArray> e : model.parameters().entrySet()) {
+        if (e.getKey().equals("gpt_neox.embed_in.weight")) {
+          e.getValue().muli(30f);
+        } else if (e.getKey().equals("embed_out.weight")) {
+          e.getValue().muli(15f);
+        } else if (e.getKey().contains(".mlp.") && e.getKey().endsWith(".weight")) {
+          e.getValue().muli(20f);
+        }
+      }
+      model.save(dir, SafetensorsDType.F32);
+    }
+    Files.copy(DEMO_TOKENIZER, dir.resolve("tokenizer.json"), StandardCopyOption.REPLACE_EXISTING);
+    return dir;
+  }
+
+  /**
+   * Cells with 3..12 genes from the pool and cyclic cell types, ids {@code cell-000}...; every seventh cell has no
+   * annotated type.
+   */
+  static List<CellPrompt> cells(int n, long seed) {
+    Random random = new Random(seed);
+    List<CellPrompt> out = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      List<String> pool = new ArrayList<>(GENE_POOL);
+      Collections.shuffle(pool, random);
+      List<String> genes = pool.subList(0, 3 + random.nextInt(10));
+      String prompt = String.format(TEMPLATE, 12, String.join(" ", genes));
+      String type = i % 7 == 6 ? null : CELL_TYPES.get(i % CELL_TYPES.size());
+      out.add(new CellPrompt(String.format("cell-%03d", i), type, genes, prompt));
+    }
+    return out;
+  }
+
+  /** The transcoder config of one layer. */
+  static TranscoderConfig config(TranscoderKind kind, int layer, int dModel, int dSae) {
+    return TranscoderConfig.builder().kind(kind).modelName("tiny").layer(layer).dIn(dModel).dOut(dModel).dSae(dSae)
+        .build();
+  }
+
+  /**
+   * A folded transcoder with random weights: W_enc ~ N(0, 0.4^2), b_enc ~ N(-0.3, 0.3^2) except every fifth feature,
+   * whose b_enc of -1000 keeps it from ever firing; W_dec ~ N(0, decoderScale^2), b_dec ~ N(0, 0.1^2) (both 0 when
+   * decoderScale is 0).
+   */
+  static Transcoder transcoder(TranscoderKind kind, int layer, int dModel, int dSae, double decoderScale, long seed) {
+    TranscoderConfig c = config(kind, layer, dModel, dSae);
+    Random r = new Random(seed);
+    float[] wEnc = gaussian(r, dModel * dSae, 0, 0.4);
+    float[] bEnc = gaussian(r, dSae, -0.3, 0.3);
+    for (int k = 0; k < dSae; k += 5) {
+      bEnc[k] = -1000f;
+    }
+    float[] wDec = gaussian(r, dSae * dModel, 0, decoderScale);
+    float[] bDec = gaussian(r, dModel, 0, decoderScale == 0 ? 0 : 0.1);
+    return Transcoder.of(c, new ActivationScaling(1, 1, true), TrainingProvenance.untrained(c), Device.cpu(), wEnc,
+        bEnc, wDec, bDec);
+  }
+
+  static float[] gaussian(Random r, int n, double mean, double sd) {
+    float[] v = new float[n];
+    for (int i = 0; i < n; i++) {
+      v[i] = (float) (mean + sd * r.nextGaussian());
+    }
+    return v;
+  }
+
+  /**
+   * relu(x W_enc + b_enc) W_dec + b_dec from a transcoder's raw weights, written apart from {@link Transcoder} so that
+   * tests do not check the evaluator's replacement against itself.
+   */
+  static MlpReplacement rawReplacement(Transcoder t) {
+    float[] we = t.weight("W_enc").toFloatArray();
+    float[] be = t.weight("b_enc").toFloatArray();
+    float[] wd = t.weight("W_dec").toFloatArray();
+    float[] bd = t.weight("b_dec").toFloatArray();
+    int dIn = t.config().dIn();
+    int dSae = t.config().dSae();
+    int dOut = t.config().dOut();
+    return x -> {
+      NDManager m = x.getManager();
+      NDArray z = x.matMul(m.create(we, new Shape(dIn, dSae))).add(m.create(be)).maximum(0f);
+      return z.matMul(m.create(wd, new Shape(dSae, dOut))).add(m.create(bd));
+    };
+  }
+
+  static final StructType SENTENCES = new StructType(new StructField[] {
+      DataTypes.createStructField("cell_id", DataTypes.StringType, false),
+      DataTypes.createStructField("cell_type", DataTypes.StringType, true),
+      DataTypes.createStructField("donor", DataTypes.StringType, true),
+      DataTypes.createStructField("tissue", DataTypes.StringType, true),
+      DataTypes.createStructField("genes", DataTypes.createArrayType(DataTypes.StringType), false),
+      DataTypes.createStructField("sentence", DataTypes.StringType, false),
+      DataTypes.createStructField("prompt", DataTypes.StringType, false),
+      DataTypes.createStructField("n_expressed", DataTypes.IntegerType, false)});
+
+  /** Writes the cells as the sentences stage's table and commits it under the root. */
+  static void commitSentences(SparkSession spark, RunRoot root, List<CellPrompt> cells) throws Exception {
+    List<Row> rows = new ArrayList<>();
+    for (CellPrompt c : cells) {
+      rows.add(RowFactory.create(c.cellId(), c.cellType(), "donor-1", "heart", c.genes().toArray(new String[0]),
+          String.join(" ", c.genes()), c.prompt(), c.genes().size()));
+    }
+    StageSpec spec = new StageSpec("sentences", ConfigFactory.parseString("sentences.fixture = " + rows.hashCode()),
+        Map.of());
+    StageCommitter.run(root, spec, true, attemptDir -> {
+      spark.createDataFrame(rows, SENTENCES).repartition(2).write().parquet(attemptDir + "/sentences");
+      return StageResult.of(Map.of("sentences", (long) rows.size()));
+    });
+  }
+
+  /** Commits a train stage holding these transcoders, as the train stage lays them out. */
+  static void commitTrain(RunRoot root, Map<Integer, Transcoder> transcoders, Configuration conf) throws Exception {
+    StageSpec spec = new StageSpec("train", ConfigFactory.parseString("train.fixture = \""
+        + Arrays.toString(new TreeMap<>(transcoders).keySet().toArray()) + System.nanoTime() + "\""), Map.of());
+    StageCommitter.run(root, spec, true, attemptDir -> {
+      Map<String, Long> tables = new TreeMap<>();
+      for (Map.Entry<Integer, Transcoder> e : transcoders.entrySet()) {
+        String table = TranscoderStore.layerTable(e.getKey());
+        TranscoderStore.save(e.getValue(), new org.apache.hadoop.fs.Path(attemptDir, table), conf);
+        tables.put(table, (long) e.getValue().config().dSae());
+      }
+      return StageResult.of(tables);
+    });
+  }
+
+  /** The full config of a run: reference defaults plus these {@code key=value} overrides. */
+  static Config config(String root, Path model, String... overrides) {
+    List<String> all = new ArrayList<>(List.of("run.root=" + root, "model.path=" + model, "model.device=cpu"));
+    all.addAll(Arrays.asList(overrides));
+    return ConfigLoader.load(null, all);
+  }
+}
