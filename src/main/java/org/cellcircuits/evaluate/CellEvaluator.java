@@ -13,6 +13,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.SortedMap;
 import java.util.TreeMap;
+import org.cellcircuits.harvest.AnnotatedAnswer;
 import org.cellcircuits.harvest.CellPrompt;
 import org.cellcircuits.harvest.ExecutorModels;
 import org.cellcircuits.harvest.LengthBatches;

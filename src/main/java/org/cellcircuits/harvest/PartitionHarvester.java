@@ -75,7 +75,7 @@ public final class PartitionHarvester {
   private final HarvestParams params;
   private final List<Integer> layers;
   private final ForwardOptions options;
-  private final Map<String, Answer> answers = new HashMap<>();
+  private final Map<String, AnnotatedAnswer> answers = new HashMap<>();
 
   /**
    * @param layers block indices to store, validated against the model
@@ -103,14 +103,14 @@ public final class PartitionHarvester {
   private static final class Cell {
     final CellPrompt source;
     final TokenizedPrompt prompt;
-    final Answer answer;
+    final AnnotatedAnswer answer;
     final int[] stored;
     final Binary id;
     Binary[] geneBinaries;
     double annotatedLogProb = Double.NaN;
     boolean greedyIsAnnotation;
 
-    Cell(CellPrompt source, TokenizedPrompt prompt, Answer answer, int[] stored) {
+    Cell(CellPrompt source, TokenizedPrompt prompt, AnnotatedAnswer answer, int[] stored) {
       this.source = source;
       this.prompt = prompt;
       this.answer = answer;
@@ -119,7 +119,7 @@ public final class PartitionHarvester {
     }
 
     int length() {
-      return prompt.length() + answer.ids.length;
+      return prompt.length() + answer.ids().length;
     }
 
     Binary gene(int token) {
@@ -137,35 +137,13 @@ public final class PartitionHarvester {
     }
   }
 
-  /**
-   * The annotated answer of one cell type, tokenized as CellTypePredictor does (separately from the prompt, without
-   * special tokens).
-   *
-   * @param ids its tokens; empty without an annotation
-   * @param greedyEquivalent whether "the argmax at every answer position is the annotated token" means greedy
-   *     decoding returns exactly this cell type: decoding stops at '.', the type holds no '.' or newline and no
-   *     surrounding space, the tokens decode back to the answer with no stop before the last one, and they fit in
-   *     max-new-tokens
-   */
-  private record Answer(long[] ids, boolean greedyEquivalent) {}
-
-  private Answer answer(String cellType) {
+  private AnnotatedAnswer answer(String cellType) {
     if (cellType == null) {
-      return new Answer(new long[0], false);
+      return AnnotatedAnswer.NONE;
     }
-    return answers.computeIfAbsent(cellType, type -> {
-      HuggingFaceTokenizer tok = loaded.answers();
-      String text = CellPrompt.answer(type);
-      long[] ids = tok.encode(text, false, false).getIds();
-      boolean ok = params.stopAtPeriod() && !type.isEmpty() && type.equals(type.strip())
-          && type.indexOf('.') < 0 && type.indexOf('\n') < 0 && ids.length > 0 && ids.length <= params.maxNewTokens()
-          && tok.decode(ids, true).equals(text);
-      for (int k = 1; ok && k < ids.length; k++) {
-        String prefix = tok.decode(Arrays.copyOf(ids, k), true);
-        ok = prefix.indexOf('.') < 0 && prefix.indexOf('\n') < 0 && ids[k - 1] != model.config().eosTokenId();
-      }
-      return new Answer(ids, ok && ids[ids.length - 1] != model.config().eosTokenId());
-    });
+    return answers.computeIfAbsent(cellType, type -> AnnotatedAnswer.of(type, loaded.answers(),
+        new PredictOptions(params.maxNewTokens(), params.predictBatchSize(), params.stopAtPeriod()),
+        model.config().eosTokenId()));
   }
 
   /** Harvests the cells and returns their predictions (in input order) and counts. */
@@ -188,7 +166,7 @@ public final class PartitionHarvester {
       if (cell.length() > maxPositions) {
         throw new IllegalArgumentException(String.format(
             "cell %s: prompt of %d tokens plus answer of %d is longer than the model's max_position_embeddings %d",
-            c.cellId(), tp.length(), cell.answer.ids.length, maxPositions));
+            c.cellId(), tp.length(), cell.answer.ids().length, maxPositions));
       }
       promptTokens += tp.length();
       stored += cell.stored.length;
@@ -243,7 +221,7 @@ public final class PartitionHarvester {
     List<long[]> sequences = new ArrayList<>(rows.size());
     for (Cell c : rows) {
       long[] ids = Arrays.copyOf(c.prompt.ids(), c.length());
-      System.arraycopy(c.answer.ids, 0, ids, c.prompt.length(), c.answer.ids.length);
+      System.arraycopy(c.answer.ids(), 0, ids, c.prompt.length(), c.answer.ids().length);
       sequences.add(ids);
     }
     TokenBatch batch = TokenBatch.rightPadded(sequences, 0);
@@ -310,7 +288,7 @@ public final class PartitionHarvester {
   private void scoreAnswers(List<Cell> rows, ActivationCache cache, int t) {
     int n = 0;
     for (Cell c : rows) {
-      n += c.answer.ids.length;
+      n += c.answer.ids().length;
     }
     if (n == 0) {
       return;
@@ -321,9 +299,9 @@ public final class PartitionHarvester {
     for (int r = 0; r < rows.size(); r++) {
       Cell c = rows.get(r);
       int p = c.prompt.length();
-      for (int a = 0; a < c.answer.ids.length; a++) {
+      for (int a = 0; a < c.answer.ids().length; a++) {
         readFrom[k] = (long) r * t + p - 1 + a; // the logits at position q predict the token at q + 1
-        targets[k] = c.answer.ids[a];
+        targets[k] = c.answer.ids()[a];
         k++;
       }
     }
@@ -339,16 +317,16 @@ public final class PartitionHarvester {
     k = 0;
     for (Cell c : rows) {
       double sum = 0;
-      boolean follows = c.answer.ids.length > 0;
-      for (int a = 0; a < c.answer.ids.length; a++) {
+      boolean follows = c.answer.ids().length > 0;
+      for (int a = 0; a < c.answer.ids().length; a++) {
         sum += logProbs[k];
         follows &= argmax[k] == targets[k];
         k++;
       }
-      if (c.answer.ids.length > 0) {
+      if (c.answer.ids().length > 0) {
         c.annotatedLogProb = sum;
       }
-      c.greedyIsAnnotation = follows && c.answer.greedyEquivalent;
+      c.greedyIsAnnotation = follows && c.answer.greedyEquivalent();
     }
   }
 }

@@ -1,8 +1,7 @@
-package org.cellcircuits.evaluate;
+package org.cellcircuits.harvest;
 
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import java.util.Arrays;
-import org.cellcircuits.harvest.CellPrompt;
 import org.cellcircuits.model.PredictOptions;
 
 /**
@@ -10,17 +9,17 @@ import org.cellcircuits.model.PredictOptions;
  * tokenizes answers (apart from the prompt, without special tokens), and whether "the teacher-forced argmax is the
  * annotated token at every answer position" means greedy decoding returns exactly this cell type. That holds when
  * decoding stops at '.', the type holds no '.' or newline and no surrounding space, the tokens decode back to the
- * answer with no stop before the last one, and they fit in max-new-tokens. The harvest's
- * {@code PartitionHarvester} applies the same rule to its predictions.
+ * answer with no stop before the last one, and they fit in max-new-tokens. The harvest's predictions and the
+ * evaluate stage's accuracy both rest on this rule.
  *
  * @param ids the answer's tokens; empty without an annotation
  * @param greedyEquivalent whether following the annotation teacher-forced equals greedy decoding it
  */
-record AnnotatedAnswer(long[] ids, boolean greedyEquivalent) {
+public record AnnotatedAnswer(long[] ids, boolean greedyEquivalent) {
   /** No annotated cell type: nothing to score. */
-  static final AnnotatedAnswer NONE = new AnnotatedAnswer(new long[0], false);
+  public static final AnnotatedAnswer NONE = new AnnotatedAnswer(new long[0], false);
 
-  static AnnotatedAnswer of(String type, HuggingFaceTokenizer tok, PredictOptions options, long eosId) {
+  public static AnnotatedAnswer of(String type, HuggingFaceTokenizer tok, PredictOptions options, long eosId) {
     String text = CellPrompt.answer(type);
     long[] ids = tok.encode(text, false, false).getIds();
     boolean ok = options.stopAtPeriod() && !type.isEmpty() && type.equals(type.strip())
