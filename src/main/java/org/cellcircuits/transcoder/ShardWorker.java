@@ -45,6 +45,7 @@ final class ShardWorker {
     synchronized (ShardWorker.class) {
       useLayer(plan, c);
     }
+    TranscoderTrainingJob.useTaskCores(device(params));
     TranscoderTrainer replica = replica(c, scaling, worker, params);
     replica.syncTo(input.step(), input.weights());
     for (int s = worker; s < params.shards(); s += params.workers()) {
@@ -74,6 +75,7 @@ final class ShardWorker {
     synchronized (ShardWorker.class) {
       useLayer(plan, c);
     }
+    TranscoderTrainingJob.useTaskCores(device(params));
     long[] positions = new long[params.shards()];
     Arrays.fill(positions, -1);
     double in = 0;

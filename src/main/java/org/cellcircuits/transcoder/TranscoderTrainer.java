@@ -350,12 +350,7 @@ public final class TranscoderTrainer implements AutoCloseable {
         checkWidths(batch);
         double lambda = TrainingSchedule.l1Coefficient(config, step);
         try (NDManager m = manager.newSubManager()) {
-            NDArray[] scaled = scaled(batch, m);
-            TranscoderLoss.Result r = TranscoderLoss.compute(wEnc, bEnc, wDec, bDec, scaled[0], scaled[1], lambda, true);
-            if (!Double.isFinite(r.sse()) || !Double.isFinite(r.l1Sum())) {
-                throw nonFinite(batch, String.format("at step %d (loss sums: squared error %s, l1 %s)",
-                        step, r.sse(), r.l1Sum()));
-            }
+            TranscoderLoss.Result r = loss(batch, lambda, m);
             float[] flat = new float[parameterCount()];
             int offset = 0;
             for (NDArray g : r.gradients()) {
@@ -387,20 +382,31 @@ public final class TranscoderTrainer implements AutoCloseable {
                     "gradients hold %d values and %d fire counts; this transcoder has %d parameters and %d features",
                     g.values().length, g.featureFires().length, parameterCount(), config.dSae()));
         }
-        double lr = TrainingSchedule.learningRate(config, step);
         try (NDManager m = manager.newSubManager()) {
-            List<NDArray> grads = new ArrayList<>();
+            List<NDArray> sums = new ArrayList<>();
             int offset = 0;
             for (long[] shape : Transcoder.shapes(config)) {
                 int n = Math.toIntExact(new Shape(shape).size());
-                grads.add(m.create(FloatBuffer.wrap(g.values(), offset, n), new Shape(shape)).divi(g.tokens()));
+                sums.add(m.create(FloatBuffer.wrap(g.values(), offset, n), new Shape(shape)));
                 offset += n;
             }
-            adam.update(List.of(wEnc, bEnc, wDec, bDec), grads, lr);
+            return update(sums, g.featureFires(), g.stats(), lambda);
         }
-        dead.record(g.featureFires(), g.tokens());
-        tokensSeen += g.tokens();
-        BatchStats s = g.stats();
+    }
+
+    /**
+     * The Adam step, dead-feature counters and log row shared by {@link #apply} and {@link #step}: {@code sums} are
+     * the gradients of the summed loss (divided here, in place, by the token count), in any manager.
+     */
+    private StepRecord update(List<NDArray> sums, long[] featureFires, BatchStats s, double lambda) {
+        double lr = TrainingSchedule.learningRate(config, step);
+        List<NDArray> grads = new ArrayList<>();
+        for (NDArray sum : sums) {
+            grads.add(sum.divi(s.tokens()));
+        }
+        adam.update(List.of(wEnc, bEnc, wDec, bDec), grads, lr);
+        dead.record(featureFires, s.tokens());
+        tokensSeen += s.tokens();
         StepRecord r = new StepRecord(step, tokensSeen, s.loss(lambda), s.mse(), s.l1(), s.l0(), dead.deadFraction(),
                 s.explainedVariance(), lr, lambda, 0);
         log.add(r);
@@ -408,9 +414,30 @@ public final class TranscoderTrainer implements AutoCloseable {
         return r;
     }
 
-    /** {@code apply(gradients(batch))}, then resampling of dead features when it is due. */
+    /** The batch's loss sums and gradients at the current weights; the arrays live in {@code m}. */
+    private TranscoderLoss.Result loss(TrainingBatch batch, double lambda, NDManager m) {
+        NDArray[] scaled = scaled(batch, m);
+        TranscoderLoss.Result r = TranscoderLoss.compute(wEnc, bEnc, wDec, bDec, scaled[0], scaled[1], lambda, true);
+        if (!Double.isFinite(r.sse()) || !Double.isFinite(r.l1Sum())) {
+            throw nonFinite(batch, String.format("at step %d (loss sums: squared error %s, l1 %s)",
+                    step, r.sse(), r.l1Sum()));
+        }
+        return r;
+    }
+
+    /**
+     * {@code apply(gradients(batch))}, then resampling of dead features when it is due. The gradients never leave
+     * libtorch here (no copy to a Java array and back, as a data-parallel step needs); the update is the same.
+     */
     public StepRecord step(TrainingBatch batch) {
-        StepRecord r = apply(gradients(batch));
+        requireReady();
+        checkWidths(batch);
+        double lambda = TrainingSchedule.l1Coefficient(config, step);
+        StepRecord r;
+        try (NDManager m = manager.newSubManager()) {
+            TranscoderLoss.Result loss = loss(batch, lambda, m);
+            r = update(loss.gradients(), loss.featureFires(), loss.stats(batch.rows()), lambda);
+        }
         if (resampleDue()) {
             int n = resampleDeadFeatures(batch);
             if (n > 0) {

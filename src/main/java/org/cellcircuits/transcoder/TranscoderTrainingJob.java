@@ -1,7 +1,9 @@
 package org.cellcircuits.transcoder;
 
 import ai.djl.Device;
+import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDManager;
+import ai.djl.pytorch.jni.JniUtils;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
 import java.io.IOException;
@@ -16,6 +18,7 @@ import java.util.Locale;
 import java.util.stream.IntStream;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.Path;
+import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
@@ -93,6 +96,8 @@ public final class TranscoderTrainingJob {
     TranscoderConfig c = plan.config();
     int layer = plan.layer();
     Device device = ModelDevice.resolve(params.device());
+    int threads = useTaskCores(device);
+    LOG.info("train layer {}: one task on {}{}", layer, device, threads > 0 ? ", " + threads + " libtorch thread(s)" : "");
     JsonObject layout = new JsonObject();
     layout.addProperty("mode", "layer-parallel");
     layout.addProperty("batch_rows", c.trainBatchSizeTokens());
@@ -141,6 +146,22 @@ public final class TranscoderTrainingJob {
     } finally {
       org.cellcircuits.io.HadoopFolders.deleteRecursively(local);
     }
+  }
+
+  /**
+   * Gives libtorch's intra-op pool on the calling task thread the cores Spark gave the task ({@code spark.task.cpus}),
+   * as the harvest does: libtorch otherwise uses every core of the machine on each calling thread, so an executor that
+   * trains several layers, or runs several data-parallel workers, at once oversubscribes its cores. The setting is per
+   * thread, so every task makes it. Returns the thread count set, or 0 outside a Spark task or on a GPU.
+   */
+  static int useTaskCores(Device device) {
+    TaskContext tc = TaskContext.get();
+    if (tc == null || device.isGpu()) {
+      return 0;
+    }
+    Engine.getInstance(); // loads libtorch before the JNI call
+    JniUtils.setNumThreads(tc.cpus());
+    return tc.cpus();
   }
 
   private static long stepOf(java.nio.file.Path dir) {
