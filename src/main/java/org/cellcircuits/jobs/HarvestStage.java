@@ -43,8 +43,7 @@ public final class HarvestStage implements Stage {
 
   @Override
   public Map<String, String> externalInputs(Config all) {
-    String key = ConfigLoader.ROOT + ".model.path";
-    return all.getIsNull(key) ? Map.of() : Map.of("model", all.getString(key));
+    return Stage.modelInput(all);
   }
 
   @Override

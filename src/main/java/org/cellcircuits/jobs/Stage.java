@@ -55,6 +55,12 @@ public interface Stage {
     return null;
   }
 
+  /** The model checkpoint folder ({@code model.path}) as an external input, for the stages that run the model. */
+  static Map<String, String> modelInput(Config all) {
+    String key = ConfigLoader.ROOT + ".model.path";
+    return all.getIsNull(key) ? Map.of() : Map.of("model", all.getString(key));
+  }
+
   /** {@code cellcircuits.<name>} of the full config, keyed {@code <name>.*} so hashes and diffs name the section. */
   static Config section(Config all, String name) {
     return all.getConfig(ConfigLoader.ROOT).withOnlyPath(name);

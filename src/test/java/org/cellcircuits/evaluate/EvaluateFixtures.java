@@ -25,6 +25,7 @@ import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
 import org.cellcircuits.harvest.CellPrompt;
+import org.cellcircuits.harvest.HarvestFixtures;
 import org.cellcircuits.io.RunRoot;
 import org.cellcircuits.io.SafetensorsDType;
 import org.cellcircuits.io.StageCommitter;
@@ -48,21 +49,12 @@ import org.cellcircuits.transcoder.TranscoderStore;
 final class EvaluateFixtures {
   private EvaluateFixtures() {}
 
-  static final Path DEMO_TOKENIZER = Path.of("demo/model/tokenizer.json");
-
-  /** d_model 32, 4 heads, 3 layers, d_mlp 128, vocabulary 2,000 (the demo tokenizer's). */
-  static final NeoXConfig TINY = new NeoXConfig(32, 4, 3, 128, 0.25, 10000, true, 1e-5, 2000, 1024, false, true, 0);
-
-  static final String TEMPLATE = "The following is a list of %d gene names ordered by descending expression level in "
-      + "a Homo sapiens cell. Your task is to give the cell type which this cell belongs to based on its gene "
-      + "expression.\nCell sentence: %s.\nThe cell type corresponding to these genes is:";
-
-  static final List<String> GENE_POOL = List.of("MYH7", "MYL2", "FHL2", "MYL3", "VWF", "PECAM1", "CDH5", "KDR", "DCN",
-      "LUM", "COL1A2", "PDGFRA", "FBLN1", "GSN", "NPPA", "MYL7", "ACTA2", "RGS5", "PTPRC", "CD3E", "KIT", "TPSAB1",
-      "ADIPOQ", "PLIN1", "MSLN", "UPK3B", "PROX1", "LYVE1", "TTN", "RYR2", "HBB", "MALAT1", "CD74", "B2M", "IGKC");
-
-  static final List<String> CELL_TYPES = List.of("endothelial cell", "fibroblast", "mast cell",
-      "ventricular cardiomyocyte");
+  // The tiny model, prompt template and gene pool of the harvest tests, so both stages see the same kind of cells.
+  static final Path DEMO_TOKENIZER = HarvestFixtures.DEMO_TOKENIZER;
+  static final NeoXConfig TINY = HarvestFixtures.TINY;
+  static final String TEMPLATE = HarvestFixtures.TEMPLATE;
+  static final List<String> GENE_POOL = HarvestFixtures.GENE_POOL;
+  static final List<String> CELL_TYPES = HarvestFixtures.CELL_TYPES;
 
   /**
    * A random tiny model whose next-token distributions are far from uniform (embed_out x 15, embed_in x 30) and

@@ -33,21 +33,21 @@ public final class HarvestFixtures {
   private HarvestFixtures() {}
 
   /** The demo's byte-level BPE (2,000 ids). */
-  static final Path DEMO_TOKENIZER = Path.of("demo/model/tokenizer.json");
+  public static final Path DEMO_TOKENIZER = Path.of("demo/model/tokenizer.json");
 
   /** d_model 32, 4 heads, 3 layers, d_mlp 128, vocabulary 2,000 (the demo tokenizer's). */
   public static final NeoXConfig TINY = new NeoXConfig(32, 4, 3, 128, 0.25, 10000, true, 1e-5, 2000, 1024, false, true, 0);
 
   /** C2S cell-type template 0, character for character. */
-  static final String TEMPLATE = "The following is a list of %d gene names ordered by descending expression level in "
+  public static final String TEMPLATE = "The following is a list of %d gene names ordered by descending expression level in "
       + "a Homo sapiens cell. Your task is to give the cell type which this cell belongs to based on its gene "
       + "expression.\nCell sentence: %s.\nThe cell type corresponding to these genes is:";
 
-  static final List<String> GENE_POOL = List.of("MYH7", "MYL2", "FHL2", "MYL3", "VWF", "PECAM1", "CDH5", "KDR", "DCN",
+  public static final List<String> GENE_POOL = List.of("MYH7", "MYL2", "FHL2", "MYL3", "VWF", "PECAM1", "CDH5", "KDR", "DCN",
       "LUM", "COL1A2", "PDGFRA", "FBLN1", "GSN", "NPPA", "MYL7", "ACTA2", "RGS5", "PTPRC", "CD3E", "KIT", "TPSAB1",
       "ADIPOQ", "PLIN1", "MSLN", "UPK3B", "PROX1", "LYVE1", "TTN", "RYR2", "HBB", "MALAT1", "CD74", "B2M", "IGKC");
 
-  static final List<String> CELL_TYPES = List.of("endothelial cell", "fibroblast", "mast cell",
+  public static final List<String> CELL_TYPES = List.of("endothelial cell", "fibroblast", "mast cell",
       "ventricular cardiomyocyte");
 
   /** Saves a random model as a checkpoint folder with the demo tokenizer beside it. */
