@@ -297,12 +297,19 @@ public final class H5adReader implements AtlasReader {
     private final Dataset indices;
     private final Dataset indptr;
     private final long nnz;
+    /** Direct chunk reads of data and indices where their layout allows (null: jhdf's slice read). */
+    private final ChunkSlices dataChunks;
+    private final ChunkSlices indexChunks;
 
     Csr(Dataset data, Dataset indices, Dataset indptr, long nnz) {
       this.data = data;
       this.indices = indices;
       this.indptr = indptr;
       this.nnz = nnz;
+      ChunkSlices d = ChunkSlices.of(data);
+      ChunkSlices i = ChunkSlices.of(indices);
+      this.dataChunks = d == null || d.holdsInts() ? null : d;
+      this.indexChunks = i == null || !i.holdsInts() ? null : i;
     }
 
     private long[] offsets(long start, long end) throws AtlasFormatException {
@@ -332,8 +339,8 @@ public final class H5adReader implements AtlasReader {
             "fewer than 2^31 entries per row range; read smaller ranges");
       }
       int n = (int) count;
-      int[] idx = H5adArrays.ints(H5adArrays.slice(indices, lo, n));
-      double[] val = H5adArrays.doubles(H5adArrays.slice(data, lo, n));
+      int[] idx = indexChunks != null ? indexChunks.ints(lo, n) : H5adArrays.ints(H5adArrays.slice(indices, lo, n));
+      double[] val = dataChunks != null ? dataChunks.doubles(lo, n) : H5adArrays.doubles(H5adArrays.slice(data, lo, n));
       int[] rebased = new int[ptr.length];
       for (int i = 0; i < ptr.length; i++) {
         rebased[i] = (int) (ptr[i] - lo);
