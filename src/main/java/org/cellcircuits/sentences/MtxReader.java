@@ -32,17 +32,13 @@ import java.util.Map;
  * {@link AtlasOptions#geneSymbolColumn()} names {@code gene_ids} (1st) or {@code feature_types} (3rd). Cells missing
  * from the annotation CSV get null annotations; a CSV that matches no barcode at all is refused.
  */
-public final class MtxReader implements AtlasReader {
+public final class MtxReader {
   private static final List<String> FEATURE_COLUMNS = List.of("gene_ids", "gene_symbols", "feature_types");
 
-  private final LoadedAtlas atlas;
-
-  private MtxReader(LoadedAtlas atlas) {
-    this.atlas = atlas;
-  }
+  private MtxReader() {}
 
   /** Opens a 10x folder on any Hadoop file system (a local path, file:, s3a://, ...). */
-  public static MtxReader open(String folder, AtlasOptions options) throws IOException {
+  public static AtlasReader open(String folder, AtlasOptions options) throws IOException {
     if (options.useRaw()) {
       throw AtlasFormatException.of(folder, "use-raw", "is set", "use-raw = false: a 10x folder has no raw matrix");
     }
@@ -77,27 +73,7 @@ public final class MtxReader implements AtlasReader {
     FileStatus csv = obsCsv;
     LoadedAtlas atlas = ParsedAtlasCache.get(key,
         () -> load(folder, conf, matrix, features, barcodes, csv, options));
-    return new MtxReader(atlas);
-  }
-
-  @Override
-  public AtlasMeta meta() {
-    return atlas.meta();
-  }
-
-  @Override
-  public int[] storedPerRow(long start, long end) {
-    return atlas.storedPerRow(start, end);
-  }
-
-  @Override
-  public CellBlock read(long start, long end) throws IOException {
-    return atlas.read(start, end);
-  }
-
-  @Override
-  public void close() {
-    atlas.close();
+    return atlas;
   }
 
   // ------------------------------------------------------------------------------------------------ parsing

@@ -44,19 +44,15 @@ import java.util.Objects;
  * <p>The table is parsed whole, once per executor JVM ({@link ParsedAtlasCache}), with parquet-hadoop (no Spark
  * session needed on executors); memory is the full matrix. Use .h5ad for atlases that do not fit an executor.
  */
-public final class ParquetLongReader implements AtlasReader {
+public final class ParquetLongReader {
   public static final String CELL_ID = "cell_id";
   public static final String GENE = "gene";
   public static final String COUNT = "count";
 
-  private final LoadedAtlas atlas;
-
-  private ParquetLongReader(LoadedAtlas atlas) {
-    this.atlas = atlas;
-  }
+  private ParquetLongReader() {}
 
   /** Opens a Parquet file or folder on any Hadoop file system. */
-  public static ParquetLongReader open(String path, AtlasOptions options) throws IOException {
+  public static AtlasReader open(String path, AtlasOptions options) throws IOException {
     if (options.useRaw()) {
       throw AtlasFormatException.of(path, "use-raw", "is set", "use-raw = false: a long table has no raw matrix");
     }
@@ -84,27 +80,7 @@ public final class ParquetLongReader implements AtlasReader {
     }
     key.append(options.geneSymbolColumn()).append('|').append(options.obsColumns());
     LoadedAtlas atlas = ParsedAtlasCache.get(key.toString(), () -> new Loader(path, conf, options).load(parts));
-    return new ParquetLongReader(atlas);
-  }
-
-  @Override
-  public AtlasMeta meta() {
-    return atlas.meta();
-  }
-
-  @Override
-  public int[] storedPerRow(long start, long end) {
-    return atlas.storedPerRow(start, end);
-  }
-
-  @Override
-  public CellBlock read(long start, long end) throws IOException {
-    return atlas.read(start, end);
-  }
-
-  @Override
-  public void close() {
-    atlas.close();
+    return atlas;
   }
 
   /** One pass over the table into growable arrays, then the ordering rules above. */

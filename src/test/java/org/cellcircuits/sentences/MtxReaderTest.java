@@ -21,7 +21,7 @@ import static org.cellcircuits.sentences.AtlasFixtures.strings;
  */
 class MtxReaderTest {
 
-  static MtxReader open(String fixture, AtlasOptions options) throws IOException {
+  static AtlasReader open(String fixture, AtlasOptions options) throws IOException {
     return MtxReader.open(path(fixture).toString(), options);
   }
 
@@ -29,7 +29,7 @@ class MtxReaderTest {
   @ValueSource(strings = {"mtx_plain", "mtx_gz"})
   void readsWhatScanpyHolds(String fixture) throws IOException {
     JsonObject exp = expected(fixture);
-    try (MtxReader reader = open(fixture, AtlasOptions.defaults())) {
+    try (AtlasReader reader = open(fixture, AtlasOptions.defaults())) {
       assertThat(reader.meta().geneSymbols()).isEqualTo(strings(exp.get("genes")));
       assertThat(reader.meta().obsColumns()).containsExactly("cell_type", "donor_id", "tissue");
       Csr got = AtlasFixtures.readInRanges(reader, 0, 5, 6, 11, 12);
@@ -53,7 +53,7 @@ class MtxReaderTest {
   @Test
   void geneIdsInsteadOfSymbols() throws IOException {
     JsonObject exp = expected("mtx_plain");
-    try (MtxReader reader = open("mtx_plain", AtlasOptions.defaults().withGeneSymbolColumn("gene_ids"))) {
+    try (AtlasReader reader = open("mtx_plain", AtlasOptions.defaults().withGeneSymbolColumn("gene_ids"))) {
       assertThat(reader.meta().geneSymbols()).isEqualTo(strings(exp.getAsJsonObject("var_columns").get("gene_ids")));
     }
   }
@@ -64,7 +64,7 @@ class MtxReaderTest {
     for (String[] pair : new String[][] {{"mtx_plain", "int_counts"}, {"mtx_gz", "csr_f32"}}) {
       Csr mtx;
       Csr h5ad;
-      try (MtxReader reader = open(pair[0], AtlasOptions.defaults())) {
+      try (AtlasReader reader = open(pair[0], AtlasOptions.defaults())) {
         mtx = AtlasFixtures.readAll(reader);
       }
       AtlasOptions symbols = pair[1].equals("csr_f32") ? AtlasOptions.defaults().withGeneSymbolColumn("feature_name")
