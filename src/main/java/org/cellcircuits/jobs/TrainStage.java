@@ -106,8 +106,11 @@ public final class TrainStage implements Stage {
     TrainingCheckpoints checkpoints = new TrainingCheckpoints(new Path(root.stagePath(name()), "checkpoints").toString());
     JavaSparkContext jsc = JavaSparkContext.fromSparkContext(ctx.spark().sparkContext());
     long t0 = System.nanoTime();
-    List<TranscoderTrainingJob.LayerOutcome> outcomes = TranscoderTrainingJob.run(jsc, plans, params, checkpoints,
-        attemptDir + "/transcoders", ctx.settings().overwrite());
+    List<TranscoderTrainingJob.LayerOutcome> outcomes;
+    try (Progress steps = ctx.progress("train", "steps", totalSteps)) {
+      outcomes = TranscoderTrainingJob.run(jsc, plans, params, checkpoints, attemptDir + "/transcoders",
+          ctx.settings().overwrite(), steps.counter());
+    }
     double seconds = (System.nanoTime() - t0) / 1e9;
 
     List<Row> rows = new ArrayList<>();

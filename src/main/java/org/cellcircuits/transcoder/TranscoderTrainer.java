@@ -679,6 +679,7 @@ public final class TranscoderTrainer implements AutoCloseable {
                 streamPosition = batches.tokensSeen();
                 last = step(b);
             }
+            options.afterStep().accept(last);
             progress.maybeReport(last);
             if (options.checkpointRoot() != null
                     && (step % options.checkpointEverySteps() == 0 || step == config.totalSteps())) {

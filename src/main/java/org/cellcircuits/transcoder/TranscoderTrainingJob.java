@@ -22,6 +22,7 @@ import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
+import org.apache.spark.util.LongAccumulator;
 import org.apache.spark.util.SerializableConfiguration;
 import org.cellcircuits.harvest.ActivationStore;
 import org.cellcircuits.model.ModelDevice;
@@ -67,9 +68,14 @@ public final class TranscoderTrainingJob {
     private static final long serialVersionUID = 1L;
   }
 
-  /** Trains every planned layer and writes each transcoder; returns the outcomes in layer order. */
+  /**
+   * Trains every planned layer and writes each transcoder; returns the outcomes in layer order.
+   *
+   * @param stepsDone counts every step taken (null: none); named, it shows live on the Spark UI's stage page
+   */
   public static List<LayerOutcome> run(JavaSparkContext jsc, List<LayerPlan> plans, TrainParams params,
-      TrainingCheckpoints checkpoints, String transcodersDir, boolean overwrite) throws IOException {
+      TrainingCheckpoints checkpoints, String transcodersDir, boolean overwrite, LongAccumulator stepsDone)
+      throws IOException {
     Configuration hadoop = jsc.hadoopConfiguration();
     Broadcast<SerializableConfiguration> conf = jsc.broadcast(new SerializableConfiguration(hadoop));
     List<LayerOutcome> out = new ArrayList<>();
@@ -77,11 +83,12 @@ public final class TranscoderTrainingJob {
       LOG.info("train: {} layers side by side, one task each (layer-parallel)", plans.size());
       jsc.setJobDescription(String.format(Locale.ROOT, "train: %d transcoders, one task per layer", plans.size()));
       out.addAll(jsc.parallelize(plans, plans.size())
-          .map(p -> trainWholeLayer(p, params, checkpoints, transcodersDir, overwrite, conf.value().value()))
+          .map(p -> trainWholeLayer(p, params, checkpoints, transcodersDir, overwrite, conf.value().value(),
+              stepsDone))
           .collect());
     } else {
       for (LayerPlan p : plans) {
-        out.add(trainDataParallel(jsc, p, params, checkpoints, transcodersDir, overwrite, conf));
+        out.add(trainDataParallel(jsc, p, params, checkpoints, transcodersDir, overwrite, conf, stepsDone));
       }
     }
     out.sort((a, b) -> Integer.compare(a.layer(), b.layer()));
@@ -91,7 +98,7 @@ public final class TranscoderTrainingJob {
   // ---- layer-parallel ----------------------------------------------------------------------------------------
 
   static LayerOutcome trainWholeLayer(LayerPlan plan, TrainParams params, TrainingCheckpoints checkpoints,
-      String transcodersDir, boolean overwrite, Configuration conf) throws IOException {
+      String transcodersDir, boolean overwrite, Configuration conf, LongAccumulator stepsDone) throws IOException {
     long t0 = System.nanoTime();
     TranscoderConfig c = plan.config();
     int layer = plan.layer();
@@ -121,7 +128,12 @@ public final class TranscoderTrainingJob {
             params.shuffleBufferRows(), c.seed(), params.maxEpochs(), c.kind(), manager)) {
       TrainOptions options = TrainOptions.logTo(LOG::info, "layer " + layer)
           .withCheckpoints(local, params.checkpointEverySteps())
-          .afterEachCheckpoint(dir -> checkpoints.publish(layer, stepOf(dir), dir, layout, conf));
+          .afterEachCheckpoint(dir -> checkpoints.publish(layer, stepOf(dir), dir, layout, conf))
+          .afterEachStep(r -> {
+            if (stepsDone != null) {
+              stepsDone.add(1);
+            }
+          });
       long crash = crashAfterStepForTests;
       if (crash >= 0) {
         options = options.stoppingAfter(crash);
@@ -218,7 +230,7 @@ public final class TranscoderTrainingJob {
 
   static LayerOutcome trainDataParallel(JavaSparkContext jsc, LayerPlan plan, TrainParams params,
       TrainingCheckpoints checkpoints, String transcodersDir, boolean overwrite,
-      Broadcast<SerializableConfiguration> conf) throws IOException {
+      Broadcast<SerializableConfiguration> conf, LongAccumulator stepsDone) throws IOException {
     long t0 = System.nanoTime();
     TranscoderConfig c = plan.config();
     int layer = plan.layer();
@@ -310,6 +322,9 @@ public final class TranscoderTrainingJob {
             }
             return b;
           });
+        }
+        if (stepsDone != null) {
+          stepsDone.add(1);
         }
         progress.maybeReport(last);
         if (t.step() % params.checkpointEverySteps() == 0 || t.isDone()) {
