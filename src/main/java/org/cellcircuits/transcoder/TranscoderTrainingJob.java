@@ -235,6 +235,12 @@ public final class TranscoderTrainingJob {
     TranscoderConfig c = plan.config();
     int layer = plan.layer();
     int shards = params.shards();
+    if (plan.store().files().size() < shards) {
+      throw new IllegalArgumentException(String.format(
+          "layer %d: data-parallel training cuts the activations into train.data-shards = %d shards of whole files, "
+              + "but the harvest wrote %d file(s) for this layer; lower data-shards or harvest with a smaller "
+              + "harvest.cells-per-task", layer, shards, plan.store().files().size()));
+    }
     int microRows = params.rowsPerShardStep(c.trainBatchSizeTokens()) / params.microBatchesPerSync();
     Configuration hadoop = conf.value().value();
     Device device = ModelDevice.resolve(params.device());

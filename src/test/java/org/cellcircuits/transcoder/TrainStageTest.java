@@ -10,7 +10,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Map;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
@@ -224,6 +223,9 @@ class TrainStageTest {
     assertThatThrownBy(() -> train(config(root, "train.max-epochs=1", "train.training-tokens=100000")))
         .hasStackTraceContaining("ran out")
         .hasStackTraceContaining("max-epochs");
-    assertThat(Map.of()).isEmpty();
+    // The shared harvest wrote 4 files per layer (30 cells, 8 per task): 8 shards cannot each get one.
+    assertThatThrownBy(() -> train(config(root, "train.layers=[0]", "train.data-parallel-workers=2",
+        "train.data-shards=8", "train.train-batch-size-tokens=128")))
+        .hasStackTraceContaining("train.data-shards = 8 shards of whole files, but the harvest wrote 4 file(s)");
   }
 }
