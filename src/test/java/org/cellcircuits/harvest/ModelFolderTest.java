@@ -7,9 +7,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import org.apache.hadoop.conf.Configuration;
-import org.apache.hadoop.fs.FileStatus;
 import org.cellcircuits.model.NeoXConfig;
-import org.cellcircuits.sentences.RemoteLikeFileSystem;
+import org.cellcircuits.sentences.RemoteLikeFolders;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -17,36 +16,8 @@ import org.junit.jupiter.api.io.TempDir;
 class ModelFolderTest {
   @TempDir Path tmp;
 
-  /**
-   * The sentences tests' remote-like file system, with statuses that do not ask java.io.File for permissions (which
-   * fails for its non-file scheme when a folder is listed recursively).
-   */
-  public static class RemoteLikeFolders extends RemoteLikeFileSystem {
-    @Override
-    public FileStatus[] listStatus(org.apache.hadoop.fs.Path f) throws java.io.IOException {
-      FileStatus[] in = super.listStatus(f);
-      FileStatus[] out = new FileStatus[in.length];
-      for (int i = 0; i < in.length; i++) {
-        out[i] = plain(in[i]);
-      }
-      return out;
-    }
-
-    @Override
-    public FileStatus getFileStatus(org.apache.hadoop.fs.Path f) throws java.io.IOException {
-      return plain(super.getFileStatus(f));
-    }
-
-    private static FileStatus plain(FileStatus s) {
-      return new FileStatus(s.getLen(), s.isDirectory(), 1, s.getBlockSize(), s.getModificationTime(), s.getPath());
-    }
-  }
-
   private static Configuration remoteLike() {
-    Configuration conf = new Configuration();
-    conf.set("fs.remotelike.impl", RemoteLikeFolders.class.getName());
-    conf.set("fs.remotelike.impl.disable.cache", "true");
-    return conf;
+    return RemoteLikeFolders.configuration();
   }
 
   @Test
