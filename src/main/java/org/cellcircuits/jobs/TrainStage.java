@@ -41,6 +41,7 @@ import org.slf4j.LoggerFactory;
 public final class TrainStage implements Stage {
   private static final Logger LOG = LoggerFactory.getLogger(TrainStage.class);
   private static final Pattern LAYER_TABLE = Pattern.compile("activations/layer=(\\d+)");
+  private static final Pattern TRANSCODER_TABLE = Pattern.compile("transcoders/layer=(\\d+)");
   /** Steps averaged for the final figures in the marker (one batch is noisy). */
   private static final int FINAL_STEPS = 20;
 
@@ -147,6 +148,38 @@ public final class TrainStage implements Stage {
         .withStat("steps", totalSteps)
         .withStat("seconds", seconds)
         .withStat("tokens_per_second", seconds > 0 ? tokensTrainedNow / seconds : Double.NaN);
+  }
+
+  /**
+   * One line per layer: features, final explained variance and L0 (means over the last training steps) and dead share,
+   * from the marker, so a skipped rerun prints the same.
+   */
+  @Override
+  public String report(StageMarker marker) {
+    Map<String, Double> s = marker.stats();
+    StringBuilder b = new StringBuilder(String.format(Locale.ROOT,
+        "transcoders: %s steps per layer; figures over the last %d training batches%n", count(s.get("steps"),
+            s.get("layers")), FINAL_STEPS));
+    b.append(String.format(Locale.ROOT, "  %-5s %7s %9s %9s %9s%n", "layer", "d_sae", "expl_var", "l0", "dead"));
+    Map<Integer, Long> features = new TreeMap<>();
+    for (Map.Entry<String, Long> t : marker.rowCounts().entrySet()) {
+      Matcher m = TRANSCODER_TABLE.matcher(t.getKey());
+      if (m.matches()) {
+        features.put(Integer.parseInt(m.group(1)), t.getValue());
+      }
+    }
+    for (Map.Entry<Integer, Long> f : features.entrySet()) {
+      int l = f.getKey();
+      b.append(String.format(Locale.ROOT, "  %-5d %,7d %9.4f %9.1f %8.1f%%%n", l, f.getValue(),
+          s.getOrDefault("explained_variance_layer_" + l, Double.NaN), s.getOrDefault("l0_layer_" + l, Double.NaN),
+          100 * s.getOrDefault("dead_fraction_layer_" + l, Double.NaN)));
+    }
+    return b.toString();
+  }
+
+  private static String count(Double steps, Double layers) {
+    return steps == null || layers == null || layers == 0 ? "?"
+        : String.format(Locale.ROOT, "%,d", Math.round(steps / layers));
   }
 
   /** The configured layers, each of which must have been harvested; all harvested layers when none is named. */

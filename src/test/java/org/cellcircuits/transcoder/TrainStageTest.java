@@ -108,6 +108,11 @@ class TrainStageTest {
     assertThat(marker.rowCounts()).containsKeys("transcoders/layer=0", "transcoders/layer=1", "transcoders/layer=2",
         "train_log");
     assertThat(marker.rowCounts().get("train_log")).isEqualTo(3 * 12L);
+    String report = new org.cellcircuits.jobs.TrainStage().report(marker);
+    assertThat(report.lines().toList()).hasSize(5).element(0).asString().startsWith("transcoders: 12 steps per layer");
+    assertThat(report.lines().skip(2).map(l -> l.strip().split("\\s+")[0]).toList()).containsExactly("0", "1", "2");
+    assertThat(report).contains(String.format(java.util.Locale.ROOT, "%9.4f",
+        marker.stats().get("explained_variance_layer_2")));
     List<Row> log = spark.read().parquet(root.committedPath("train", "train_log").toString())
         .orderBy("layer", "step").collectAsList();
     assertThat(log).hasSize(36);
