@@ -116,14 +116,13 @@ public final class TrainingCheckpoints implements Serializable {
       HadoopFolders.publish(local, target, TranscoderTrainer.CHECKPOINT_STATE, conf);
       HadoopFolders.deleteRecursively(local);
       FileSystem fs = target.getFileSystem(conf);
+      // Keep the previous checkpoint too: if this upload were damaged unnoticed, one good checkpoint remains.
+      Optional<Path> previous = previousOf(layer, step, conf);
       for (FileStatus s : fs.listStatus(layerDir(layer))) {
         Matcher m = STEP_DIR.matcher(s.getPath().getName());
-        if (m.matches() && Long.parseLong(m.group(1)) < step) {
-          // keep the previous one too: if this upload were damaged unnoticed, one good checkpoint remains
-          Optional<Path> previous = previousOf(layer, step, conf);
-          if (previous.isEmpty() || !previous.get().getName().equals(s.getPath().getName())) {
-            fs.delete(s.getPath(), true);
-          }
+        boolean older = m.matches() && Long.parseLong(m.group(1)) < step;
+        if (older && (previous.isEmpty() || !previous.get().getName().equals(s.getPath().getName()))) {
+          fs.delete(s.getPath(), true);
         }
       }
     } catch (IOException e) {
@@ -147,15 +146,6 @@ public final class TrainingCheckpoints implements Serializable {
       }
     }
     return Optional.ofNullable(best);
-  }
-
-  /** Deletes every checkpoint of every layer (an --overwrite run starts over). */
-  public void clear(Configuration conf) throws IOException {
-    Path dir = new Path(root);
-    FileSystem fs = dir.getFileSystem(conf);
-    if (fs.exists(dir)) {
-      fs.delete(dir, true);
-    }
   }
 
   @Override
