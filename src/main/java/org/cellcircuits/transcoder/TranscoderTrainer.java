@@ -267,16 +267,7 @@ public final class TranscoderTrainer implements AutoCloseable {
         this.step = atStep;
     }
 
-    /** Records rows consumed from the data without training on them (a data-parallel driver's scaling estimate). */
-    public void advanceStream(long position) {
-        if (position < streamPosition) {
-            throw new IllegalArgumentException(String.format(
-                    "stream position %d is behind the trainer's %d", position, streamPosition));
-        }
-        streamPosition = position;
-    }
-
-    /** {@link #step()} then resampling when due, for a driver that got its gradients from workers. */
+    /** {@link #apply} then resampling when due, for a driver that got its gradients from workers. */
     public StepRecord applyAndResample(Gradients g, java.util.function.Supplier<TrainingBatch> resampleBatch) {
         StepRecord r = apply(g);
         if (resampleDue()) {
