@@ -18,12 +18,7 @@ import java.util.Map;
 import java.util.Random;
 import java.util.TreeMap;
 import org.apache.hadoop.conf.Configuration;
-import org.apache.spark.sql.Row;
-import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SparkSession;
-import org.apache.spark.sql.types.DataTypes;
-import org.apache.spark.sql.types.StructField;
-import org.apache.spark.sql.types.StructType;
 import org.cellcircuits.harvest.CellPrompt;
 import org.cellcircuits.harvest.HarvestFixtures;
 import org.cellcircuits.io.RunRoot;
@@ -148,29 +143,9 @@ final class EvaluateFixtures {
     };
   }
 
-  static final StructType SENTENCES = new StructType(new StructField[] {
-      DataTypes.createStructField("cell_id", DataTypes.StringType, false),
-      DataTypes.createStructField("cell_type", DataTypes.StringType, true),
-      DataTypes.createStructField("donor", DataTypes.StringType, true),
-      DataTypes.createStructField("tissue", DataTypes.StringType, true),
-      DataTypes.createStructField("genes", DataTypes.createArrayType(DataTypes.StringType), false),
-      DataTypes.createStructField("sentence", DataTypes.StringType, false),
-      DataTypes.createStructField("prompt", DataTypes.StringType, false),
-      DataTypes.createStructField("n_expressed", DataTypes.IntegerType, false)});
-
-  /** Writes the cells as the sentences stage's table and commits it under the root. */
+  /** Writes the cells as the sentences stage's table and commits it under the root (as the harvest tests do). */
   static void commitSentences(SparkSession spark, RunRoot root, List<CellPrompt> cells) throws Exception {
-    List<Row> rows = new ArrayList<>();
-    for (CellPrompt c : cells) {
-      rows.add(RowFactory.create(c.cellId(), c.cellType(), "donor-1", "heart", c.genes().toArray(new String[0]),
-          String.join(" ", c.genes()), c.prompt(), c.genes().size()));
-    }
-    StageSpec spec = new StageSpec("sentences", ConfigFactory.parseString("sentences.fixture = " + rows.hashCode()),
-        Map.of());
-    StageCommitter.run(root, spec, true, attemptDir -> {
-      spark.createDataFrame(rows, SENTENCES).repartition(2).write().parquet(attemptDir + "/sentences");
-      return StageResult.of(Map.of("sentences", (long) rows.size()));
-    });
+    HarvestFixtures.commitSentences(spark, root, cells);
   }
 
   /** Commits a train stage holding these transcoders, as the train stage lays them out. */

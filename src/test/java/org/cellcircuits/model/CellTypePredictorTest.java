@@ -84,25 +84,11 @@ class CellTypePredictorTest {
             List<Prediction> batched = new CellTypePredictor(model, tokenizer, new PredictOptions(6, 2, true)).predict(PROMPTS);
             assertThat(batched).hasSize(3);
             for (int i = 0; i < PROMPTS.size(); i++) {
-                long[] ids = tokenizer.encode(PROMPTS.get(i)).getIds();
-                List<Long> gen = new ArrayList<>();
-                double lp = 0;
-                boolean stopped = false;
-                for (int step = 0; step < 6 && !stopped; step++) {
-                    long[] seq = Arrays.copyOf(ids, ids.length + gen.size());
-                    for (int k = 0; k < gen.size(); k++) {
-                        seq[ids.length + k] = gen.get(k);
-                    }
-                    double[] last = logProbsAlone(model, seq)[seq.length - 1];
-                    int next = argmax(last);
-                    gen.add((long) next);
-                    lp += last[next];
-                    stopped = next == 256 || next == '.' || next == '\n';
-                }
+                Greedy want = greedyAlone(model, tokenizer.encode(PROMPTS.get(i)).getIds(), 6, ForwardOptions.logitsOnly());
                 Prediction p = batched.get(i);
-                assertThat(p.tokenIds()).as("prompt %d", i).containsExactly(gen.stream().mapToLong(Long::longValue).toArray());
-                assertThat(p.logProb()).as("prompt %d", i).isCloseTo(lp, org.assertj.core.data.Offset.offset(1e-4));
-                assertThat(p.stopped()).isEqualTo(stopped);
+                assertThat(p.tokenIds()).as("prompt %d", i).containsExactly(want.ids());
+                assertThat(p.logProb()).as("prompt %d", i).isCloseTo(want.logProb(), org.assertj.core.data.Offset.offset(1e-4));
+                assertThat(p.stopped()).isEqualTo(want.stopped());
             }
         }
     }
@@ -120,24 +106,10 @@ class CellTypePredictorTest {
             List<Prediction> batched = new CellTypePredictor(model, tokenizer, options, changed).predict(PROMPTS);
             boolean anyDiffers = false;
             for (int i = 0; i < PROMPTS.size(); i++) {
-                long[] ids = tokenizer.encode(PROMPTS.get(i)).getIds();
-                List<Long> gen = new ArrayList<>();
-                double lp = 0;
-                boolean stopped = false;
-                for (int step = 0; step < 6 && !stopped; step++) {
-                    long[] seq = Arrays.copyOf(ids, ids.length + gen.size());
-                    for (int k = 0; k < gen.size(); k++) {
-                        seq[ids.length + k] = gen.get(k);
-                    }
-                    double[] last = logProbsAlone(model, seq, changed)[seq.length - 1];
-                    int next = argmax(last);
-                    gen.add((long) next);
-                    lp += last[next];
-                    stopped = next == 256 || next == '.' || next == '\n';
-                }
+                Greedy want = greedyAlone(model, tokenizer.encode(PROMPTS.get(i)).getIds(), 6, changed);
                 Prediction p = batched.get(i);
-                assertThat(p.tokenIds()).as("prompt %d", i).containsExactly(gen.stream().mapToLong(Long::longValue).toArray());
-                assertThat(p.logProb()).as("prompt %d", i).isCloseTo(lp, org.assertj.core.data.Offset.offset(1e-4));
+                assertThat(p.tokenIds()).as("prompt %d", i).containsExactly(want.ids());
+                assertThat(p.logProb()).as("prompt %d", i).isCloseTo(want.logProb(), org.assertj.core.data.Offset.offset(1e-4));
                 anyDiffers |= !Arrays.equals(p.tokenIds(), plain.get(i).tokenIds());
             }
             assertThat(anyDiffers).as("the replacement changes some greedy answer").isTrue();
@@ -157,6 +129,31 @@ class CellTypePredictorTest {
                 assertThat(scored[i]).as("answer %d", i).isCloseTo(want, org.assertj.core.data.Offset.offset(1e-4));
             }
         }
+    }
+
+    /** What greedy decoding of one prompt alone gives: tokens, summed log-prob, whether it stopped. */
+    record Greedy(long[] ids, double logProb, boolean stopped) {}
+
+    /**
+     * The reference decoder: the full forward of the growing sequence each step (no cache, no batch), argmax, stop at
+     * '.', newline or end-of-text, at most {@code maxNew} tokens.
+     */
+    static Greedy greedyAlone(GptNeoX model, long[] prompt, int maxNew, ForwardOptions options) {
+        List<Long> gen = new ArrayList<>();
+        double lp = 0;
+        boolean stopped = false;
+        for (int step = 0; step < maxNew && !stopped; step++) {
+            long[] seq = Arrays.copyOf(prompt, prompt.length + gen.size());
+            for (int k = 0; k < gen.size(); k++) {
+                seq[prompt.length + k] = gen.get(k);
+            }
+            double[] last = logProbsAlone(model, seq, options)[seq.length - 1];
+            int next = argmax(last);
+            gen.add((long) next);
+            lp += last[next];
+            stopped = next == 256 || next == '.' || next == '\n';
+        }
+        return new Greedy(gen.stream().mapToLong(Long::longValue).toArray(), lp, stopped);
     }
 
     /** Makes the model predict {@code token} at every position: final LayerNorm outputs its bias, which only that row of embed_out reads. */
