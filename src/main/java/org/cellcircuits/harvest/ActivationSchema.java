@@ -1,5 +1,7 @@
 package org.cellcircuits.harvest;
 
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.apache.parquet.schema.LogicalTypeAnnotation;
 import org.apache.parquet.schema.MessageType;
 import org.apache.parquet.schema.PrimitiveType.PrimitiveTypeName;
@@ -27,6 +29,8 @@ import org.apache.parquet.schema.Types;
  */
 public final class ActivationSchema {
   private ActivationSchema() {}
+
+  private static final Pattern LAYER_TABLE = Pattern.compile("activations/layer=(\\d+)");
 
   public static final String CELL_ID = "cell_id";
   public static final String POS = "pos";
@@ -74,5 +78,11 @@ public final class ActivationSchema {
   /** Table name of one layer as the stage marker lists it: {@code activations/layer=L}. */
   public static String layerTable(int layer) {
     return "activations/" + layerFolder(layer);
+  }
+
+  /** The layer of a table named by {@link #layerTable}, or null for any other table. */
+  public static Integer layerOfTable(String table) {
+    Matcher m = LAYER_TABLE.matcher(table);
+    return m.matches() ? Integer.valueOf(m.group(1)) : null;
   }
 }

@@ -10,8 +10,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.apache.hadoop.fs.Path;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.Row;
@@ -19,6 +17,7 @@ import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
+import org.cellcircuits.harvest.ActivationSchema;
 import org.cellcircuits.harvest.ActivationStore;
 import org.cellcircuits.io.RunRoot;
 import org.cellcircuits.io.StageMarker;
@@ -40,8 +39,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class TrainStage implements Stage {
   private static final Logger LOG = LoggerFactory.getLogger(TrainStage.class);
-  private static final Pattern LAYER_TABLE = Pattern.compile("activations/layer=(\\d+)");
-  private static final Pattern TRANSCODER_TABLE = Pattern.compile("transcoders/layer=(\\d+)");
   /** Steps averaged for the final figures in the marker (one batch is noisy). */
   private static final int FINAL_STEPS = 20;
 
@@ -109,8 +106,8 @@ public final class TrainStage implements Stage {
     long t0 = System.nanoTime();
     List<TranscoderTrainingJob.LayerOutcome> outcomes;
     try (Progress steps = ctx.progress("train", "steps", totalSteps)) {
-      outcomes = TranscoderTrainingJob.run(jsc, plans, params, checkpoints, attemptDir + "/transcoders",
-          ctx.settings().overwrite(), steps.counter());
+      outcomes = TranscoderTrainingJob.run(jsc, plans, params, checkpoints, attemptDir, ctx.settings().overwrite(),
+          steps.counter());
     }
     double seconds = (System.nanoTime() - t0) / 1e9;
 
@@ -163,9 +160,9 @@ public final class TrainStage implements Stage {
     b.append(String.format(Locale.ROOT, "  %-5s %7s %9s %9s %9s%n", "layer", "d_sae", "expl_var", "l0", "dead"));
     Map<Integer, Long> features = new TreeMap<>();
     for (Map.Entry<String, Long> t : marker.rowCounts().entrySet()) {
-      Matcher m = TRANSCODER_TABLE.matcher(t.getKey());
-      if (m.matches()) {
-        features.put(Integer.parseInt(m.group(1)), t.getValue());
+      Integer layer = TranscoderStore.layerOfTable(t.getKey());
+      if (layer != null) {
+        features.put(layer, t.getValue());
       }
     }
     for (Map.Entry<Integer, Long> f : features.entrySet()) {
@@ -186,9 +183,9 @@ public final class TrainStage implements Stage {
   static List<Integer> layersToTrain(StageMarker harvest, TrainParams params, RunRoot root) {
     List<Integer> harvested = new ArrayList<>();
     for (String table : harvest.rowCounts().keySet()) {
-      Matcher m = LAYER_TABLE.matcher(table);
-      if (m.matches()) {
-        harvested.add(Integer.parseInt(m.group(1)));
+      Integer layer = ActivationSchema.layerOfTable(table);
+      if (layer != null) {
+        harvested.add(layer);
       }
     }
     harvested.sort(null);

@@ -2,7 +2,6 @@ package org.cellcircuits.transcoder;
 
 import ai.djl.Device;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.DataType;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Map;
@@ -90,9 +89,8 @@ final class ShardWorker {
           if (b == null) {
             break;
           }
-          double bx = b.input().toType(DataType.FLOAT64, false).square().sum().getDouble();
-          double bt = b.target() == b.input() ? bx
-              : b.target().toType(DataType.FLOAT64, false).square().sum().getDouble();
+          double bx = TranscoderTrainer.squaredNormSum(b.input());
+          double bt = b.target() == b.input() ? bx : TranscoderTrainer.squaredNormSum(b.target());
           if (!Double.isFinite(bx) || !Double.isFinite(bt)) {
             throw new IllegalArgumentException(String.format(
                 "layer %d: a non-finite activation while estimating the scaling factors, first row: %s",

@@ -8,7 +8,9 @@ import java.io.Serializable;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.util.NavigableMap;
 import java.util.Optional;
+import java.util.TreeMap;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.apache.hadoop.conf.Configuration;
@@ -85,24 +87,26 @@ public final class TrainingCheckpoints implements Serializable {
 
   /** Step folder of the newest complete checkpoint of a layer. */
   public Optional<Path> latest(int layer, Configuration conf) throws IOException {
+    var steps = stepFolders(layer, conf, true);
+    return steps.isEmpty() ? Optional.empty() : Optional.of(steps.lastEntry().getValue());
+  }
+
+  /** The layer's step folders by step; with {@code completeOnly}, only those whose trainer state was uploaded. */
+  private TreeMap<Long, Path> stepFolders(int layer, Configuration conf, boolean completeOnly) throws IOException {
     Path dir = layerDir(layer);
     FileSystem fs = dir.getFileSystem(conf);
+    TreeMap<Long, Path> out = new TreeMap<>();
     if (!fs.exists(dir)) {
-      return Optional.empty();
+      return out;
     }
-    Path best = null;
-    long bestStep = -1;
     for (FileStatus s : fs.listStatus(dir)) {
       Matcher m = STEP_DIR.matcher(s.getPath().getName());
-      if (s.isDirectory() && m.matches() && fs.exists(new Path(s.getPath(), TranscoderTrainer.CHECKPOINT_STATE))) {
-        long step = Long.parseLong(m.group(1));
-        if (step > bestStep) {
-          bestStep = step;
-          best = s.getPath();
-        }
+      if (s.isDirectory() && m.matches()
+          && (!completeOnly || fs.exists(new Path(s.getPath(), TranscoderTrainer.CHECKPOINT_STATE)))) {
+        out.put(Long.parseLong(m.group(1)), s.getPath());
       }
     }
-    return Optional.ofNullable(best);
+    return out;
   }
 
   /**
@@ -115,37 +119,19 @@ public final class TrainingCheckpoints implements Serializable {
       Path target = new Path(layerDir(layer), "step=" + step);
       HadoopFolders.publish(local, target, TranscoderTrainer.CHECKPOINT_STATE, conf);
       HadoopFolders.deleteRecursively(local);
-      FileSystem fs = target.getFileSystem(conf);
       // Keep the previous checkpoint too: if this upload were damaged unnoticed, one good checkpoint remains.
-      Optional<Path> previous = previousOf(layer, step, conf);
-      for (FileStatus s : fs.listStatus(layerDir(layer))) {
-        Matcher m = STEP_DIR.matcher(s.getPath().getName());
-        boolean older = m.matches() && Long.parseLong(m.group(1)) < step;
-        if (older && (previous.isEmpty() || !previous.get().getName().equals(s.getPath().getName()))) {
-          fs.delete(s.getPath(), true);
-        }
+      NavigableMap<Long, Path> older = stepFolders(layer, conf, false).headMap(step, false);
+      if (!older.isEmpty()) {
+        older.pollLastEntry();
+      }
+      FileSystem fs = target.getFileSystem(conf);
+      for (Path stale : older.values()) {
+        fs.delete(stale, true);
       }
     } catch (IOException e) {
       throw new UncheckedIOException(String.format("cannot publish the checkpoint of layer %d step %d to %s", layer,
           step, layerDir(layer)), e);
     }
-  }
-
-  private Optional<Path> previousOf(int layer, long step, Configuration conf) throws IOException {
-    FileSystem fs = layerDir(layer).getFileSystem(conf);
-    Path best = null;
-    long bestStep = -1;
-    for (FileStatus s : fs.listStatus(layerDir(layer))) {
-      Matcher m = STEP_DIR.matcher(s.getPath().getName());
-      if (m.matches()) {
-        long st = Long.parseLong(m.group(1));
-        if (st < step && st > bestStep) {
-          bestStep = st;
-          best = s.getPath();
-        }
-      }
-    }
-    return Optional.ofNullable(best);
   }
 
   @Override

@@ -37,14 +37,20 @@ public final class TranscoderStore {
     return "transcoders/layer=" + layer;
   }
 
+  /** The layer of a table named by {@link #layerTable}, or null for any other table. */
+  public static Integer layerOfTable(String table) {
+    Matcher m = LAYER_TABLE.matcher(table);
+    return m.matches() ? Integer.valueOf(m.group(1)) : null;
+  }
+
   /** Layer to folder of every transcoder the committed train stage wrote, in layer order. */
   public static Map<Integer, org.apache.hadoop.fs.Path> committedLayers(RunRoot root) throws IOException {
     StageMarker marker = root.requireCommitted(STAGE);
     Map<Integer, org.apache.hadoop.fs.Path> out = new TreeMap<>();
     for (String table : marker.rowCounts().keySet()) {
-      Matcher m = LAYER_TABLE.matcher(table);
-      if (m.matches()) {
-        out.put(Integer.parseInt(m.group(1)), root.committedPath(STAGE, table));
+      Integer layer = layerOfTable(table);
+      if (layer != null) {
+        out.put(layer, root.committedPath(STAGE, table));
       }
     }
     return out;

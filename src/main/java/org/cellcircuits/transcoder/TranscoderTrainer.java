@@ -325,7 +325,8 @@ public final class TranscoderTrainer implements AutoCloseable {
         return s;
     }
 
-    private static double squaredNormSum(NDArray a) {
+    /** Sum over rows of ||row||^2, in float64 (scaling estimates add many batches). */
+    static double squaredNormSum(NDArray a) {
         return TranscoderLoss.scalar(a.toType(DataType.FLOAT64, false).square().sum());
     }
 

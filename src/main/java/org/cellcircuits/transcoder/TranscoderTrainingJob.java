@@ -34,7 +34,7 @@ import org.slf4j.LoggerFactory;
  * layer-parallel (one task per layer, {@link TranscoderTrainer#train} from start to end) or data-parallel (per step a
  * Spark job whose tasks return summed {@link Gradients} that the driver adds with {@code treeReduce} and applies).
  * Either way a layer resumes from its newest checkpoint ({@link TrainingCheckpoints}) and ends by writing its
- * transcoder to {@code <transcodersDir>/layer=L}.
+ * transcoder to {@code <attemptDir>/transcoders/layer=L} ({@link TranscoderStore#layerTable}).
  */
 public final class TranscoderTrainingJob {
   private static final Logger LOG = LoggerFactory.getLogger(TranscoderTrainingJob.class);
@@ -74,7 +74,7 @@ public final class TranscoderTrainingJob {
    * @param stepsDone counts every step taken (null: none); named, it shows live on the Spark UI's stage page
    */
   public static List<LayerOutcome> run(JavaSparkContext jsc, List<LayerPlan> plans, TrainParams params,
-      TrainingCheckpoints checkpoints, String transcodersDir, boolean overwrite, LongAccumulator stepsDone)
+      TrainingCheckpoints checkpoints, String attemptDir, boolean overwrite, LongAccumulator stepsDone)
       throws IOException {
     Configuration hadoop = jsc.hadoopConfiguration();
     Broadcast<SerializableConfiguration> conf = jsc.broadcast(new SerializableConfiguration(hadoop));
@@ -83,12 +83,12 @@ public final class TranscoderTrainingJob {
       LOG.info("train: {} layers side by side, one task each (layer-parallel)", plans.size());
       jsc.setJobDescription(String.format(Locale.ROOT, "train: %d transcoders, one task per layer", plans.size()));
       out.addAll(jsc.parallelize(plans, plans.size())
-          .map(p -> trainWholeLayer(p, params, checkpoints, transcodersDir, overwrite, conf.value().value(),
+          .map(p -> trainWholeLayer(p, params, checkpoints, attemptDir, overwrite, conf.value().value(),
               stepsDone))
           .collect());
     } else {
       for (LayerPlan p : plans) {
-        out.add(trainDataParallel(jsc, p, params, checkpoints, transcodersDir, overwrite, conf, stepsDone));
+        out.add(trainDataParallel(jsc, p, params, checkpoints, attemptDir, overwrite, conf, stepsDone));
       }
     }
     out.sort((a, b) -> Integer.compare(a.layer(), b.layer()));
@@ -98,7 +98,7 @@ public final class TranscoderTrainingJob {
   // ---- layer-parallel ----------------------------------------------------------------------------------------
 
   static LayerOutcome trainWholeLayer(LayerPlan plan, TrainParams params, TrainingCheckpoints checkpoints,
-      String transcodersDir, boolean overwrite, Configuration conf, LongAccumulator stepsDone) throws IOException {
+      String attemptDir, boolean overwrite, Configuration conf, LongAccumulator stepsDone) throws IOException {
     long t0 = System.nanoTime();
     TranscoderConfig c = plan.config();
     int layer = plan.layer();
@@ -151,7 +151,7 @@ public final class TranscoderTrainingJob {
         throw new IllegalStateException("layer " + layer + ": stopped at step " + t.step() + " for a test");
       }
       try (Transcoder tc = t.transcoder()) {
-        TranscoderStore.save(tc, new Path(transcodersDir, "layer=" + layer), conf);
+        TranscoderStore.save(tc, new Path(attemptDir, TranscoderStore.layerTable(layer)), conf);
       }
       return new LayerOutcome(layer, t.log(), t.scaling(), t.tokensSeen(), resumedAt, batches.epochsBegun(),
           (System.nanoTime() - t0) / 1e9);
@@ -197,6 +197,15 @@ public final class TranscoderTrainingJob {
 
   // ---- data-parallel -----------------------------------------------------------------------------------------
 
+  /** Shard positions of two workers (each reports -1 for the shards it does not own) as one array. */
+  static long[] mergePositions(long[] a, long[] b) {
+    long[] p = a.clone();
+    for (int i = 0; i < p.length; i++) {
+      p[i] = Math.max(p[i], b[i]);
+    }
+    return p;
+  }
+
   /** What the driver sends each worker for one step. */
   record StepInput(long step, float[] weights, long[] positions) implements Serializable {
     private static final long serialVersionUID = 1L;
@@ -207,11 +216,7 @@ public final class TranscoderTrainingJob {
     private static final long serialVersionUID = 1L;
 
     StepContribution plus(StepContribution o) {
-      long[] p = positions.clone();
-      for (int i = 0; i < p.length; i++) {
-        p[i] = Math.max(p[i], o.positions[i]);
-      }
-      return new StepContribution(gradients.plus(o.gradients), p);
+      return new StepContribution(gradients.plus(o.gradients), mergePositions(positions, o.positions));
     }
   }
 
@@ -220,16 +225,12 @@ public final class TranscoderTrainingJob {
     private static final long serialVersionUID = 1L;
 
     ScalingSums plus(ScalingSums o) {
-      long[] p = positions.clone();
-      for (int i = 0; i < p.length; i++) {
-        p[i] = Math.max(p[i], o.positions[i]);
-      }
-      return new ScalingSums(input + o.input, target + o.target, rows + o.rows, p);
+      return new ScalingSums(input + o.input, target + o.target, rows + o.rows, mergePositions(positions, o.positions));
     }
   }
 
   static LayerOutcome trainDataParallel(JavaSparkContext jsc, LayerPlan plan, TrainParams params,
-      TrainingCheckpoints checkpoints, String transcodersDir, boolean overwrite,
+      TrainingCheckpoints checkpoints, String attemptDir, boolean overwrite,
       Broadcast<SerializableConfiguration> conf, LongAccumulator stepsDone) throws IOException {
     long t0 = System.nanoTime();
     TranscoderConfig c = plan.config();
@@ -356,7 +357,7 @@ public final class TranscoderTrainingJob {
         resampleStream.close();
       }
       try (Transcoder tc = t.transcoder()) {
-        TranscoderStore.save(tc, new Path(transcodersDir, "layer=" + layer), hadoop);
+        TranscoderStore.save(tc, new Path(attemptDir, TranscoderStore.layerTable(layer)), hadoop);
       }
       long rows = 0;
       for (long p : positions) {
