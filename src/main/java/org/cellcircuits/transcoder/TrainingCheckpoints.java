@@ -12,7 +12,6 @@ import java.util.NavigableMap;
 import java.util.Optional;
 import java.util.TreeMap;
 import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
@@ -29,7 +28,6 @@ import org.cellcircuits.io.HadoopFolders;
 public final class TrainingCheckpoints implements Serializable {
   private static final long serialVersionUID = 1L;
   static final String LAYOUT_FILE = "layout.json";
-  private static final Pattern STEP_DIR = Pattern.compile("step=(\\d+)");
 
   private final String root;
 
@@ -100,7 +98,7 @@ public final class TrainingCheckpoints implements Serializable {
       return out;
     }
     for (FileStatus s : fs.listStatus(dir)) {
-      Matcher m = STEP_DIR.matcher(s.getPath().getName());
+      Matcher m = TranscoderTrainer.STEP_DIR.matcher(s.getPath().getName());
       if (s.isDirectory() && m.matches()
           && (!completeOnly || fs.exists(new Path(s.getPath(), TranscoderTrainer.CHECKPOINT_STATE)))) {
         out.put(Long.parseLong(m.group(1)), s.getPath());

@@ -54,7 +54,8 @@ public final class TranscoderTrainer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(TranscoderTrainer.class);
     static final String CHECKPOINT_TENSORS = "checkpoint.safetensors";
     static final String CHECKPOINT_STATE = "trainer_state.json";
-    private static final Pattern STEP_DIR = Pattern.compile("step=(\\d+)");
+    /** A checkpoint folder: {@code step=S}. */
+    static final Pattern STEP_DIR = Pattern.compile("step=(\\d+)");
     private static final int CHECKPOINT_FORMAT = 1;
     /** Anthropic's resampling puts new encoder columns at 0.2 x the mean norm of the living ones. */
     static final double RESAMPLE_ENCODER_SCALE = 0.2;
@@ -944,7 +945,8 @@ public final class TranscoderTrainer implements AutoCloseable {
         }
     }
 
-    private static long stepOf(Path p) {
+    /** The step of a {@code step=S} checkpoint folder. */
+    static long stepOf(Path p) {
         Matcher m = STEP_DIR.matcher(p.getFileName().toString());
         if (!m.matches()) {
             throw new IllegalArgumentException("not a step folder: " + p);

@@ -128,7 +128,7 @@ public final class TranscoderTrainingJob {
             params.shuffleBufferRows(), c.seed(), params.maxEpochs(), c.kind(), manager)) {
       TrainOptions options = TrainOptions.logTo(LOG::info, "layer " + layer)
           .withCheckpoints(local, params.checkpointEverySteps())
-          .afterEachCheckpoint(dir -> checkpoints.publish(layer, stepOf(dir), dir, layout, conf))
+          .afterEachCheckpoint(dir -> checkpoints.publish(layer, TranscoderTrainer.stepOf(dir), dir, layout, conf))
           .afterEachStep(r -> {
             if (stepsDone != null) {
               stepsDone.add(1);
@@ -174,11 +174,6 @@ public final class TranscoderTrainingJob {
     Engine.getInstance(); // loads libtorch before the JNI call
     JniUtils.setNumThreads(tc.cpus());
     return tc.cpus();
-  }
-
-  private static long stepOf(java.nio.file.Path dir) {
-    String name = dir.getFileName().toString();
-    return Long.parseLong(name.substring(name.indexOf('=') + 1));
   }
 
   private static void requireSameLayout(JsonObject saved, JsonObject now, int layer, TrainingCheckpoints cps) {
