@@ -4,6 +4,7 @@ import com.typesafe.config.Config;
 import com.typesafe.config.ConfigException;
 import java.io.Serializable;
 import java.util.Objects;
+import org.cellcircuits.io.ConfigChecks;
 import org.cellcircuits.model.PredictOptions;
 import org.cellcircuits.sentences.CellSplit;
 
@@ -42,11 +43,11 @@ public record EvaluateParams(
     }
     Objects.requireNonNull(device, "device");
     Objects.requireNonNull(precision, "precision");
-    atLeast("model.max-new-tokens", maxNewTokens, 1);
-    atLeast("model.batch-size", predictBatchSize, 1);
-    atLeast("evaluate.tokens-per-batch", tokensPerBatch, 1);
-    atLeast("evaluate.cells-per-task", cellsPerTask, 1);
-    atLeast("evaluate.max-cells", maxCells, 0);
+    ConfigChecks.atLeast("model.max-new-tokens", maxNewTokens, 1);
+    ConfigChecks.atLeast("model.batch-size", predictBatchSize, 1);
+    ConfigChecks.atLeast("evaluate.tokens-per-batch", tokensPerBatch, 1);
+    ConfigChecks.atLeast("evaluate.cells-per-task", cellsPerTask, 1);
+    ConfigChecks.atLeast("evaluate.max-cells", maxCells, 0);
     Objects.requireNonNull(split, "split");
     if (split.heldOutFraction() == 0) {
       throw new IllegalArgumentException("no held-out cells to evaluate: cellcircuits.split.held-out-fraction is 0, "
@@ -58,12 +59,6 @@ public record EvaluateParams(
   /** Greedy decoding of the cell type, as the harvest predicts it. */
   public PredictOptions predictOptions() {
     return new PredictOptions(maxNewTokens, predictBatchSize, stopAtPeriod);
-  }
-
-  private static void atLeast(String key, long value, long min) {
-    if (value < min) {
-      throw new IllegalArgumentException(String.format("cellcircuits.%s is %d; must be >= %d", key, value, min));
-    }
   }
 
   /** Reads the {@code evaluate}, {@code model} and {@code split} sections (keys under {@code cellcircuits.}). */

@@ -8,6 +8,7 @@ import java.util.Locale;
 import java.util.Objects;
 import java.util.TreeSet;
 import org.apache.parquet.hadoop.metadata.CompressionCodecName;
+import org.cellcircuits.io.ConfigChecks;
 import org.cellcircuits.sentences.CellSplit;
 
 /**
@@ -52,8 +53,8 @@ public record HarvestParams(
     }
     Objects.requireNonNull(device, "device");
     Objects.requireNonNull(precision, "precision");
-    atLeast("model.batch-size", predictBatchSize, 1);
-    atLeast("model.max-new-tokens", maxNewTokens, 1);
+    ConfigChecks.atLeast("model.batch-size", predictBatchSize, 1);
+    ConfigChecks.atLeast("model.max-new-tokens", maxNewTokens, 1);
     TreeSet<Integer> sorted = new TreeSet<>();
     for (Integer layer : layers) {
       if (layer == null || layer < 0) {
@@ -68,19 +69,13 @@ public record HarvestParams(
     layers = List.copyOf(sorted);
     Objects.requireNonNull(tokens, "tokens");
     Objects.requireNonNull(vectorFormat, "vectorFormat");
-    atLeast("harvest.tokens-per-batch", tokensPerBatch, 1);
-    atLeast("harvest.cells-per-task", cellsPerTask, 1);
+    ConfigChecks.atLeast("harvest.tokens-per-batch", tokensPerBatch, 1);
+    ConfigChecks.atLeast("harvest.cells-per-task", cellsPerTask, 1);
     Objects.requireNonNull(compression, "compression");
     Objects.requireNonNull(split, "split");
     if (rowGroupBytes < (1 << 20)) {
       throw new IllegalArgumentException(String.format(
           "cellcircuits.harvest.row-group-size is %d bytes; expected at least 1m", rowGroupBytes));
-    }
-  }
-
-  private static void atLeast(String key, long value, long min) {
-    if (value < min) {
-      throw new IllegalArgumentException(String.format("cellcircuits.%s is %d; must be >= %d", key, value, min));
     }
   }
 

@@ -6,6 +6,7 @@ import java.io.Serializable;
 import java.util.List;
 import java.util.Objects;
 import java.util.TreeSet;
+import org.cellcircuits.io.ConfigChecks;
 
 /**
  * How the {@code train} stage spreads and feeds the work, as opposed to the maths of each transcoder
@@ -41,24 +42,18 @@ public record TrainParams(List<Integer> layers, int workers, int shards, int mic
       }
     }
     layers = List.copyOf(sorted);
-    atLeast("data-parallel-workers", workers, 1);
-    atLeast("data-shards", shards, workers);
+    ConfigChecks.atLeast("train.data-parallel-workers", workers, 1);
+    ConfigChecks.atLeast("train.data-shards", shards, workers);
     if (shards % workers != 0) {
       throw new IllegalArgumentException(String.format(
           "cellcircuits.train.data-shards is %d; it must be a multiple of data-parallel-workers (%d) so that every "
               + "worker reads as many shards", shards, workers));
     }
-    atLeast("micro-batches-per-sync", microBatchesPerSync, 1);
-    atLeast("shuffle-buffer-rows", shuffleBufferRows, 1);
-    atLeast("max-epochs", maxEpochs, 1);
-    atLeast("checkpoint-every-steps", checkpointEverySteps, 1);
+    ConfigChecks.atLeast("train.micro-batches-per-sync", microBatchesPerSync, 1);
+    ConfigChecks.atLeast("train.shuffle-buffer-rows", shuffleBufferRows, 1);
+    ConfigChecks.atLeast("train.max-epochs", maxEpochs, 1);
+    ConfigChecks.atLeast("train.checkpoint-every-steps", checkpointEverySteps, 1);
     Objects.requireNonNull(device, "device");
-  }
-
-  private static void atLeast(String key, long value, long min) {
-    if (value < min) {
-      throw new IllegalArgumentException(String.format("cellcircuits.train.%s is %d; must be >= %d", key, value, min));
-    }
   }
 
   /** Reads {@code cellcircuits.train}. */
