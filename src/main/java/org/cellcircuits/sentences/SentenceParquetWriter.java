@@ -13,15 +13,7 @@ import org.apache.parquet.bytes.HeapByteBufferAllocator;
 import org.apache.parquet.column.ColumnDescriptor;
 import org.apache.parquet.column.ColumnWriteStore;
 import org.apache.parquet.column.ColumnWriter;
-import org.apache.parquet.column.Encoding;
 import org.apache.parquet.column.ParquetProperties;
-import org.apache.parquet.column.page.DictionaryPage;
-import org.apache.parquet.column.values.ValuesWriter;
-import org.apache.parquet.column.values.dictionary.DictionaryValuesWriter;
-import org.apache.parquet.column.values.dictionary.IntList;
-import org.apache.parquet.column.values.factory.DefaultValuesWriterFactory;
-import org.apache.parquet.column.values.factory.ValuesWriterFactory;
-import org.apache.parquet.column.values.plain.PlainValuesWriter;
 import org.apache.parquet.hadoop.CodecFactory;
 import org.apache.parquet.hadoop.ColumnChunkPageWriteStore;
 import org.apache.parquet.hadoop.ParquetFileWriter;
@@ -41,9 +33,9 @@ import org.apache.parquet.schema.MessageTypeParser;
  * <p>Why: the 200 genes of every cell are 200 strings in the {@code genes} column. Through Spark, each of them is
  * copied into an UnsafeRow, copied out again, wrapped, passed through Parquet's record assembly (a group start
  * and end per list element) and looked up in the column's dictionary by hashing its bytes; that was more than
- * half of the stage's CPU (JFR, jobs/bench/sentences). Here each gene is written once as a pre-made value, and
- * its dictionary id comes from an array indexed by gene column ({@link GeneDictionary}), so the {@code genes}
- * column costs a few array operations per gene.
+ * half of the stage's CPU (JFR, jobs/bench/sentences). Here the {@code genes} column goes around Parquet's
+ * per-value column writer altogether: {@link GenesColumnWriter} writes its pages from each cell's gene columns,
+ * and Parquet's writers take the other columns.
  *
  * <p>Dictionary encoding is off for the columns whose values are unique per cell (cell_id, sentence, prompt,
  * atlas_row), where Parquet would build a dictionary only to drop it. Not thread-safe; one writer per task.
@@ -66,7 +58,11 @@ final class SentenceParquetWriter implements Closeable {
         required int32 n_expressed;
         required int64 atlas_row;
       }""");
-  private static final String[] GENES_PATH = {"genes", "list", "element"};
+  /** Every column but genes, which {@link GenesColumnWriter} writes into the same row group's page store. */
+  private static final MessageType OTHER_COLUMNS = new MessageType(PARQUET_SCHEMA.getName(),
+      PARQUET_SCHEMA.getFields().stream().filter(f -> !f.getName().equals("genes")).toList());
+  private static final ColumnDescriptor GENES = PARQUET_SCHEMA.getColumnDescription(
+      new String[] {"genes", "list", "element"});
   /** Rows between checks of the buffered size against the row-group size (the check walks every column). */
   private static final int SIZE_CHECK_EVERY = 64;
 
@@ -77,17 +73,20 @@ final class SentenceParquetWriter implements Closeable {
   private final ParquetFileWriter fileWriter;
   private final long rowGroupBytes;
   private final Binary[] geneValues;
+  private final byte[][] geneBytes;
+  private final int pageBytes;
+  private final int maxDictionaryBytes;
+  private int[] rowGenes = new int[256];
   private final Map<String, String> footer;
   private final CodecFactory codecs;
 
   private ColumnChunkPageWriteStore pages;
   private ColumnWriteStore store;
-  private GeneDictionary geneDictionary;
   private ColumnWriter cellId;
   private ColumnWriter cellType;
   private ColumnWriter donor;
   private ColumnWriter tissue;
-  private ColumnWriter genes;
+  private GenesColumnWriter genes;
   private ColumnWriter sentence;
   private ColumnWriter prompt;
   private ColumnWriter expressed;
@@ -109,19 +108,19 @@ final class SentenceParquetWriter implements Closeable {
     this.file = file;
     this.footer = Map.copyOf(footer);
     this.rowGroupBytes = ParquetOutputFormat.getLongBlockSize(conf);
-    int pageBytes = ParquetOutputFormat.getPageSize(conf);
+    this.pageBytes = ParquetOutputFormat.getPageSize(conf);
+    this.maxDictionaryBytes = ParquetOutputFormat.getDictionaryPageSize(conf);
     this.properties = ParquetProperties.builder()
         .withPageSize(pageBytes)
-        .withDictionaryPageSize(ParquetOutputFormat.getDictionaryPageSize(conf))
+        .withDictionaryPageSize(maxDictionaryBytes)
         .withDictionaryEncoding(true)
         .withDictionaryEncoding("cell_id", false)
         .withDictionaryEncoding("sentence", false)
         .withDictionaryEncoding("prompt", false)
         .withDictionaryEncoding("atlas_row", false)
-        // Version 1 data pages, Spark's default: GeneDictionary labels its pages PLAIN_DICTIONARY, as v1 does.
+        // Version 1 data pages, Spark's default, and the layout GenesColumnWriter writes.
         .withWriterVersion(ParquetProperties.WriterVersion.PARQUET_1_0)
         .withPageWriteChecksumEnabled(ParquetOutputFormat.getPageWriteChecksumEnabled(conf))
-        .withValuesWriterFactory(new Factory())
         .build();
     this.codecs = new CodecFactory(conf, pageBytes);
     this.compressor = codecs.getCompressor(codecName(codec));
@@ -134,6 +133,7 @@ final class SentenceParquetWriter implements Closeable {
     }
     byte[] all = new byte[total];
     this.geneValues = new Binary[utf8.length];
+    this.geneBytes = utf8;
     int at = 0;
     for (int g = 0; g < utf8.length; g++) {
       System.arraycopy(utf8[g], 0, all, at, utf8[g].length);
@@ -162,22 +162,20 @@ final class SentenceParquetWriter implements Closeable {
     optional(donor, c.donor());
     optional(tissue, c.tissue());
     int n = c.genes();
-    if (n == 0) {
-      genes.writeNull(0, 0); // an empty list: the repeated level is absent
-    } else {
-      for (int i = 0; i < n; i++) {
-        int g = c.geneColumn(i);
-        geneDictionary.next(g);
-        genes.write(geneValues[g], i == 0 ? 0 : 1, 1);
-      }
+    if (rowGenes.length < n) {
+      rowGenes = new int[Math.max(n, 2 * rowGenes.length)];
     }
+    for (int i = 0; i < n; i++) {
+      rowGenes[i] = c.geneColumn(i);
+    }
+    genes.writeRow(rowGenes, n);
     sentence.write(Binary.fromConstantByteArray(c.sentenceUtf8()), 0, 0);
     prompt.write(Binary.fromConstantByteArray(c.promptUtf8()), 0, 0);
     expressed.write(c.expressedGenes(), 0, 0);
     atlasRow.write(c.atlasRow(), 0, 0);
     store.endRecord();
     rows++;
-    if (++rowsInGroup % SIZE_CHECK_EVERY == 0 && store.getBufferedSize() >= rowGroupBytes) {
+    if (++rowsInGroup % SIZE_CHECK_EVERY == 0 && store.getBufferedSize() + genes.bufferedBytes() >= rowGroupBytes) {
       flushRowGroup();
       startRowGroup();
     }
@@ -215,129 +213,27 @@ final class SentenceParquetWriter implements Closeable {
   private void startRowGroup() {
     pages = new ColumnChunkPageWriteStore(compressor, PARQUET_SCHEMA, allocator,
         properties.getColumnIndexTruncateLength(), properties.getPageWriteChecksumEnabled());
-    store = properties.newColumnWriteStore(PARQUET_SCHEMA, pages);
-    List<ColumnDescriptor> columns = PARQUET_SCHEMA.getColumns();
+    store = properties.newColumnWriteStore(OTHER_COLUMNS, pages);
+    List<ColumnDescriptor> columns = OTHER_COLUMNS.getColumns();
     cellId = store.getColumnWriter(columns.get(0));
     cellType = store.getColumnWriter(columns.get(1));
     donor = store.getColumnWriter(columns.get(2));
     tissue = store.getColumnWriter(columns.get(3));
-    genes = store.getColumnWriter(columns.get(4));
-    sentence = store.getColumnWriter(columns.get(5));
-    prompt = store.getColumnWriter(columns.get(6));
-    expressed = store.getColumnWriter(columns.get(7));
-    atlasRow = store.getColumnWriter(columns.get(8));
+    genes = new GenesColumnWriter(pages.getPageWriter(GENES), GENES.getPrimitiveType(), geneValues, geneBytes,
+        pageBytes, maxDictionaryBytes, allocator);
+    sentence = store.getColumnWriter(columns.get(4));
+    prompt = store.getColumnWriter(columns.get(5));
+    expressed = store.getColumnWriter(columns.get(6));
+    atlasRow = store.getColumnWriter(columns.get(7));
     rowsInGroup = 0;
   }
 
   private void flushRowGroup() throws IOException {
     fileWriter.startBlock(rowsInGroup);
     store.flush();
+    genes.finish();
     pages.flushToFileWriter(fileWriter);
     fileWriter.endBlock();
     // No store.close(): it flushes again. The next row group gets new stores, as Parquet's own writer does.
-  }
-
-  /** Parquet's own writers for every column but genes, whose writer is a {@link GeneDictionary}. */
-  private final class Factory implements ValuesWriterFactory {
-    private final DefaultValuesWriterFactory defaults = new DefaultValuesWriterFactory();
-    private ParquetProperties props;
-
-    @Override
-    public void initialize(ParquetProperties p) {
-      this.props = p;
-      defaults.initialize(p);
-    }
-
-    @Override
-    public ValuesWriter newValuesWriter(ColumnDescriptor column) {
-      if (java.util.Arrays.equals(column.getPath(), GENES_PATH)) {
-        geneDictionary = new GeneDictionary(geneValues, props.getDictionaryPageSizeThreshold(), allocator);
-        return geneDictionary;
-      }
-      return defaults.newValuesWriter(column);
-    }
-  }
-
-  /**
-   * Dictionary encoding of the genes column with ids looked up by gene column: the writer names the gene
-   * ({@link #next}) before handing Parquet its value, which must be that gene's pre-made value. Ids are given in
-   * order of first use in the column chunk, as Parquet's own dictionary writer gives them, and the dictionary
-   * page holds those genes' words. It never falls back to plain encoding: the dictionary is at most the atlas's
-   * gene symbols.
-   */
-  static final class GeneDictionary extends DictionaryValuesWriter {
-    private final Binary[] values;
-    private final int[] idOfGene;
-    private final int[] geneOfId;
-    private int size;
-    private int nextGene = -1;
-
-    GeneDictionary(Binary[] values, int maxDictionaryBytes, ByteBufferAllocator allocator) {
-      super(maxDictionaryBytes, Encoding.PLAIN_DICTIONARY, Encoding.PLAIN_DICTIONARY, allocator);
-      this.values = values;
-      this.idOfGene = new int[values.length];
-      java.util.Arrays.fill(idOfGene, -1);
-      this.geneOfId = new int[values.length];
-    }
-
-    /** The gene column of the next value written. */
-    void next(int gene) {
-      nextGene = gene;
-    }
-
-    @Override
-    public void writeBytes(Binary v) {
-      int g = nextGene;
-      if (g < 0 || v != values[g]) {
-        throw new IllegalStateException("genes column: a value was written without naming its gene column first");
-      }
-      nextGene = -1;
-      int id = idOfGene[g];
-      if (id < 0) {
-        id = size++;
-        idOfGene[g] = id;
-        geneOfId[id] = g;
-        dictionaryByteSize += 4L + v.length();
-      }
-      encodedValues.add(id);
-    }
-
-    @Override
-    public boolean shouldFallBack() {
-      return false;
-    }
-
-    @Override
-    public DictionaryPage toDictPageAndClose() {
-      if (lastUsedDictionarySize == 0) {
-        return null;
-      }
-      PlainValuesWriter page = new PlainValuesWriter(lastUsedDictionaryByteSize, maxDictionaryByteSize, allocator);
-      for (int id = 0; id < lastUsedDictionarySize; id++) {
-        page.writeBytes(values[geneOfId[id]]);
-      }
-      return dictPage(page);
-    }
-
-    @Override
-    public int getDictionarySize() {
-      return size;
-    }
-
-    @Override
-    protected void clearDictionaryContent() {
-      for (int id = 0; id < size; id++) {
-        idOfGene[geneOfId[id]] = -1;
-      }
-      size = 0;
-    }
-
-    @Override
-    protected void fallBackDictionaryEncodedData(ValuesWriter writer) {
-      IntList.IntIterator ids = encodedValues.iterator();
-      while (ids.hasNext()) {
-        writer.writeBytes(values[geneOfId[ids.next()]]);
-      }
-    }
   }
 }

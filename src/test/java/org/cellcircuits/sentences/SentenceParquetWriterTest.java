@@ -4,22 +4,27 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
+import java.util.SplittableRandom;
 import java.util.stream.Stream;
 import org.apache.hadoop.conf.Configuration;
-import org.apache.parquet.bytes.HeapByteBufferAllocator;
+import org.apache.parquet.column.Encoding;
 import org.apache.parquet.example.data.Group;
 import org.apache.parquet.hadoop.ParquetFileReader;
 import org.apache.parquet.hadoop.ParquetReader;
 import org.apache.parquet.hadoop.example.GroupReadSupport;
+import org.apache.parquet.hadoop.metadata.ColumnChunkMetaData;
 import org.apache.parquet.hadoop.metadata.ParquetMetadata;
 import org.apache.parquet.hadoop.util.HadoopInputFile;
-import org.apache.parquet.io.api.Binary;
+import org.apache.parquet.internal.column.columnindex.ColumnIndex;
+import org.apache.parquet.internal.column.columnindex.OffsetIndex;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.junit.jupiter.api.AfterAll;
@@ -240,22 +245,110 @@ class SentenceParquetWriterTest {
   }
 
   @Test
-  void theGenesDictionaryRefusesAValueWhoseGeneWasNotNamed() {
-    Binary[] values = {Binary.fromString("A"), Binary.fromString("B")};
-    SentenceParquetWriter.GeneDictionary dictionary =
-        new SentenceParquetWriter.GeneDictionary(values, 1 << 20, new HeapByteBufferAllocator());
-    dictionary.next(1);
-    dictionary.writeBytes(values[1]);
-    dictionary.next(0);
-    dictionary.writeBytes(values[0]);
-    dictionary.next(1);
-    dictionary.writeBytes(values[1]);
-    assertThat(dictionary.getDictionarySize()).isEqualTo(2);
-    assertThatThrownBy(() -> dictionary.writeBytes(values[0]))
-        .hasMessageContaining("without naming its gene column");
-    dictionary.next(0);
-    assertThatThrownBy(() -> dictionary.writeBytes(Binary.fromString("A")))
-        .as("an equal value that is not the gene's own").hasMessageContaining("without naming its gene column");
+  void genesPagesCarryTheStatisticsOfParquetsOwnWriter() throws IOException {
+    InMemoryAtlas atlas = manyGenesAtlas(new SplittableRandom(11), 300);
+    SentencesParams params = SentencesParams.builder().topK(40).rowsPerPartition(300).build();
+    SentencesStage.Plan plan = SentencesStage.plan(spark, atlas.source(), params);
+    String ours = tmp.resolve("stats-ours").toString();
+    String spark = tmp.resolve("stats-spark").toString();
+    Configuration hadoop = SentenceParquetWriterTest.spark.sparkContext().hadoopConfiguration();
+    String before = hadoop.get("parquet.page.size");
+    hadoop.setInt("parquet.page.size", 512); // a page every few dozen cells
+    try {
+      plan.writeParquet(ours);
+      plan.sentences().coalesce(1).write().parquet(spark); // parquet-hadoop's own column writers
+    } finally {
+      if (before == null) {
+        hadoop.unset("parquet.page.size");
+      } else {
+        hadoop.set("parquet.page.size", before);
+      }
+    }
+    List<Row> rows = sorted(plan.sentences().collectAsList());
+    assertSameRows(SentenceParquetWriterTest.spark.read().parquet(ours).collectAsList(), rows, "many pages");
+
+    ColumnChunkMetaData oursGenes = genesChunk(parquetFiles(ours).get(0));
+    ColumnChunkMetaData sparkGenes = genesChunk(parquetFiles(spark).get(0));
+    assertThat(oursGenes.getStatistics()).as("column chunk statistics").isEqualTo(sparkGenes.getStatistics());
+    assertThat(oursGenes.getStatistics().getNumNulls()).as("empty lists").isPositive();
+    assertThat(oursGenes.getValueCount()).isEqualTo(sparkGenes.getValueCount());
+    assertThat(oursGenes.getEncodings()).contains(Encoding.PLAIN_DICTIONARY);
+
+    // Page by page: min and max in unsigned byte order ("ÄRZ1" after "ZYX9"), empty lists as nulls.
+    org.apache.hadoop.fs.Path file = new org.apache.hadoop.fs.Path(parquetFiles(ours).get(0).toUri());
+    try (ParquetFileReader reader = ParquetFileReader.open(HadoopInputFile.fromPath(file, new Configuration()))) {
+      ColumnIndex index = reader.readColumnIndex(oursGenes);
+      OffsetIndex offsets = reader.readOffsetIndex(oursGenes);
+      assertThat(offsets.getPageCount()).as("pages").isGreaterThan(3);
+      for (int page = 0; page < offsets.getPageCount(); page++) {
+        int from = (int) offsets.getFirstRowIndex(page);
+        int to = page + 1 < offsets.getPageCount() ? (int) offsets.getFirstRowIndex(page + 1) : rows.size();
+        List<String> words = new ArrayList<>();
+        long empty = 0;
+        for (Row r : rows.subList(from, to)) {
+          List<String> genes = r.getList(r.fieldIndex("genes"));
+          words.addAll(genes);
+          empty += genes.isEmpty() ? 1 : 0;
+        }
+        Comparator<String> unsigned = (a, b) -> Arrays.compareUnsigned(a.getBytes(StandardCharsets.UTF_8),
+            b.getBytes(StandardCharsets.UTF_8));
+        assertThat(index.getNullCounts().get(page)).as("page %d nulls", page).isEqualTo(empty);
+        if (!words.isEmpty()) {
+          assertThat(utf8(index.getMinValues().get(page))).as("page %d min", page)
+              .isEqualTo(words.stream().min(unsigned).orElseThrow());
+          assertThat(utf8(index.getMaxValues().get(page))).as("page %d max", page)
+              .isEqualTo(words.stream().max(unsigned).orElseThrow());
+        }
+      }
+    }
+  }
+
+  /** Cells of 0 to 60 genes out of 90, counts with many ties; symbols that sort differently as signed bytes. */
+  private static InMemoryAtlas manyGenesAtlas(SplittableRandom random, int cells) {
+    List<String> symbols = new ArrayList<>();
+    for (int g = 0; g < 88; g++) {
+      symbols.add("g" + g);
+    }
+    symbols.add("Ärz1");
+    symbols.add("zyx9");
+    String[] ids = new String[cells];
+    String[] types = new String[cells];
+    long[] indptr = new long[cells + 1];
+    List<Integer> indices = new ArrayList<>();
+    List<Double> values = new ArrayList<>();
+    for (int r = 0; r < cells; r++) {
+      ids[r] = "cell" + r;
+      types[r] = "type" + r % 3;
+      int stored = r % 17 == 0 ? 0 : random.nextInt(61);
+      for (int g = 0; g < symbols.size() && stored > 0; g++) {
+        if (random.nextInt(symbols.size() - g) < stored) {
+          indices.add(g);
+          values.add((double) (1 + random.nextInt(4)));
+          stored--;
+        }
+      }
+      indptr[r + 1] = indices.size();
+    }
+    return new InMemoryAtlas("many-genes.h5ad", ids, symbols, Map.of("cell_type", types, "donor_id", types,
+        "tissue", types), indptr, indices.stream().mapToInt(Integer::intValue).toArray(),
+        values.stream().mapToDouble(Double::doubleValue).toArray());
+  }
+
+  private static ColumnChunkMetaData genesChunk(Path file) throws IOException {
+    ParquetMetadata footer;
+    try (ParquetFileReader reader = ParquetFileReader.open(
+        HadoopInputFile.fromPath(new org.apache.hadoop.fs.Path(file.toUri()), new Configuration()))) {
+      footer = reader.getFooter();
+    }
+    assertThat(footer.getBlocks()).as("row groups of %s", file).hasSize(1);
+    return footer.getBlocks().get(0).getColumns().stream()
+        .filter(c -> c.getPath().toDotString().equals("genes.list.element")).findFirst().orElseThrow();
+  }
+
+  private static String utf8(java.nio.ByteBuffer bytes) {
+    byte[] b = new byte[bytes.remaining()];
+    bytes.duplicate().get(b);
+    return new String(b, StandardCharsets.UTF_8);
   }
 
   private static List<Path> parquetFiles(String dir) throws IOException {
