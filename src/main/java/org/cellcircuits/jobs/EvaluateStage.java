@@ -35,8 +35,7 @@ public final class EvaluateStage implements Stage {
   /** The evaluate, model and split sections: another model, device or split scores other numbers. */
   @Override
   public Config stageConfig(Config all) {
-    return Stage.section(all, "evaluate").withFallback(Stage.section(all, "model"))
-        .withFallback(Stage.section(all, "split"));
+    return Stage.sections(all, "evaluate", "model", "split");
   }
 
   @Override

@@ -37,8 +37,7 @@ public final class HarvestStage implements Stage {
    */
   @Override
   public Config stageConfig(Config all) {
-    return Stage.section(all, "harvest").withFallback(Stage.section(all, "model"))
-        .withFallback(Stage.section(all, "split"));
+    return Stage.sections(all, "harvest", "model", "split");
   }
 
   @Override

@@ -27,10 +27,10 @@ public interface Stage {
   /**
    * The config that determines this stage's output; its hash decides skip or refuse. Default: the stage's own section
    * {@code cellcircuits.<name>}, with its keys rendered as {@code <name>.key}. A stage that also depends on another
-   * section (e.g. {@code model}) returns both, e.g. {@code section(all, "harvest").withFallback(section(all, "model"))}.
+   * section (e.g. {@code model}) returns both, e.g. {@code sections(all, "harvest", "model")}.
    */
   default Config stageConfig(Config all) {
-    return section(all, name());
+    return sections(all, name());
   }
 
   /**
@@ -61,8 +61,16 @@ public interface Stage {
     return all.getIsNull(key) ? Map.of() : Map.of("model", all.getString(key));
   }
 
-  /** {@code cellcircuits.<name>} of the full config, keyed {@code <name>.*} so hashes and diffs name the section. */
-  static Config section(Config all, String name) {
-    return all.getConfig(ConfigLoader.ROOT).withOnlyPath(name);
+  /**
+   * {@code cellcircuits.<name>} of the full config for each name, keyed {@code <name>.*} so hashes and diffs name the
+   * section.
+   */
+  static Config sections(Config all, String... names) {
+    Config root = all.getConfig(ConfigLoader.ROOT);
+    Config out = root.withOnlyPath(names[0]);
+    for (int i = 1; i < names.length; i++) {
+      out = out.withFallback(root.withOnlyPath(names[i]));
+    }
+    return out;
   }
 }
