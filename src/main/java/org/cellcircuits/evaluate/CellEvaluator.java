@@ -205,12 +205,7 @@ public final class CellEvaluator {
     int maxPositions = model.config().maxPositions();
     List<Cell> cells = new ArrayList<>(input.size());
     for (CellPrompt c : input) {
-      TokenizedPrompt tp;
-      try {
-        tp = loaded.prompts().encode(c.prompt(), c.genes());
-      } catch (RuntimeException e) {
-        throw new IllegalArgumentException(String.format("cell %s: %s", c.cellId(), e.getMessage()), e);
-      }
+      TokenizedPrompt tp = loaded.encode(c);
       int[] positions = new int[tp.length()];
       int n = 0;
       for (int pos = 0; pos < tp.length(); pos++) {

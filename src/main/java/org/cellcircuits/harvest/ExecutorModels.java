@@ -17,6 +17,7 @@ import org.cellcircuits.model.ModelDevice;
 import org.cellcircuits.model.NeoXConfig;
 import org.cellcircuits.model.Precision;
 import org.cellcircuits.model.PromptTokenizer;
+import org.cellcircuits.model.TokenizedPrompt;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -48,7 +49,16 @@ public final class ExecutorModels {
    * @param folder the local checkpoint folder
    */
   public record Loaded(GptNeoX model, PromptTokenizer prompts, HuggingFaceTokenizer answers, Set<Long> specialIds,
-      Path folder) {}
+      Path folder) {
+    /** The cell's prompt tokenized, its tokens mapped to its genes; a failure names the cell. */
+    public TokenizedPrompt encode(CellPrompt cell) {
+      try {
+        return prompts.encode(cell.prompt(), cell.genes());
+      } catch (RuntimeException e) {
+        throw new IllegalArgumentException(String.format("cell %s: %s", cell.cellId(), e.getMessage()), e);
+      }
+    }
+  }
 
   /**
    * The model for the calling task: on the GPU Spark assigned the task when {@code device} is {@code auto} and there

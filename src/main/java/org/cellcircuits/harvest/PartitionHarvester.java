@@ -154,12 +154,7 @@ public final class PartitionHarvester {
     long promptTokens = 0;
     long stored = 0;
     for (CellPrompt c : input) {
-      TokenizedPrompt tp;
-      try {
-        tp = loaded.prompts().encode(c.prompt(), c.genes());
-      } catch (RuntimeException e) {
-        throw new IllegalArgumentException(String.format("cell %s: %s", c.cellId(), e.getMessage()), e);
-      }
+      TokenizedPrompt tp = loaded.encode(c);
       int[] keep = params.split().isHeldOut(c.cellId()) ? new int[0]
           : params.tokens().select(c.cellId(), tp, loaded.specialIds());
       Cell cell = new Cell(c, tp, answer(c.cellType()), keep);
