@@ -115,8 +115,9 @@ final class GenesColumnWriter {
       closePage();
     }
     if (dictionarySize > 0) {
-      PlainValuesWriter page = new PlainValuesWriter((int) Math.min(Integer.MAX_VALUE, dictionaryBytes),
-          Math.max(maxDictionaryBytes, (int) Math.min(Integer.MAX_VALUE, dictionaryBytes)), allocator);
+      // At most every gene symbol of the atlas, so an int; never cut back to plain values as Parquet's writer may.
+      int bytes = Math.toIntExact(dictionaryBytes);
+      PlainValuesWriter page = new PlainValuesWriter(bytes, Math.max(bytes, maxDictionaryBytes), allocator);
       try {
         for (int id = 0; id < dictionarySize; id++) {
           page.writeBytes(words[geneOfId[id]]);
