@@ -2,6 +2,7 @@ package org.cellcircuits.jobs;
 
 import com.typesafe.config.Config;
 import java.io.IOException;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -9,6 +10,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.TreeMap;
+import org.apache.spark.scheduler.TaskSchedulerImpl;
 import org.apache.spark.sql.SparkSession;
 import org.cellcircuits.io.CanonicalConfig;
 import org.cellcircuits.io.InputFingerprints;
@@ -17,6 +19,8 @@ import org.cellcircuits.io.StageCommitter;
 import org.cellcircuits.io.StageMarker;
 import org.cellcircuits.io.StageOutcome;
 import org.cellcircuits.io.StageSpec;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Runs registered stages against one run root under the commit protocol. Spark starts only when a stage really has
@@ -38,6 +42,9 @@ public final class StageRunner implements AutoCloseable {
   private final Config config;
   private final RunSettings settings;
   private final RunRoot root;
+  private static final Logger LOG = LoggerFactory.getLogger(StageRunner.class);
+  /** How long a failed stage waits for its Spark tasks to stop (they check for the request between steps). */
+  private static final Duration TASK_STOP_WAIT = Duration.ofSeconds(60);
   private final SparkProvider sparkProvider;
   private final boolean stopSparkOnClose;
   private SparkSession spark;
@@ -79,7 +86,61 @@ public final class StageRunner implements AutoCloseable {
       throw pending.notImplemented();
     }
     StageSpec spec = spec(stage);
-    return StageCommitter.run(root, spec, settings.overwrite(), attemptDir -> stage.write(context(), attemptDir));
+    return StageCommitter.run(root, spec, settings.overwrite(), attemptDir -> {
+      try {
+        return stage.write(context(), attemptDir);
+      } catch (Exception | Error e) {
+        awaitTasksStopped(stageName);
+        throw e;
+      }
+    });
+  }
+
+  /**
+   * Tasks the scheduler has launched and not yet seen end. From the scheduler itself: the status tracker's counts
+   * come through the listener bus and a throttled store, and read 0 while a task still runs (CellCircuitsTest failed
+   * with them).
+   * {@code taskScheduler()} is private[spark] in Scala, public to Java, stable in Spark 3.x.
+   */
+  private int runningTasks() {
+    if (!(spark.sparkContext().taskScheduler() instanceof TaskSchedulerImpl scheduler)) {
+      return 0;
+    }
+    int running = 0;
+    scala.collection.Iterator<Object> perExecutor = scheduler.runningTasksByExecutors().values().iterator();
+    while (perExecutor.hasNext()) {
+      running += (Integer) perExecutor.next();
+    }
+    return running;
+  }
+
+  /**
+   * After a failed stage, waits until no Spark task is running. When one task fails, Spark aborts its job and
+   * returns at once, while the job's other tasks are only asked to stop: until they do, they may still write into
+   * the failed attempt's folder, which the next attempt deletes, or into the next attempt's shared folders
+   * (training checkpoints). Bounded, so a task that ignores the request cannot hang the driver.
+   */
+  private void awaitTasksStopped(String stageName) {
+    if (spark == null) {
+      return;
+    }
+    long deadline = System.nanoTime() + TASK_STOP_WAIT.toNanos();
+    try {
+      while (true) {
+        int running = runningTasks();
+        if (running == 0) {
+          return;
+        }
+        if (System.nanoTime() > deadline) {
+          LOG.warn("stage {} failed; {} Spark task(s) still running after {} s", stageName, running,
+              TASK_STOP_WAIT.toSeconds());
+          return;
+        }
+        Thread.sleep(50);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
   }
 
   /** What {@code run} would do for each stage, without starting Spark or writing anything. */

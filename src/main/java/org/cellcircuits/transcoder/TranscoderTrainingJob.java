@@ -133,6 +133,12 @@ public final class TranscoderTrainingJob {
             if (stepsDone != null) {
               stepsDone.add(1);
             }
+            // A sibling layer failed and Spark asked this task to stop: stop between steps, so that the driver
+            // (StageRunner) is not left waiting while this layer trains on.
+            TaskContext task = TaskContext.get();
+            if (task != null) {
+              task.killTaskIfInterrupted();
+            }
           });
       long crash = crashAfterStepForTests;
       if (crash >= 0) {

@@ -95,6 +95,33 @@ class CellCircuitsTest {
     }
   }
 
+  /**
+   * A job of two tasks: task 0 fails at once, task 1 finishes its work (LATE_TASK_MILLIS) before it notices it was
+   * asked to stop, then records that it finished.
+   */
+  static final class LateTaskStage implements Stage {
+    static final long LATE_TASK_MILLIS = 1500;
+    static volatile Path finished;
+
+    @Override public String name() { return "toy"; }
+    @Override public String description() { return "fails in one task while another still runs"; }
+    @Override public List<String> upstream() { return List.of(); }
+
+    @Override
+    public StageResult write(StageContext ctx, String attemptDir) {
+      String record = finished.toString(); // a String: the task closure is serialized
+      new org.apache.spark.api.java.JavaSparkContext(ctx.spark().sparkContext())
+          .parallelize(List.of(0, 1), 2).foreach(task -> {
+            if (task == 0) {
+              throw new IllegalStateException("task 0 fails");
+            }
+            Thread.sleep(LATE_TASK_MILLIS);
+            Files.writeString(Path.of(record), "done");
+          });
+      throw new AssertionError("the job must fail");
+    }
+  }
+
   private int execute(StageRegistry registry, Config reference, SparkProvider provider, String... args) {
     CommandLine cli = CellCircuits.commandLine(registry, reference, provider, false);
     cli.setOut(new PrintWriter(out, true));
@@ -112,6 +139,21 @@ class CellCircuitsTest {
 
   private RunRoot runRoot() throws Exception {
     return RunRoot.of(root, spark.sparkContext().hadoopConfiguration());
+  }
+
+  @Test
+  void aFailedStageReturnsOnlyWhenItsOtherTasksHaveStopped() {
+    LateTaskStage.finished = tmp.resolve("late-task-finished");
+    long start = System.nanoTime();
+    int code = execute(new StageRegistry(List.of(new LateTaskStage())), REFERENCE, settings -> spark, "toy",
+        "--root", root);
+
+    assertThat(code).as(out.toString()).isNotZero();
+    assertThat(err.toString()).contains("task 0 fails");
+    // Spark aborts the job as soon as task 0 fails; without waiting, the command would return ~1.5 s before the
+    // other task is done (and that task could still write into a folder the next attempt deletes).
+    assertThat(LateTaskStage.finished).as("the late task finished before the command returned").exists();
+    assertThat((System.nanoTime() - start) / 1e6).isGreaterThanOrEqualTo(LateTaskStage.LATE_TASK_MILLIS);
   }
 
   @Test
