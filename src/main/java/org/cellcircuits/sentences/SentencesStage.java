@@ -15,12 +15,13 @@ import java.util.NoSuchElementException;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeoutException;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
+import org.apache.spark.FutureAction;
 import org.apache.spark.TaskContext;
-import org.apache.spark.api.java.JavaFutureAction;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.api.java.function.FlatMapFunction;
@@ -39,6 +40,9 @@ import org.apache.spark.sql.types.StructType;
 import org.apache.spark.unsafe.types.UTF8String;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import scala.concurrent.Await;
+import scala.concurrent.duration.Duration;
+import scala.util.Try;
 
 /**
  * The {@code sentences} stage as a Spark transformation: an atlas in, one row per kept cell out with its
@@ -223,7 +227,7 @@ public final class SentencesStage {
       WriteFiles write = new WriteFiles(source, subset, params, cellsBuilt,
           jsc.broadcast(new SerializableConfiguration(hadoop)), folder.toString(), codec, footer);
 
-      List<JavaFutureAction<List<WrittenFile>>> jobs = new ArrayList<>();
+      List<FutureAction<List<WrittenFile>>> jobs = new ArrayList<>();
       List<WrittenFile> written = new ArrayList<>();
       try {
         int next = 0;
@@ -235,23 +239,23 @@ public final class SentencesStage {
           } while (next < ranges.count() && (running == null || running.startKnown(next)));
           LOG.info("sentences: building ranges {} to {} of {}{}", batch.get(0).partition(), next - 1,
               ranges.count(), next < ranges.count() ? " (the tie-break pre-pass is still walking)" : "");
-          jobs.add(jsc.parallelize(batch, batch.size()).mapPartitions(write).collectAsync());
+          jobs.add(new TaskListRdd<>(spark.sparkContext(), batch, write, WrittenFile.class).collectAsync());
         }
-        for (JavaFutureAction<List<WrittenFile>> job : jobs) {
-          written.addAll(job.get());
+        for (FutureAction<List<WrittenFile>> job : jobs) {
+          written.addAll(await(job));
         }
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
-        jobs.forEach(j -> j.cancel(true));
+        jobs.forEach(FutureAction::cancel);
         throw new IOException("sentences: interrupted while writing " + dir, e);
       } catch (ExecutionException e) {
-        jobs.forEach(j -> j.cancel(true));
+        jobs.forEach(FutureAction::cancel);
         if (e.getCause() instanceof RuntimeException r) {
           throw r;
         }
         throw new IOException(e.getCause());
       } catch (IOException | RuntimeException e) {
-        jobs.forEach(j -> j.cancel(true));
+        jobs.forEach(FutureAction::cancel);
         throw e;
       }
       checkEndStates(written);
@@ -271,6 +275,20 @@ public final class SentencesStage {
         }
       }
       return rows;
+    }
+
+    /** The job's result, or its failure as the cause of an ExecutionException (as JavaFutureAction.get gives it). */
+    private static <R> R await(FutureAction<R> job) throws InterruptedException, ExecutionException {
+      try {
+        Await.ready(job, Duration.Inf());
+      } catch (TimeoutException e) {
+        throw new IllegalStateException("an unbounded wait timed out", e);
+      }
+      Try<R> result = job.value().get();
+      if (result.isFailure()) {
+        throw new ExecutionException(result.failed().get());
+      }
+      return result.get();
     }
 
     private NumpyRandomState.State startState(int partition) throws IOException {

@@ -234,6 +234,18 @@ class SentenceParquetWriterTest {
   }
 
   @Test
+  void aTaskThatFailsFailsTheWriteWithItsOwnMessage() {
+    InMemoryAtlas negative = C2sFixture.atlas();
+    int row = 170; // in the second of three ranges
+    negative.values[(int) negative.indptr[row]] = -2;
+    SentencesStage.Plan plan = SentencesStage.plan(spark, negative.source(),
+        SentencesParams.builder().rowsPerPartition(100).build());
+    assertThatThrownBy(() -> plan.writeParquet(tmp.resolve("negative").toString()))
+        .hasStackTraceContaining("cell cell170 has count -2.0 for gene")
+        .hasStackTraceContaining("Job aborted due to stage failure");
+  }
+
+  @Test
   void tieBreakDrawsOtherThanThePrepassCountedAreCaughtByTheDriver() {
     InMemoryAtlas atlas = C2sFixture.atlas();
     atlas.lieAboutStoredCountOfRows = new int[] {149}; // as in SentencesStageTest: the state at row 150 is off
