@@ -36,6 +36,10 @@ import java.util.Objects;
  */
 public final class CellSentenceBuilder {
   private static final int INSERTION_RUN = 24;
+  /** Rows with fewer candidates are ranked by one quickselect over all of them. */
+  private static final int PREFILTER_MIN_CANDIDATES = 1024;
+  /** Keys sampled to bound the k-th smallest key (see samplingBound). */
+  private static final int PREFILTER_SAMPLE = 128;
 
   private final String atlas;
   private final List<String> geneSymbols;
@@ -57,6 +61,7 @@ public final class CellSentenceBuilder {
   private long[] sortKeys = new long[0];
   private int[] picked = new int[0];
   private int[] mergeScratch = new int[0];
+  private final long[] sampleKeys = new long[PREFILTER_SAMPLE];
 
   /**
    * @param meta              the atlas (gene symbols and its name for error messages)
@@ -262,22 +267,70 @@ public final class CellSentenceBuilder {
    */
   private int pickTopKByKey(int m, int candidates, int k) {
     long[] keys = sortKeys;
-    int c = 0;
-    for (int p = 0; p < m; p++) {
-      double v = vals[order[p]];
-      if (!dropExplicitZeros || v > 0) {
-        // Non-negative float bits grow with the value: 0x7fffffff - bits grows as the value falls.
-        keys[c++] = ((long) (0x7fffffff - Float.floatToRawIntBits((float) v)) << 32) | p;
-      }
+    int kept = -1;
+    if (candidates >= PREFILTER_MIN_CANDIDATES && (long) k * 4 <= candidates) {
+      kept = keysAtMost(m, samplingBound(m, k));
     }
-    if (k < candidates) {
-      kthSmallest(keys, candidates, k - 1); // leaves the k smallest in keys[0, k)
+    if (kept < k) {
+      // No prefilter, or the sampled bound was too low (rare): every candidate's key.
+      kept = keysAtMost(m, Long.MAX_VALUE);
+    }
+    if (k < kept) {
+      kthSmallest(keys, kept, k - 1); // leaves the k smallest in keys[0, k)
     }
     Arrays.sort(keys, 0, k);
     for (int i = 0; i < k; i++) {
       picked[i] = order[(int) keys[i]];
     }
     return k;
+  }
+
+  /**
+   * Writes the key of every candidate entry whose key is at most {@code bound} into keys[0, n), in position
+   * order, and returns n. Branch-free: each key is stored at the next free slot, which advances only when the key
+   * is kept.
+   */
+  private int keysAtMost(int m, long bound) {
+    long[] keys = sortKeys;
+    int n = 0;
+    // A dropped zero's key is the largest of all; a bound below it keeps zeros out in the same comparison.
+    long limit = dropExplicitZeros ? Math.min(bound, key(0.0, 0) - 1) : bound;
+    for (int p = 0; p < m; p++) {
+      long key = key(vals[order[p]], p);
+      keys[n] = key;
+      n += (int) ((key - limit - 1) >>> 63); // 1 when key <= limit (keys and limits are >= 0)
+    }
+    return n;
+  }
+
+  /** Orders entries as (-value, position) for a value that is exactly a float; unique per position. */
+  private static long key(double value, int position) {
+    // Non-negative float bits grow with the value: 0x7fffffff - bits grows as the value falls.
+    return ((long) (0x7fffffff - Float.floatToRawIntBits((float) value)) << 32) | position;
+  }
+
+  /**
+   * A key that, with high probability, at least k candidates' keys are at most, and not many more: an order
+   * statistic of the keys of PREFILTER_SAMPLE positions spread over the row (Floyd and Rivest's selection). Then
+   * the quickselect runs over a few hundred keys instead of every stored entry. In c2s mode the positions are
+   * shuffled, so the sample is a random one; a bound that turns out too low is caught by the caller, which then
+   * takes every key, so the result never depends on the sample.
+   */
+  private long samplingBound(int m, int k) {
+    long[] sample = sampleKeys;
+    for (int i = 0; i < PREFILTER_SAMPLE; i++) {
+      int p = (int) ((long) i * m / PREFILTER_SAMPLE);
+      double v = vals[order[p]];
+      sample[i] = !dropExplicitZeros || v > 0 ? key(v, p) : Long.MAX_VALUE;
+    }
+    // The k smallest keys of the m entries are candidates (a dropped zero's key is never among them): about
+    // q = k/m of the sample falls below the k-th. Three standard deviations above that, plus one, misses it
+    // rarely (~0.1%, when k << m).
+    double q = (double) k / m;
+    double expected = PREFILTER_SAMPLE * q;
+    int rank = (int) Math.min(PREFILTER_SAMPLE - 1,
+        Math.ceil(expected + 3 * Math.sqrt(expected * (1 - q)) + 1));
+    return kthSmallest(sample, PREFILTER_SAMPLE, rank);
   }
 
   /** Picks the first k candidates of the order (-value, position) into picked[0, k), in position order. */

@@ -59,6 +59,68 @@ class RankingPropertyTest {
     assertThat(checked).isGreaterThan(50_000);
   }
 
+  @Test
+  void longRowsRankedThroughASampledBoundAgreeToo() {
+    // Rows of 1,024 or more candidates and K at most a quarter of them are first cut to the keys below a bound
+    // sampled from the row. Integer counts (the long-key path) with heavy ties, explicit zeros.
+    SplittableRandom random = new SplittableRandom(7);
+    int nGenes = 4000;
+    int cells = 24;
+    List<String> symbols = new ArrayList<>();
+    for (int g = 0; g < nGenes; g++) {
+      symbols.add("g" + g);
+    }
+    long[] indptr = new long[cells + 2];
+    List<Integer> indices = new ArrayList<>();
+    List<Double> values = new ArrayList<>();
+    double[] levels = {0, 1, 1, 1, 1, 2, 2, 3, 4, 9, 30};
+    for (int r = 0; r < cells; r++) {
+      int stored = 1024 + random.nextInt(3000);
+      for (int c = 0, left = stored; c < nGenes && left > 0; c++) {
+        if (random.nextInt(nGenes - c) < left) {
+          indices.add(c);
+          values.add(levels[random.nextInt(levels.length)]);
+          left--;
+        }
+      }
+      indptr[r + 1] = indices.size();
+    }
+    // A row whose evenly spaced sample holds only its highest values: in gene order (no shuffle) the sampled bound
+    // is far below the 256th key, and the builder must notice and rank every key.
+    int m = 2048;
+    for (int c = 0; c < m; c++) {
+      indices.add(c);
+      values.add(c % (m / 128) == 0 ? 100.0 : 1.0);
+    }
+    indptr[cells + 1] = indices.size();
+    String[] ids = new String[cells + 1];
+    for (int r = 0; r <= cells; r++) {
+      ids[r] = "c" + r;
+    }
+    InMemoryAtlas atlas = new InMemoryAtlas("long rows", ids, symbols, java.util.Map.of(), indptr,
+        indices.stream().mapToInt(Integer::intValue).toArray(),
+        values.stream().mapToDouble(Double::doubleValue).toArray());
+    AtlasSubset subset = new AtlasSubset(nGenes, null, 0);
+    int checked = 0;
+    for (TieOrder ties : TieOrder.values()) {
+      for (boolean dropZeros : new boolean[] {false, true}) {
+        SentencesParams all = SentencesParams.builder().topK(Integer.MAX_VALUE).ties(ties)
+            .dropExplicitZeros(dropZeros).seed(3).build();
+        List<List<String>> reference = bruteForce(atlas, subset, all);
+        for (int k : new int[] {1, 200, 256, 700}) {
+          List<CellSentence> ours = SequentialSentences.build(atlas, subset, all.toBuilder().topK(k).build());
+          for (int r = 0; r < ours.size(); r++) {
+            List<String> expected = reference.get(r).subList(0, Math.min(k, reference.get(r).size()));
+            assertThat(ours.get(r).genes()).as("cell %d K %d %s dropZeros %s", r, k, ties, dropZeros)
+                .containsExactlyElementsOf(expected);
+            checked++;
+          }
+        }
+      }
+    }
+    assertThat(checked).isEqualTo(4 * 4 * (cells + 1));
+  }
+
   /** Rows of 0 to ~1.3 x nGenes distinct stored genes, counts from a handful of values (many ties), ~8% zeros. */
   static InMemoryAtlas randomAtlas(SplittableRandom random, int nCells, int nGenes) {
     List<String> symbols = new ArrayList<>();
