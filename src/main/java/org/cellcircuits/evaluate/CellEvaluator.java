@@ -247,7 +247,7 @@ public final class CellEvaluator {
       return AnnotatedAnswer.NONE;
     }
     return answers.computeIfAbsent(cellType, type -> AnnotatedAnswer.of(type, loaded.answers(),
-        params.predictOptions(), model.config().eosTokenId()));
+        params.model().predictOptions(), model.config().eosTokenId()));
   }
 
   private void runBatch(List<Cell> rows, EvaluationSums sums) {
@@ -406,7 +406,7 @@ public final class CellEvaluator {
     if (toDecode.isEmpty()) {
       return correct;
     }
-    CellTypePredictor predictor = new CellTypePredictor(model, loaded.answers(), params.predictOptions(),
+    CellTypePredictor predictor = new CellTypePredictor(model, loaded.answers(), params.model().predictOptions(),
         variantOptions.get(v));
     List<Prediction> predictions = predictor.predict(toDecode.stream().map(c -> c.source.prompt()).toList());
     for (int i = 0; i < toDecode.size(); i++) {

@@ -145,7 +145,7 @@ public final class EvaluationJob {
   public static Plan plan(SparkSession spark, RunRoot root, EvaluateParams params) throws IOException {
     Configuration hadoop = spark.sparkContext().hadoopConfiguration();
     String sentencesPath = root.committedPath("sentences", "sentences").toString();
-    NeoXConfig model = ModelFolder.checkedConfig(ModelFolder.local(params.modelPath(), hadoop));
+    NeoXConfig model = ModelFolder.checkedConfig(ModelFolder.local(params.model().path(), hadoop));
     List<Dictionary> dictionaries = committedDictionaries(root, model);
     Dataset<Row> sentences = spark.read().parquet(sentencesPath);
     HarvestJob.checkSentencesSchema(sentences.schema(), sentencesPath);
@@ -277,7 +277,7 @@ public final class EvaluationJob {
     JsonObject json = new JsonObject();
     json.addProperty("stage", "evaluate");
     json.add("config", JsonParser.parseString(stageConfigJson));
-    json.addProperty("model", params.modelPath());
+    json.addProperty("model", params.model().path());
     json.addProperty("model_layers", model.numLayers());
     json.addProperty("d_model", model.hiddenSize());
     JsonObject tc = new JsonObject();
@@ -348,7 +348,7 @@ public final class EvaluationJob {
       long start = System.nanoTime();
       TaskContext tc = TaskContext.get();
       Configuration hadoop = conf.value().value();
-      ExecutorModels.Loaded loaded = ExecutorModels.get(params.modelPath(), params.device(), params.precision(),
+      ExecutorModels.Loaded loaded = ExecutorModels.get(params.model().path(), params.model().device(), params.model().precision(),
           tc == null ? 1 : tc.cpus(), hadoop);
       Device device = loaded.model().device();
       SortedMap<Integer, Transcoder> dictionaries = new TreeMap<>();

@@ -156,9 +156,9 @@ public final class HarvestJob {
    * vocabulary covering the tokenizer), before any task starts.
    */
   public static NeoXConfig checkModel(HarvestParams params, Configuration conf) throws IOException {
-    Path folder = ModelFolder.local(params.modelPath(), conf);
+    Path folder = ModelFolder.local(params.model().path(), conf);
     NeoXConfig config = ModelFolder.checkedConfig(folder);
-    params.layersFor(config.numLayers(), params.modelPath());
+    params.layersFor(config.numLayers(), params.model().path());
     return config;
   }
 
@@ -178,7 +178,7 @@ public final class HarvestJob {
     Dataset<Row> sentences = spark.read().parquet(sentencesPath);
     checkSentencesSchema(sentences.schema(), sentencesPath);
     NeoXConfig model = checkModel(params, hadoop);
-    List<Integer> layers = params.layersFor(model.numLayers(), params.modelPath());
+    List<Integer> layers = params.layersFor(model.numLayers(), params.model().path());
     int dModel = model.hiddenSize();
 
     int partitions = (int) Math.max(1, Math.min(Integer.MAX_VALUE, (cells + params.cellsPerTask() - 1)
@@ -373,7 +373,7 @@ public final class HarvestJob {
       if (cells.isEmpty()) {
         result = new PartitionHarvester.Result(List.of(), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
       } else {
-        ExecutorModels.Loaded loaded = ExecutorModels.get(params.modelPath(), params.device(), params.precision(),
+        ExecutorModels.Loaded loaded = ExecutorModels.get(params.model().path(), params.model().device(), params.model().precision(),
             tc.cpus(), hadoop);
         try (LayerFiles files = new LayerFiles(activationsDir, tc.partitionId(), tc.taskAttemptId(), hadoop, params,
             dModel)) {

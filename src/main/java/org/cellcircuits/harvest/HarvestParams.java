@@ -9,18 +9,15 @@ import java.util.Objects;
 import java.util.TreeSet;
 import org.apache.parquet.hadoop.metadata.CompressionCodecName;
 import org.cellcircuits.io.ConfigChecks;
+import org.cellcircuits.model.ModelSettings;
 import org.cellcircuits.sentences.CellSplit;
 
 /**
- * Settings of one harvest: the {@code cellcircuits.harvest} section plus the {@code cellcircuits.model} keys it uses.
- * Validated here, so an executor never meets a bad value after the job has started.
+ * Settings of one harvest: the {@code cellcircuits.harvest} section plus the {@code model} and {@code split} sections
+ * it uses. Validated here, so an executor never meets a bad value after the job has started.
  *
- * @param modelPath HuggingFace checkpoint folder (local path or Hadoop URI)
- * @param device where the forward runs: {@code auto}, {@code cpu}, {@code gpu}, {@code gpu:N}
- * @param precision {@code auto}, {@code fp32}, {@code fp16}, {@code bf16}
- * @param predictBatchSize prompts per greedy-decoding batch, for cells whose answer must be decoded (>= 1)
- * @param maxNewTokens most answer tokens greedy decoding generates (>= 1)
- * @param stopAtPeriod decoding stops at the first '.'
+ * @param model the checkpoint and how it runs and decodes the cells whose answer must be predicted
+ *     ({@code cellcircuits.model})
  * @param layers block indices to store, increasing, without duplicates; empty = every layer of the model
  * @param tokens which prompt tokens to store
  * @param vectorFormat how vectors are stored
@@ -31,12 +28,7 @@ import org.cellcircuits.sentences.CellSplit;
  * @param split cells whose activations are not stored (held out for evaluation); they are still predicted
  */
 public record HarvestParams(
-    String modelPath,
-    String device,
-    String precision,
-    int predictBatchSize,
-    int maxNewTokens,
-    boolean stopAtPeriod,
+    ModelSettings model,
     List<Integer> layers,
     TokenPolicy tokens,
     VectorFormat vectorFormat,
@@ -48,13 +40,7 @@ public record HarvestParams(
   private static final long serialVersionUID = 1L;
 
   public HarvestParams {
-    if (modelPath == null || modelPath.isBlank()) {
-      throw new IllegalArgumentException("cellcircuits.model.path is not set; the harvest needs a model checkpoint folder");
-    }
-    Objects.requireNonNull(device, "device");
-    Objects.requireNonNull(precision, "precision");
-    ConfigChecks.atLeast("model.batch-size", predictBatchSize, 1);
-    ConfigChecks.atLeast("model.max-new-tokens", maxNewTokens, 1);
+    Objects.requireNonNull(model, "model");
     TreeSet<Integer> sorted = new TreeSet<>();
     for (Integer layer : layers) {
       if (layer == null || layer < 0) {
@@ -79,9 +65,9 @@ public record HarvestParams(
     }
   }
 
-  /** Reads the {@code harvest} and {@code model} sections of a loaded config (keys under {@code cellcircuits.}). */
+  /** Reads the {@code harvest}, {@code model} and {@code split} sections (keys under {@code cellcircuits.}). */
   public static HarvestParams fromConfig(Config all) {
-    Config model = all.getConfig("cellcircuits.model");
+    ModelSettings model = ModelSettings.fromConfig(all);
     Config h = all.getConfig("cellcircuits.harvest");
     try {
       TokenPolicy.Mode mode = TokenPolicy.parseMode(h.getString("tokens"));
@@ -90,12 +76,7 @@ public record HarvestParams(
           ? TokenPolicy.fraction(fraction, h.getLong("token-seed"))
           : new TokenPolicy(mode, 1.0, 0);
       return new HarvestParams(
-          model.getIsNull("path") ? null : model.getString("path"),
-          model.getString("device"),
-          model.getString("precision"),
-          model.getInt("batch-size"),
-          model.getInt("max-new-tokens"),
-          model.getBoolean("stop-at-period"),
+          model,
           h.getIntList("layers"),
           policy,
           VectorFormat.parse(h.getString("vector-format")),
@@ -105,7 +86,7 @@ public record HarvestParams(
           h.getBytes("row-group-size"),
           CellSplit.fromConfig(all));
     } catch (ConfigException e) {
-      throw new IllegalArgumentException("bad value in cellcircuits.harvest or cellcircuits.model: " + e.getMessage(), e);
+      throw new IllegalArgumentException("bad value in cellcircuits.harvest: " + e.getMessage(), e);
     } catch (IllegalArgumentException e) {
       String m = e.getMessage();
       throw m != null && m.startsWith("cellcircuits.") ? e

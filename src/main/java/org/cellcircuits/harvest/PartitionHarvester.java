@@ -19,7 +19,6 @@ import org.cellcircuits.model.ForwardOptions;
 import org.cellcircuits.model.GptNeoX;
 import org.cellcircuits.model.HookNames;
 import org.cellcircuits.model.LogitsMode;
-import org.cellcircuits.model.PredictOptions;
 import org.cellcircuits.model.Prediction;
 import org.cellcircuits.model.TokenBatch;
 import org.cellcircuits.model.TokenizedPrompt;
@@ -142,7 +141,7 @@ public final class PartitionHarvester {
       return AnnotatedAnswer.NONE;
     }
     return answers.computeIfAbsent(cellType, type -> AnnotatedAnswer.of(type, loaded.answers(),
-        new PredictOptions(params.maxNewTokens(), params.predictBatchSize(), params.stopAtPeriod()),
+        params.model().predictOptions(),
         model.config().eosTokenId()));
   }
 
@@ -190,7 +189,7 @@ public final class PartitionHarvester {
     Map<Cell, Prediction> decoded = new HashMap<>();
     if (!toDecode.isEmpty()) {
       CellTypePredictor predictor = new CellTypePredictor(model, loaded.answers(),
-          new PredictOptions(params.maxNewTokens(), params.predictBatchSize(), params.stopAtPeriod()));
+          params.model().predictOptions());
       List<Prediction> p = predictor.predict(toDecode.stream().map(c -> c.source.prompt()).toList());
       for (int i = 0; i < p.size(); i++) {
         decoded.put(toDecode.get(i), p.get(i));

@@ -23,6 +23,7 @@ import org.cellcircuits.harvest.ExecutorModels;
 import org.cellcircuits.model.ActivationCache;
 import org.cellcircuits.model.CellTypePredictor;
 import org.cellcircuits.model.ForwardOptions;
+import org.cellcircuits.model.ModelSettings;
 import org.cellcircuits.model.GptNeoX;
 import org.cellcircuits.model.HookNames;
 import org.cellcircuits.model.LogitsMode;
@@ -53,7 +54,8 @@ class CellEvaluatorTest {
   private static EvaluationResult result;
 
   static EvaluateParams params(int tokensPerBatch) {
-    return new EvaluateParams("unused", "cpu", "fp32", 16, 4, true, tokensPerBatch, 64, 0, new CellSplit(0.5, 42));
+    return new EvaluateParams(new ModelSettings("unused", "cpu", "fp32", 4, 16, true), tokensPerBatch, 64, 0,
+        new CellSplit(0.5, 42));
   }
 
   @BeforeAll
@@ -364,7 +366,7 @@ class CellEvaluatorTest {
 
   static double bruteAccuracy(ExecutorModels.Loaded l, List<CellPrompt> cs, ForwardOptions options) {
     CellTypePredictor p = new CellTypePredictor(l.model(), l.answers(),
-        params(100).predictOptions(), options);
+        params(100).model().predictOptions(), options);
     List<Prediction> got = p.predict(cs.stream().map(CellPrompt::prompt).toList());
     long ok = 0;
     for (int i = 0; i < cs.size(); i++) {

@@ -25,10 +25,10 @@ class EvaluateParamsTest {
     assertThat(p.cellsPerTask()).isEqualTo(64);
     assertThat(p.maxCells()).isZero();
     assertThat(p.split()).isEqualTo(new CellSplit(0.1, 42));
-    assertThat(p.predictOptions().maxNewTokens()).isEqualTo(16);
-    assertThat(p.predictOptions().batchSize()).isEqualTo(8);
-    assertThat(p.predictOptions().stopAtPeriod()).isTrue();
-    assertThat(p.device()).isEqualTo("auto");
+    assertThat(p.model().predictOptions().maxNewTokens()).isEqualTo(16);
+    assertThat(p.model().predictOptions().batchSize()).isEqualTo(8);
+    assertThat(p.model().predictOptions().stopAtPeriod()).isTrue();
+    assertThat(p.model().device()).isEqualTo("auto");
   }
 
   @Test

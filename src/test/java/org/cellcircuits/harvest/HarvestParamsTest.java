@@ -17,7 +17,7 @@ class HarvestParamsTest {
   @Test
   void referenceDefaults() {
     HarvestParams p = params();
-    assertThat(p.modelPath()).isEqualTo("demo/model");
+    assertThat(p.model().path()).isEqualTo("demo/model");
     assertThat(p.layers()).isEmpty();
     assertThat(p.layersFor(6, "m")).containsExactly(0, 1, 2, 3, 4, 5);
     assertThat(p.tokens()).isEqualTo(TokenPolicy.all());
@@ -26,9 +26,9 @@ class HarvestParamsTest {
     assertThat(p.cellsPerTask()).isEqualTo(256);
     assertThat(p.compression()).isEqualTo(CompressionCodecName.ZSTD);
     assertThat(p.rowGroupBytes()).isEqualTo(32L << 20);
-    assertThat(p.predictBatchSize()).isEqualTo(8);
-    assertThat(p.maxNewTokens()).isEqualTo(16);
-    assertThat(p.stopAtPeriod()).isTrue();
+    assertThat(p.model().batchSize()).isEqualTo(8);
+    assertThat(p.model().maxNewTokens()).isEqualTo(16);
+    assertThat(p.model().stopAtPeriod()).isTrue();
   }
 
   @Test
