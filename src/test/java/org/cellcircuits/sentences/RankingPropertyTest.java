@@ -66,10 +66,7 @@ class RankingPropertyTest {
     SplittableRandom random = new SplittableRandom(7);
     int nGenes = 4000;
     int cells = 24;
-    List<String> symbols = new ArrayList<>();
-    for (int g = 0; g < nGenes; g++) {
-      symbols.add("g" + g);
-    }
+    List<String> symbols = symbols(nGenes);
     long[] indptr = new long[cells + 2];
     List<Integer> indices = new ArrayList<>();
     List<Double> values = new ArrayList<>();
@@ -123,10 +120,7 @@ class RankingPropertyTest {
 
   /** Rows of 0 to ~1.3 x nGenes distinct stored genes, counts from a handful of values (many ties), ~8% zeros. */
   static InMemoryAtlas randomAtlas(SplittableRandom random, int nCells, int nGenes) {
-    List<String> symbols = new ArrayList<>();
-    for (int g = 0; g < nGenes; g++) {
-      symbols.add("g" + g);
-    }
+    List<String> symbols = symbols(nGenes);
     long[] indptr = new long[nCells + 1];
     List<Integer> indices = new ArrayList<>();
     List<Double> values = new ArrayList<>();
@@ -161,6 +155,15 @@ class RankingPropertyTest {
     return new InMemoryAtlas("random", ids, symbols, java.util.Map.of(), indptr,
         indices.stream().mapToInt(Integer::intValue).toArray(),
         values.stream().mapToDouble(Double::doubleValue).toArray());
+  }
+
+  /** Gene symbols g0, g1, ... */
+  private static List<String> symbols(int nGenes) {
+    List<String> symbols = new ArrayList<>(nGenes);
+    for (int g = 0; g < nGenes; g++) {
+      symbols.add("g" + g);
+    }
+    return symbols;
   }
 
   /** Ranked symbols per cell, or null for a dropped cell, by the most direct procedure there is. */
