@@ -55,7 +55,7 @@ final class TaskListRdd<T extends Serializable, R> extends RDD<R> {
   @Override
   @SuppressWarnings("unchecked")
   public scala.collection.Iterator<R> compute(Partition split, TaskContext context) {
-    T task = ((TaskPartition<T>) split).task;
+    T task = ((TaskPartition<T>) split).task();
     try {
       return JavaConverters.asScalaIterator(compute.call(List.of(task).iterator()));
     } catch (Exception e) {
@@ -79,30 +79,8 @@ final class TaskListRdd<T extends Serializable, R> extends RDD<R> {
         new Concatenate<>(parts));
   }
 
-  private static final class TaskPartition<T> implements Partition {
-    private static final long serialVersionUID = 1L;
-    private final int index;
-    private final T task;
-
-    TaskPartition(int index, T task) {
-      this.index = index;
-      this.task = task;
-    }
-
-    @Override
-    public int index() {
-      return index;
-    }
-
-    @Override
-    public int hashCode() {
-      return index;
-    }
-
-    @Override
-    public boolean equals(Object other) {
-      return other instanceof TaskPartition<?> p && p.index == index;
-    }
+  /** A partition is its index and its task; equal when both are. */
+  private record TaskPartition<T>(int index, T task) implements Partition {
   }
 
   /** Runs on the executors: a partition's rows as a Java list, the form the driver collects. */
