@@ -1,8 +1,10 @@
 package org.cellcircuits.jobs;
 
 import com.typesafe.config.Config;
+import java.io.IOException;
 import java.util.List;
 import java.util.Map;
+import org.cellcircuits.io.RunRoot;
 import org.cellcircuits.io.StageMarker;
 import org.cellcircuits.io.StageResult;
 
@@ -46,6 +48,15 @@ public interface Stage {
    * count of each. Upstream data is read with {@code ctx.root().committedPath(stage, table)}.
    */
   StageResult write(StageContext ctx, String attemptDir) throws Exception;
+
+  /**
+   * Called once the stage's output is committed, by this run or (when the stage is skipped) an earlier one: for
+   * cleanup that must not come before the commit, such as deleting the state a crashed run would resume from. Runs
+   * on the driver, without Spark; must be idempotent (a crash between the commit and this call leaves the work to
+   * the next run). A failure is logged and does not undo the commit. Default: nothing.
+   */
+  default void afterCommit(RunRoot root) throws IOException {
+  }
 
   /**
    * Lines the command line prints after a stage has run or been skipped (a table of its results, say), made from its

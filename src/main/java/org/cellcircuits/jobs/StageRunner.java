@@ -86,7 +86,7 @@ public final class StageRunner implements AutoCloseable {
       throw pending.notImplemented();
     }
     StageSpec spec = spec(stage);
-    return StageCommitter.run(root, spec, settings.overwrite(), attemptDir -> {
+    StageOutcome outcome = StageCommitter.run(root, spec, settings.overwrite(), attemptDir -> {
       try {
         return stage.write(context(), attemptDir);
       } catch (Exception | Error e) {
@@ -94,6 +94,13 @@ public final class StageRunner implements AutoCloseable {
         throw e;
       }
     });
+    try {
+      stage.afterCommit(root);
+    } catch (IOException | RuntimeException e) {
+      LOG.warn("stage {}: committed, but its cleanup after the commit failed (the next run retries it): {}",
+          stageName, e.toString());
+    }
+    return outcome;
   }
 
   /**

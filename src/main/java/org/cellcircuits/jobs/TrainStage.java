@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
+import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.Row;
@@ -35,7 +36,7 @@ import org.slf4j.LoggerFactory;
  * The {@code train} stage: one transcoder (or SAE) per harvested layer ({@link TranscoderTrainingJob}), written as
  * {@code transcoders/layer=L/} (cfg.json + weights.safetensors, SAELens/circuit-tracer layout), and every step's
  * metrics as {@code train_log/}. Checkpoints live beside the attempts, under {@code train/checkpoints/}, so a rerun
- * after a crash continues where the last one stopped.
+ * after a crash continues where the last one stopped; once the stage is committed they are deleted.
  */
 public final class TrainStage implements Stage {
   private static final Logger LOG = LoggerFactory.getLogger(TrainStage.class);
@@ -56,6 +57,29 @@ public final class TrainStage implements Stage {
       DataTypes.createStructField("lr", DataTypes.DoubleType, false),
       DataTypes.createStructField("l1_coefficient", DataTypes.DoubleType, false),
       DataTypes.createStructField("resampled", DataTypes.IntegerType, false)});
+
+  /** The resume state of a crashed run, beside the attempts. */
+  static Path checkpointsPath(RunRoot root) {
+    return new Path(root.stagePath("train"), "checkpoints");
+  }
+
+  /**
+   * Deletes the checkpoints: the committed transcoders are the result, and the checkpoints (weights and both Adam
+   * moments, the newest two per layer) are several times their size; for Pythia-410m at 32x, ~1.6 GB per layer.
+   */
+  @Override
+  public void afterCommit(RunRoot root) throws IOException {
+    Path checkpoints = checkpointsPath(root);
+    FileSystem fs = checkpoints.getFileSystem(root.hadoop());
+    if (!fs.exists(checkpoints)) {
+      return;
+    }
+    long bytes = fs.getContentSummary(checkpoints).getLength();
+    if (fs.delete(checkpoints, true)) {
+      LOG.info(String.format(Locale.ROOT, "train: committed; deleted the training checkpoints (%,d bytes) under %s",
+          bytes, checkpoints));
+    }
+  }
 
   @Override
   public String name() {
@@ -101,7 +125,7 @@ public final class TrainStage implements Stage {
       LOG.info("train layer {}: {} stored tokens, d_in {} -> d_sae {}, {} steps of {} tokens", layer, store.rows(),
           config.dIn(), config.dSae(), config.totalSteps(), config.trainBatchSizeTokens());
     }
-    TrainingCheckpoints checkpoints = new TrainingCheckpoints(new Path(root.stagePath(name()), "checkpoints").toString());
+    TrainingCheckpoints checkpoints = new TrainingCheckpoints(checkpointsPath(root).toString());
     JavaSparkContext jsc = JavaSparkContext.fromSparkContext(ctx.spark().sparkContext());
     long t0 = System.nanoTime();
     List<TranscoderTrainingJob.LayerOutcome> outcomes;

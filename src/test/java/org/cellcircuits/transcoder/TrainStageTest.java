@@ -18,6 +18,7 @@ import org.cellcircuits.harvest.ExecutorModels;
 import org.cellcircuits.harvest.HarvestFixtures;
 import org.cellcircuits.io.RunRoot;
 import org.cellcircuits.io.StageMarker;
+import org.cellcircuits.io.StageOutcome;
 import org.cellcircuits.jobs.StageRegistry;
 import org.cellcircuits.jobs.StageRunner;
 import org.junit.jupiter.api.AfterAll;
@@ -193,7 +194,33 @@ class TrainStageTest {
       }
       List<Row> log = spark.read().parquet(crashed.committedPath("train", "train_log").toString()).collectAsList();
       assertThat(log).as("the resumed run's log has every step once").hasSize(12);
+      assertThat(checkpointsExist(crashed)).as("checkpoints deleted once the resumed run committed").isFalse();
     }
+  }
+
+  @Test
+  void checkpointsAreDeletedOnceTheStageIsCommittedAndLeftoversOnTheNextRun() throws Exception {
+    RunRoot root = freshRoot("cleanup");
+    Config config = config(root, "train.layers=[0]");
+    train(config); // writes checkpoints at steps 4 and 8 (the crash test above finds step=4 after a crash at 6)
+    assertThat(checkpointsExist(root)).isFalse();
+    assertThat(root.committed("train")).isPresent();
+
+    // A crash between the commit and the cleanup leaves them; the next run, which skips the stage, deletes them.
+    org.apache.hadoop.fs.Path leftover = new org.apache.hadoop.fs.Path(root.stagePath("train"),
+        "checkpoints/layer=0/step=4");
+    org.apache.hadoop.fs.FileSystem fs = leftover.getFileSystem(root.hadoop());
+    fs.mkdirs(leftover);
+    fs.create(new org.apache.hadoop.fs.Path(leftover, "checkpoint.safetensors")).close();
+    try (StageRunner runner = new StageRunner(StageRegistry.defaults(), config, s -> spark, false)) {
+      assertThat(runner.run("train").status()).isEqualTo(StageOutcome.Status.SKIPPED);
+    }
+    assertThat(checkpointsExist(root)).isFalse();
+  }
+
+  private static boolean checkpointsExist(RunRoot root) throws Exception {
+    org.apache.hadoop.fs.Path checkpoints = new org.apache.hadoop.fs.Path(root.stagePath("train"), "checkpoints");
+    return checkpoints.getFileSystem(root.hadoop()).exists(checkpoints);
   }
 
   @Test
