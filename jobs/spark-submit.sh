@@ -47,7 +47,9 @@ if [[ -z "$opens" ]]; then
   echo "spark-submit.sh: cannot read the spark.java17.opens property from $project/pom.xml" >&2
   exit 1
 fi
-java_opts="$opens -Dai.djl.offline=true${CELLCIRCUITS_JAVA_OPTS:+ $CELLCIRCUITS_JAVA_OPTS}"
+# MetaspaceSize: the first class-metadata threshold; at its 21 MB default, loading Spark's classes alone set off full
+# collections (see jobs/cellcircuits-local).
+java_opts="$opens -XX:MetaspaceSize=256m -Dai.djl.offline=true${CELLCIRCUITS_JAVA_OPTS:+ $CELLCIRCUITS_JAVA_OPTS}"
 
 if [[ -n "${SPARK_SUBMIT:-}" ]]; then
   read -r -a submit <<< "$SPARK_SUBMIT"
