@@ -30,7 +30,8 @@ import scala.runtime.BoxedUnit;
  */
 final class TaskListRdd<T extends Serializable, R> extends RDD<R> {
   private static final long serialVersionUID = 1L;
-  private final List<T> tasks;
+  /** Driver side only: each partition carries its own task, so a Spark task does not ship the whole list. */
+  private final transient List<T> tasks;
   private final FlatMapFunction<Iterator<T>, R> compute;
 
   TaskListRdd(SparkContext sc, List<T> tasks, FlatMapFunction<Iterator<T>, R> compute, Class<R> resultClass) {
