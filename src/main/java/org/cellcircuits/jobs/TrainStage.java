@@ -10,7 +10,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
-import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.Row;
@@ -59,8 +58,8 @@ public final class TrainStage implements Stage {
       DataTypes.createStructField("resampled", DataTypes.IntegerType, false)});
 
   /** The resume state of a crashed run, beside the attempts. */
-  static Path checkpointsPath(RunRoot root) {
-    return new Path(root.stagePath("train"), "checkpoints");
+  static TrainingCheckpoints checkpoints(RunRoot root) {
+    return new TrainingCheckpoints(new Path(root.stagePath("train"), "checkpoints").toString());
   }
 
   /**
@@ -69,13 +68,9 @@ public final class TrainStage implements Stage {
    */
   @Override
   public void afterCommit(RunRoot root) throws IOException {
-    Path checkpoints = checkpointsPath(root);
-    FileSystem fs = checkpoints.getFileSystem(root.hadoop());
-    if (!fs.exists(checkpoints)) {
-      return;
-    }
-    long bytes = fs.getContentSummary(checkpoints).getLength();
-    if (fs.delete(checkpoints, true)) {
+    TrainingCheckpoints checkpoints = checkpoints(root);
+    long bytes = checkpoints.deleteAll(root.hadoop());
+    if (bytes > 0) {
       LOG.info(String.format(Locale.ROOT, "train: committed; deleted the training checkpoints (%,d bytes) under %s",
           bytes, checkpoints));
     }
@@ -125,7 +120,7 @@ public final class TrainStage implements Stage {
       LOG.info("train layer {}: {} stored tokens, d_in {} -> d_sae {}, {} steps of {} tokens", layer, store.rows(),
           config.dIn(), config.dSae(), config.totalSteps(), config.trainBatchSizeTokens());
     }
-    TrainingCheckpoints checkpoints = new TrainingCheckpoints(checkpointsPath(root).toString());
+    TrainingCheckpoints checkpoints = checkpoints(root);
     JavaSparkContext jsc = JavaSparkContext.fromSparkContext(ctx.spark().sparkContext());
     long t0 = System.nanoTime();
     List<TranscoderTrainingJob.LayerOutcome> outcomes;

@@ -23,7 +23,8 @@ import org.cellcircuits.io.HadoopFolders;
  * outside the stage's attempt folders so that they outlive a crashed attempt. Each holds what
  * {@link TranscoderTrainer#saveCheckpoint} writes plus {@code layout.json}, how the data was cut (a resume must read
  * it the same way). {@code trainer_state.json} is uploaded last, so a folder without it is an interrupted upload and
- * is ignored. Only the newest two checkpoints of a layer are kept.
+ * is ignored. Only the newest two checkpoints of a layer are kept, and none once the stage is committed
+ * ({@link #deleteAll}).
  */
 public final class TrainingCheckpoints implements Serializable {
   private static final long serialVersionUID = 1L;
@@ -38,6 +39,22 @@ public final class TrainingCheckpoints implements Serializable {
 
   public Path layerDir(int layer) {
     return new Path(root, "layer=" + layer);
+  }
+
+  /**
+   * Deletes every layer's checkpoints, the whole folder: once the trained transcoders are committed nothing resumes
+   * from them.
+   *
+   * @return bytes deleted (0 when there was no folder)
+   */
+  public long deleteAll(Configuration conf) throws IOException {
+    Path dir = new Path(root);
+    FileSystem fs = dir.getFileSystem(conf);
+    if (!fs.exists(dir)) {
+      return 0;
+    }
+    long bytes = fs.getContentSummary(dir).getLength();
+    return fs.delete(dir, true) ? bytes : 0;
   }
 
   /** A resumable checkpoint: the trainer and how its data was cut. */
