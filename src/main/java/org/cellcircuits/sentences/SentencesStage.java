@@ -15,7 +15,6 @@ import java.util.NoSuchElementException;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeoutException;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
@@ -40,9 +39,6 @@ import org.apache.spark.sql.types.StructType;
 import org.apache.spark.unsafe.types.UTF8String;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import scala.concurrent.Await;
-import scala.concurrent.duration.Duration;
-import scala.util.Try;
 
 /**
  * The {@code sentences} stage as a Spark transformation: an atlas in, one row per kept cell out with its
@@ -242,7 +238,7 @@ public final class SentencesStage {
           jobs.add(new TaskListRdd<>(spark.sparkContext(), batch, write, WrittenFile.class).collectAsync());
         }
         for (FutureAction<List<WrittenFile>> job : jobs) {
-          written.addAll(await(job));
+          written.addAll(TaskListRdd.await(job));
         }
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
@@ -275,20 +271,6 @@ public final class SentencesStage {
         }
       }
       return rows;
-    }
-
-    /** The job's result, or its failure as the cause of an ExecutionException (as JavaFutureAction.get gives it). */
-    private static <R> R await(FutureAction<R> job) throws InterruptedException, ExecutionException {
-      try {
-        Await.ready(job, Duration.Inf());
-      } catch (TimeoutException e) {
-        throw new IllegalStateException("an unbounded wait timed out", e);
-      }
-      Try<R> result = job.value().get();
-      if (result.isFailure()) {
-        throw new ExecutionException(result.failed().get());
-      }
-      return result.get();
     }
 
     private NumpyRandomState.State startState(int partition) throws IOException {

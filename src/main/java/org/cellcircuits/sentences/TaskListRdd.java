@@ -4,7 +4,10 @@ import java.io.Serializable;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeoutException;
 import org.apache.spark.Dependency;
+import org.apache.spark.FutureAction;
 import org.apache.spark.Partition;
 import org.apache.spark.SimpleFutureAction;
 import org.apache.spark.SparkContext;
@@ -12,11 +15,14 @@ import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.function.FlatMapFunction;
 import org.apache.spark.rdd.RDD;
 import scala.collection.JavaConverters;
+import scala.concurrent.Await;
+import scala.concurrent.duration.Duration;
 import scala.reflect.ClassTag$;
 import scala.runtime.AbstractFunction0;
 import scala.runtime.AbstractFunction1;
 import scala.runtime.AbstractFunction2;
 import scala.runtime.BoxedUnit;
+import scala.util.Try;
 
 /**
  * One partition per task of a driver-side list, each computed by one function call; and a job that collects every
@@ -78,6 +84,23 @@ final class TaskListRdd<T extends Serializable, R> extends RDD<R> {
         new ArrayList<Object>(java.util.stream.IntStream.range(0, n).boxed().toList())).toSeq();
     return sparkContext().submitJob(this, new CollectPartition<R>(), partitions, new StoreResult<>(parts),
         new Concatenate<>(parts));
+  }
+
+  /**
+   * Waits for a job of {@link #collectAsync}: its result, or its failure as the cause of an ExecutionException, as
+   * {@code JavaFutureAction.get} gives it.
+   */
+  static <R> R await(FutureAction<R> job) throws InterruptedException, ExecutionException {
+    try {
+      Await.ready(job, Duration.Inf());
+    } catch (TimeoutException e) {
+      throw new IllegalStateException("an unbounded wait timed out", e);
+    }
+    Try<R> result = job.value().get();
+    if (result.isFailure()) {
+      throw new ExecutionException(result.failed().get());
+    }
+    return result.get();
   }
 
   /** A partition is its index and its task; equal when both are. */

@@ -52,13 +52,14 @@ class TaskListRddTest {
     List<Integer> tasks = List.of(3, 0, 1, 2);
     SimpleFutureAction<List<String>> job =
         new TaskListRdd<>(spark.sparkContext(), tasks, new Repeat(), String.class).collectAsync();
-    assertThat(job.get()).containsExactly("3@0", "3@0", "3@0", "1@2", "2@3", "2@3");
+    assertThat(TaskListRdd.await(job)).containsExactly("3@0", "3@0", "3@0", "1@2", "2@3", "2@3");
   }
 
   @Test
   void aCheckedExceptionOfATaskReachesTheDriverUnwrapped() {
     SimpleFutureAction<List<String>> job =
         new TaskListRdd<>(spark.sparkContext(), List.of(1, -7), new Repeat(), String.class).collectAsync();
-    assertThatThrownBy(job::get).hasStackTraceContaining("executor driver): java.io.IOException: task -7 cannot be read");
+    assertThatThrownBy(() -> TaskListRdd.await(job))
+        .isInstanceOf(java.util.concurrent.ExecutionException.class).hasStackTraceContaining("executor driver): java.io.IOException: task -7 cannot be read");
   }
 }
