@@ -348,8 +348,7 @@ public final class EvaluationJob {
       long start = System.nanoTime();
       TaskContext tc = TaskContext.get();
       Configuration hadoop = conf.value().value();
-      ExecutorModels.Loaded loaded = ExecutorModels.get(params.model().path(), params.model().device(), params.model().precision(),
-          tc == null ? 1 : tc.cpus(), hadoop);
+      ExecutorModels.Loaded loaded = ExecutorModels.get(params.model(), tc == null ? 1 : tc.cpus(), hadoop);
       Device device = loaded.model().device();
       SortedMap<Integer, Transcoder> dictionaries = new TreeMap<>();
       folders.forEach((layer, folder) -> dictionaries.put(layer, ExecutorTranscoders.get(folder, device, hadoop)));

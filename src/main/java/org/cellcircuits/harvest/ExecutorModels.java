@@ -14,6 +14,7 @@ import org.apache.hadoop.conf.Configuration;
 import org.cellcircuits.model.CellTypePredictor;
 import org.cellcircuits.model.GptNeoX;
 import org.cellcircuits.model.ModelDevice;
+import org.cellcircuits.model.ModelSettings;
 import org.cellcircuits.model.NeoXConfig;
 import org.cellcircuits.model.Precision;
 import org.cellcircuits.model.PromptTokenizer;
@@ -58,6 +59,14 @@ public final class ExecutorModels {
         throw new IllegalArgumentException(String.format("cell %s: %s", cell.cellId(), e.getMessage()), e);
       }
     }
+  }
+
+  /**
+   * {@link #get(String, String, String, int, Configuration)} for the checkpoint, device and precision of the
+   * settings.
+   */
+  public static Loaded get(ModelSettings model, int cpuThreads, Configuration conf) {
+    return get(model.path(), model.device(), model.precision(), cpuThreads, conf);
   }
 
   /**

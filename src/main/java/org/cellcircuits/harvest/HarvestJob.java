@@ -373,8 +373,7 @@ public final class HarvestJob {
       if (cells.isEmpty()) {
         result = new PartitionHarvester.Result(List.of(), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
       } else {
-        ExecutorModels.Loaded loaded = ExecutorModels.get(params.model().path(), params.model().device(), params.model().precision(),
-            tc.cpus(), hadoop);
+        ExecutorModels.Loaded loaded = ExecutorModels.get(params.model(), tc.cpus(), hadoop);
         try (LayerFiles files = new LayerFiles(activationsDir, tc.partitionId(), tc.taskAttemptId(), hadoop, params,
             dModel)) {
           result = new PartitionHarvester(loaded, params, layers).run(cells, files);
