@@ -142,6 +142,63 @@ class LocalReplacementModelTest {
   }
 
   /**
+   * Total effects: token, error and bias-term attributions add up to the target, and a token's attribution is the
+   * derivative of the target along its embedding in the frozen model with live transcoders (finite difference).
+   */
+  @ParameterizedTest(name = "parallel residual = {0}")
+  @ValueSource(booleans = {true, false})
+  void totalEffectsAddUpAndMatchAFiniteDifferenceWithLiveTranscoders(boolean parallel) {
+    try (Setup s = setup(parallel); NDManager m = NDManager.newBaseManager(Device.cpu())) {
+      OutputTarget target = argmaxTarget(s.cell());
+      AttributionGraph g = fullGraph(s.cell(), target);
+      double[] attr = TotalEffects.attribution(g);
+      double sum = TotalEffects.constantShare(g);
+      double scale = Math.abs(sum);
+      for (int i = g.errorStart(); i < g.targetIndex(); i++) {
+        sum += attr[i];
+        scale += Math.abs(attr[i]);
+      }
+      assertThat(Math.abs(sum - g.targetValue())).as("tokens + errors + bias terms vs the target")
+          .isLessThanOrEqualTo(1e-4 * scale);
+
+      TokenBatch batch = TokenBatch.rightPadded(List.of(s.cell().ids()), 0);
+      ActivationCache original = s.model().run(m, batch, ForwardOptions.logitsOnly().keeping(n -> true));
+      // The replaced model is piecewise linear: a step of 1e-2 already switches features that sit near zero. At 1e-3 fp32
+      // rounding of the two logits (~1e-5 each at values ~10) costs at most ~5e-3 of the derivative: the 1e-2 bound.
+      double eps = 1e-3;
+      for (int p = 0; p < T; p++) {
+        double[] values = new double[2];
+        for (int side = 0; side < 2; side++) {
+          ForwardOptions o = ForwardOptions.logitsOnly().withLogits(LogitsMode.LAST);
+          for (String name : HookNames.all(TinyCircuitModels.LAYERS)) {
+            if (name.endsWith("hook_scale") || name.endsWith("hook_pattern")) {
+              NDArray frozen = original.get(name);
+              o = o.editing(name, x -> frozen);
+            }
+          }
+          for (int l = 0; l < TinyCircuitModels.LAYERS; l++) {
+            Transcoder tc = s.tcs().get(l);
+            NDArray err = s.cell().errorVectors(l);
+            o = o.replacingMlp(l, x -> tc.forward(x).add(err));
+          }
+          float[] mask = new float[T];
+          mask[p] = (float) (side == 0 ? eps : -eps);
+          NDArray scaleAt = m.create(mask, new ai.djl.ndarray.types.Shape(1, T, 1));
+          o = o.editing(HookNames.embed(), x -> x.add(x.mul(scaleAt)));
+          try (ActivationCache c = s.model().run(m, batch, o)) {
+            values[side] = target.value(c.logits().toFloatArray());
+          }
+        }
+        double derivative = (values[0] - values[1]) / (2 * eps);
+        double expected = attr[g.tokenIndex(p)];
+        assertThat(Math.abs(derivative - expected)).as("token %d: finite difference %s, attribution %s", p,
+            derivative, expected).isLessThanOrEqualTo(1e-2 * Math.max(1, Math.abs(expected)));
+      }
+      original.close();
+    }
+  }
+
+  /**
    * Every edge of the full graph, checked by intervention: scaling one source node by (1 + 1) in the frozen model
    * moves each target's pre-activation (or the logit) by exactly that edge.
    */
