@@ -18,7 +18,7 @@ public final class Attribution {
    * @param batchSize rows per backward pass (>= 1)
    * @param updateInterval batches between two re-rankings of the features by influence (>= 1)
    */
-  public record Options(int maxFeatureNodes, int batchSize, int updateInterval) {
+  public record Options(int maxFeatureNodes, int batchSize, int updateInterval) implements java.io.Serializable {
     public Options {
       if (maxFeatureNodes < 1) {
         throw new IllegalArgumentException("circuits.max-feature-nodes is " + maxFeatureNodes + "; must be >= 1");
