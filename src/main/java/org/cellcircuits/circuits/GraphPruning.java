@@ -71,8 +71,10 @@ public final class GraphPruning {
    * forced on); rows and columns of dropped nodes zeroed; edge score {@code N'[t, s] * (influence'[t] + w[t])} on the
    * re-normalised pruned matrix {@code N'}; edge mask {@code score >= findThreshold(all n^2 scores, edgeThreshold)};
    * then, until nothing changes, feature and error nodes without a kept outgoing edge and features without a kept
-   * incoming edge are dropped and their edges cleared. Unlike circuit-tracer, whose edge mask keeps zero-score entries
-   * of dropped nodes when the threshold is 0 and the loop never runs, no kept edge here has a dropped end.
+   * incoming edge are dropped and their edges cleared. When no edge scores above 0 the edge cut is 0 and, as in
+   * circuit-tracer, every entry between kept nodes counts as kept, zero-weight ones included; unlike circuit-tracer,
+   * whose mask then also keeps the entries of dropped nodes (the cleanup loop never runs), no kept edge here has a
+   * dropped end. Cumulative influence ranks tied nodes by index (torch's sort leaves their order open).
    *
    * @param nodeThreshold share of the total node influence to keep, in [0, 1] ({@code circuits.node-threshold})
    * @param edgeThreshold share of the total edge score to keep, in [0, 1] ({@code circuits.edge-threshold})

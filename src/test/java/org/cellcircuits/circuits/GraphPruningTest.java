@@ -110,6 +110,8 @@ class GraphPruningTest {
     assertThat(scores).containsExactly(1, 3, 2, 4);
     // all zero: the shares are 0/0 = NaN, torch's search runs to the end and clamps
     assertThat(GraphPruning.findThreshold(new double[] {0, 0, 0}, 0.5)).isEqualTo(0);
+    // a NaN sorts first (descending) and poisons every share: the search runs to the end, the smallest score
+    assertThat(GraphPruning.findThreshold(new double[] {1, Double.NaN, 2}, 0.5)).isEqualTo(1);
     assertThatThrownBy(() -> GraphPruning.findThreshold(new double[0], 0.5)).isInstanceOf(
         IllegalArgumentException.class);
   }
@@ -171,12 +173,52 @@ class GraphPruningTest {
         true);
     assertThat(keptEdgeList(all)).containsExactly(List.of(L, T0), List.of(L, T1), List.of(X, E01), List.of(W, X),
         List.of(W, T1), List.of(TGT, L), List.of(TGT, X), List.of(TGT, W), List.of(TGT, T1));
+    // Node share .8 again (L kept), edge share .9. Pruned rows: TGT <- W 20, X 12.5, T1 7.5, L 6 (|sum| 46);
+    // W <- T1 2/3, X 1/3; X <- E01 1; L <- T0 .5, T1 .5. Influence + w: TGT 1, W 20/46, L 6/46,
+    // X 12.5/46 + (20/46)/3 = 57.5/138. Edge scores in 276ths: TGT<-W 120, X<-E01 115, W<-T1 80, TGT<-X 75,
+    // TGT<-T1 45, W<-X 40, TGT<-L 36, L<-T0 18, L<-T1 18; sum 547, cumulative 120 235 315 390 435 475 511 ...
+    // The first share >= .9 is 511/547 at index 6: cut 36, so L's outgoing edge stays but both its inputs go.
+    // Pass 1 drops L for want of an incoming edge; loop 1 clears TGT<-L; loop 2 is stable.
+    PruneResult noInput = GraphPruning.prune(g, 0.8, 0.9);
+    assertThat(keptNodeList(noInput)).containsExactly(X, W, E01, T0, T1, TGT);
+    assertThat(keptEdgeList(noInput)).containsExactly(List.of(X, E01), List.of(W, X), List.of(W, T1),
+        List.of(TGT, X), List.of(TGT, W), List.of(TGT, T1));
     // Node share 0: the cut is the top influence, T1's (a token), so every feature and error node goes. In the
     // pruned graph only TGT<-T1 has a score (normalised 1 x weight 1 = 1), and edge share 0 keeps that top edge.
     PruneResult none = GraphPruning.prune(g, 0, 0);
     assertThat(none.keptNodes()).containsExactly(false, false, false, false, false, false, false, false, false, true,
         true, true);
     assertThat(keptEdgeList(none)).containsExactly(List.of(TGT, T1));
+  }
+
+  /**
+   * When no edge of the pruned graph scores above 0, circuit-tracer's edge cut is 0 and its mask keeps every entry,
+   * even those of dropped nodes (the cleanup loop never runs). Here no kept edge may touch a dropped node.
+   */
+  @Test
+  void noKeptEdgeTouchesADroppedNodeEvenWhenNothingScores() {
+    // 1 layer x 1 position: F(0,0,1) and F(0,0,2) both read the token; the target reads both equally.
+    // Influence F1 .5, F2 .5, E00 0, T0 1, TGT 0. Node share 0: cut 1, only T0 and TGT stay, so the pruned target
+    // row is empty and every edge score is 0.
+    int n = 5;
+    float[][] rows = new float[n][];
+    rows[0] = new float[n];
+    rows[0][3] = 1;
+    rows[1] = new float[n];
+    rows[1][3] = 1;
+    rows[4] = new float[n];
+    rows[4][0] = 1;
+    rows[4][1] = -1;
+    AttributionGraph g = new AttributionGraph(List.of(NodeId.feature(0, 0, 1), NodeId.feature(0, 0, 2),
+        NodeId.error(0, 0), NodeId.token(0), NodeId.target()), new double[n], rows, new double[n], new double[n], 1, 1,
+        "t");
+    PruneResult r = GraphPruning.prune(g, 0, 0.5);
+    assertThat(keptNodeList(r)).containsExactly(3, 4);
+    for (List<Integer> edge : keptEdgeList(r)) {
+      assertThat(r.keptNodes()[edge.get(0)] && r.keptNodes()[edge.get(1)]).as("edge %s", edge).isTrue();
+    }
+    assertThat(r.keptEdges()[0]).containsOnly(false);
+    assertThat(r.keptEdges()[4][0]).isFalse();
   }
 
   /*
@@ -210,10 +252,19 @@ class GraphPruningTest {
   @Test
   void greedyBreaksTiesTowardsTheLowerIndex() {
     AttributionGraph g = handGraph();
-    g.row(W)[E11] = -3f; // now |X| = |E11| = 3 in W's row
+    g.row(W)[E11] = -3f; // W <- T1 6, X -3, E11 -3: X and E11 tie for second
     PruneResult k2 = GraphPruning.greedy(g, 2);
+    assertThat(k2.keptEdges()[W][T1]).isTrue();
     assertThat(k2.keptEdges()[W][X]).isTrue();
     assertThat(k2.keptEdges()[W][E11]).isFalse();
+
+    AttributionGraph h = handGraph();
+    h.row(W)[E11] = -3f;
+    h.row(W)[T1] = 2f; // W <- X -3, E11 -3, T1 2: X and E11 tie for first
+    PruneResult k1 = GraphPruning.greedy(h, 1);
+    assertThat(keptNodeList(k1)).containsExactly(X, W, E01, T0, T1, TGT);
+    assertThat(k1.keptEdges()[W][X]).isTrue();
+    assertThat(k1.keptEdges()[W][E11]).isFalse();
   }
 
   /*
