@@ -66,6 +66,9 @@ public final class Attribution {
         double[] influence = partialInfluence(rows, rowNode, cols);
         int queue = Math.min(options.batchSize() * options.updateInterval(), budget - done);
         pending = topUnvisited(influence, visited, nF, queue);
+        // the queue is computed before its rows are used, so its order is free: by (layer, pos) each batch's backward
+        // stops at the layer and position of its highest target
+        Arrays.sort(pending);
       }
       for (int start = 0; start < pending.length; start += options.batchSize()) {
         int end = Math.min(pending.length, start + options.batchSize());

@@ -18,11 +18,26 @@ import org.cellcircuits.model.TokenizedPrompt;
  * @param attribution per graph node: its signed attribution to the target ({@link TotalEffects})
  * @param rowsComputed backward rows the attribution computed (targets + 1)
  * @param activeFeatures active transcoder features on the cell, over all layers
+ * @param ablation the causal check in the real replaced model, or null when skipped
  * @param seconds wall time of the extraction, forward included
  */
 public record CellCircuit(String cellId, String cellType, TokenizedPrompt prompt, OutputTarget target,
     AttributionGraph graph, PruneResult pruned, GraphScores scores, double[] attribution, int rowsComputed,
-    int activeFeatures, double seconds) {
+    int activeFeatures, Ablation ablation, double seconds) {
+
+  /**
+   * Zeroing features in the real replaced model ({@link FeatureAblation}).
+   *
+   * @param features how many were zeroed in each arm
+   * @param topDrop how much the target fell when the cell's most attributed features were zeroed
+   * @param randomDrop how much it fell when as many random active features were zeroed
+   */
+  public record Ablation(int features, double topDrop, double randomDrop) {
+    /** Whether the circuit's features matter more than random ones. */
+    public boolean agrees() {
+      return topDrop > randomDrop;
+    }
+  }
 
   /**
    * One kept node.

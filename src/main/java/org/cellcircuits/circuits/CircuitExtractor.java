@@ -1,6 +1,8 @@
 package org.cellcircuits.circuits;
 
 import ai.djl.ndarray.NDManager;
+import java.util.ArrayList;
+import java.util.List;
 import org.cellcircuits.model.GptNeoX;
 import org.cellcircuits.model.TokenizedPrompt;
 
@@ -13,11 +15,14 @@ public final class CircuitExtractor {
   private final GptNeoX model;
   private final ReplacementWeights weights;
   private final CircuitSettings settings;
+  private final long seed;
 
-  public CircuitExtractor(GptNeoX model, ReplacementWeights weights, CircuitSettings settings) {
+  /** @param seed seeds the random features of the ablation check (with the cell id) */
+  public CircuitExtractor(GptNeoX model, ReplacementWeights weights, CircuitSettings settings, long seed) {
     this.model = model;
     this.weights = weights;
     this.settings = settings;
+    this.seed = seed;
   }
 
   /**
@@ -43,8 +48,10 @@ public final class CircuitExtractor {
           : GraphPruning.prune(g, settings.nodeThreshold(), settings.edgeThreshold());
       GraphScores scores = GraphPruning.scores(g);
       double[] attribution = TotalEffects.attribution(g);
+      CellCircuit.Ablation ablation = settings.ablationFeatures() == 0 ? null
+          : ablate(cell, out, g, attribution, new java.util.Random(seed ^ cellId.hashCode()), m);
       return new CellCircuit(cellId, cellType, prompt, out, g, pruned, scores, attribution, r.rowsComputed(),
-          r.activeFeatures(), (System.nanoTime() - start) / 1e9);
+          r.activeFeatures(), ablation, (System.nanoTime() - start) / 1e9);
     } catch (RuntimeException e) {
       if (e.getMessage() != null && e.getMessage().startsWith("cell " + cellId)) {
         throw e;
@@ -52,6 +59,35 @@ public final class CircuitExtractor {
       throw new IllegalStateException(String.format("cell %s: circuit extraction failed: %s", cellId, e.getMessage()),
           e);
     }
+  }
+
+  /**
+   * Zeroes the graph's most attributed features (largest signed attribution: those pushing towards the target), then
+   * as many features drawn at random among all the cell's active ones, in the real replaced model.
+   */
+  private CellCircuit.Ablation ablate(LocalReplacementModel cell, OutputTarget out, AttributionGraph g,
+      double[] attribution, java.util.Random random, NDManager m) {
+    int k = Math.min(settings.ablationFeatures(), g.featureCount());
+    if (k == 0) {
+      return new CellCircuit.Ablation(0, 0, 0);
+    }
+    Integer[] order = new Integer[g.featureCount()];
+    for (int i = 0; i < order.length; i++) {
+      order[i] = i;
+    }
+    java.util.Arrays.sort(order, (a, b) -> Double.compare(attribution[b], attribution[a]));
+    List<NodeId> top = new ArrayList<>();
+    for (int i = 0; i < k; i++) {
+      top.add(g.node(order[i]));
+    }
+    List<NodeId> drawn = new ArrayList<>();
+    for (int c : random.ints(0, cell.featureCount()).distinct().limit(Math.min(k, cell.featureCount())).toArray()) {
+      drawn.add(cell.featureNode(c));
+    }
+    double base = FeatureAblation.targetWithZeroed(model, weights, cell, out, List.of(), m);
+    double topValue = FeatureAblation.targetWithZeroed(model, weights, cell, out, top, m);
+    double randomValue = FeatureAblation.targetWithZeroed(model, weights, cell, out, drawn, m);
+    return new CellCircuit.Ablation(k, base - topValue, base - randomValue);
   }
 
   /** Turns a cell's last-position logits into its output target (e.g. the argmax token for "predicted"). */

@@ -9,9 +9,11 @@ package org.cellcircuits.circuits;
  * @param edgeThreshold share of the edge influence the kept edges carry (influence method), in [0, 1]
  * @param greedyK inputs followed per node (greedy method), >= 1
  * @param maxTokens longest prompt accepted, >= 1: the memory of a cell grows with its tokens
+ * @param ablationFeatures features zeroed by the causal check (the cell's most attributed ones, and as many random
+ *     active ones), >= 0; 0 skips the check
  */
 public record CircuitSettings(Attribution.Options attribution, PruneMethod method, double nodeThreshold,
-    double edgeThreshold, int greedyK, int maxTokens) implements java.io.Serializable {
+    double edgeThreshold, int greedyK, int maxTokens, int ablationFeatures) implements java.io.Serializable {
 
   public CircuitSettings {
     if (attribution == null || method == null) {
@@ -25,6 +27,9 @@ public record CircuitSettings(Attribution.Options attribution, PruneMethod metho
     }
     if (greedyK < 1) {
       throw new IllegalArgumentException("circuits.greedy-k is " + greedyK + "; must be >= 1");
+    }
+    if (ablationFeatures < 0) {
+      throw new IllegalArgumentException("circuits.ablation-features is " + ablationFeatures + "; must be >= 0");
     }
     if (maxTokens < 1) {
       throw new IllegalArgumentException("circuits.max-tokens is " + maxTokens + "; must be >= 1");

@@ -56,23 +56,29 @@ public final class LocalReplacementModel implements AutoCloseable {
   private final double[] errorNorms;
   private final double[] tokenNorms;
 
-  /** One layer's active features, in (pos, feature) order. */
+  /**
+   * One layer's active features, in (pos, feature) order, and the same laid out by position for the edge products:
+   * slot j of position p is the j-th active feature at p; positions with fewer features are padded with feature 0 at
+   * activation 0, so padding adds nothing.
+   */
   static final class ActiveFeatures {
     final int[] pos;
     final int[] feature;
     final float[] activation;
-    final NDArray posIndex; // (n) int64
-    final NDArray decoderRows; // (n, C)
-    final NDArray activations; // (n, 1)
+    final int[] firstAt; // (T + 1): features of position p are [firstAt[p], firstAt[p + 1])
+    final int slots; // most active features at one position
+    final NDArray slotFeatures; // (T, slots) int64
+    final NDArray slotActivations; // (T, slots, 1)
 
-    ActiveFeatures(int[] pos, int[] feature, float[] activation, NDArray posIndex, NDArray decoderRows,
-        NDArray activations) {
+    ActiveFeatures(int[] pos, int[] feature, float[] activation, int[] firstAt, int slots, NDArray slotFeatures,
+        NDArray slotActivations) {
       this.pos = pos;
       this.feature = feature;
       this.activation = activation;
-      this.posIndex = posIndex;
-      this.decoderRows = decoderRows;
-      this.activations = activations;
+      this.firstAt = firstAt;
+      this.slots = slots;
+      this.slotFeatures = slotFeatures;
+      this.slotActivations = slotActivations;
     }
 
     int size() {
@@ -172,10 +178,10 @@ public final class LocalReplacementModel implements AutoCloseable {
             NDArray z = mlpIn.matMul(in(m, w.encoderT[l].transpose())).add(w.encoderBias[l]).maximum(0f); // (T, S)
             NDArray recon = z.matMul(w.decoder[l]).add(w.decoderBias[l]); // (T, C)
             errors[l] = mlpOut.sub(recon);
-            active[l] = activeFeatures(z.toFloatArray(), t, w.features(l), w.decoder[l], m);
+            active[l] = activeFeatures(z.toFloatArray(), t, w.features(l), m);
           } else {
             errors[l] = mlpOut;
-            active[l] = activeFeatures(new float[0], 0, 0, null, m);
+            active[l] = activeFeatures(new float[0], t, 0, m);
           }
         }
         NDArray sf = keepFp32(cache.get(HookNames.lnFinalScale()), m).reshape(t, 1);
@@ -194,38 +200,46 @@ public final class LocalReplacementModel implements AutoCloseable {
     return out;
   }
 
-  private static ActiveFeatures activeFeatures(float[] z, int t, int s, NDArray decoder, NDManager m) {
+  private static ActiveFeatures activeFeatures(float[] z, int t, int s, NDManager m) {
     int n = 0;
-    for (float v : z) {
-      if (v > 0) {
-        n++;
+    int[] firstAt = new int[t + 1];
+    int slots = 0;
+    for (int p = 0; p < t; p++) {
+      firstAt[p] = n;
+      for (int f = 0; f < s; f++) {
+        if (z[p * s + f] > 0) {
+          n++;
+        }
       }
+      slots = Math.max(slots, n - firstAt[p]);
     }
+    firstAt[t] = n;
     int[] pos = new int[n];
     int[] feature = new int[n];
     float[] act = new float[n];
-    long[] posLong = new long[n];
-    long[] featLong = new long[n];
+    long[] slotFeature = new long[t * slots];
+    float[] slotAct = new float[t * slots];
     int k = 0;
     for (int p = 0; p < t; p++) {
+      int j = 0;
       for (int f = 0; f < s; f++) {
         float v = z[p * s + f];
         if (v > 0) {
           pos[k] = p;
           feature[k] = f;
           act[k] = v;
-          posLong[k] = p;
-          featLong[k] = f;
+          slotFeature[p * slots + j] = f;
+          slotAct[p * slots + j] = v;
           k++;
+          j++;
         }
       }
     }
     if (n == 0) {
-      return new ActiveFeatures(pos, feature, act, null, null, null);
+      return new ActiveFeatures(pos, feature, act, firstAt, 0, null, null);
     }
-    NDArray fi = m.create(featLong);
-    NDArray rows = fi.getNDArrayInternal().embedding(fi, decoder, SparseFormat.DENSE).singletonOrThrow(); // (n, C)
-    return new ActiveFeatures(pos, feature, act, m.create(posLong), rows, m.create(act).reshape(n, 1));
+    return new ActiveFeatures(pos, feature, act, firstAt, slots, m.create(slotFeature, new Shape(t, slots)),
+        m.create(slotAct, new Shape(t, slots, 1)));
   }
 
   public int layers() {
@@ -328,21 +342,28 @@ public final class LocalReplacementModel implements AutoCloseable {
     if (b == 0) {
       return new Rows(new float[0][], new double[0]);
     }
-    int t = positions;
     int c = width;
+    // Only positions up to the latest target's matter (attention is causal), and only blocks below the highest
+    // target's: rows are computed on that corner, which the caller makes small by batching targets of similar layer
+    // and position.
+    int t = 0;
+    int top = 0;
+    for (RowTarget r : targets) {
+      t = Math.max(t, r.isOutput() ? positions : r.pos() + 1);
+      top = Math.max(top, r.isOutput() ? layers : r.layer());
+    }
     double[] constants = new double[b];
     float[][] rows = new float[b][columns()];
     try (NDManager s = manager.newSubManager()) {
       // seeds per read level: level l = the MLP input of block l, level `layers` = the final residual
       float[][] onehot = new float[layers + 1][];
       float[][] vectors = new float[layers + 1][];
-      NDArray[] direction = new NDArray[b];
-      int[] level = new int[b];
       for (int i = 0; i < b; i++) {
         RowTarget r = targets.get(i);
         NDArray gamma;
         NDArray scale;
         int pos;
+        int level;
         NDArray dir;
         if (r.isOutput()) {
           if (output == null) {
@@ -355,8 +376,8 @@ public final class LocalReplacementModel implements AutoCloseable {
           constants[i] += dir.dot(w.lnFinalBeta).getFloat();
           gamma = w.lnFinalGamma;
           scale = lnFinalScale;
-          pos = t - 1;
-          level[i] = layers;
+          pos = positions - 1;
+          level = layers;
         } else {
           checkTarget(r);
           dir = in(s, w.encoderT[r.layer()].get(r.feature())); // (C)
@@ -364,36 +385,39 @@ public final class LocalReplacementModel implements AutoCloseable {
           gamma = w.ln2Gamma[r.layer()];
           scale = ln2Scale[r.layer()];
           pos = r.pos();
-          level[i] = r.layer();
+          level = r.layer();
         }
         // through the frozen LayerNorm: d/dx of gamma * (x - mean x) * s = s * centre(gamma * dir)
         NDArray g = dir.mul(gamma);
         g = g.sub(g.mean()).mul(scale.getFloat(pos, 0));
-        direction[i] = g;
-        if (onehot[level[i]] == null) {
-          onehot[level[i]] = new float[b * t];
-          vectors[level[i]] = new float[b * c];
+        if (onehot[level] == null) {
+          onehot[level] = new float[b * t];
+          vectors[level] = new float[b * c];
         }
-        onehot[level[i]][i * t + pos] = 1f;
-        System.arraycopy(g.toFloatArray(), 0, vectors[level[i]], i * c, c);
+        onehot[level][i * t + pos] = 1f;
+        System.arraycopy(g.toFloatArray(), 0, vectors[level], i * c, c);
       }
-      NDArray grad = seed(s, onehot[layers], vectors[layers], b); // gradient at resid_post of the last block
-      for (int l = layers - 1; l >= 0; l--) {
+      NDArray grad = seed(s, onehot[layers], vectors[layers], b, t); // at resid_post of the last block; null = zero
+      for (int l = Math.min(top, layers - 1); l >= 0; l--) {
         // 1. the nodes block l's MLP writes into resid_post_l: its features, its error nodes, its decoder bias
-        writeEdges(l, grad, rows, constants, s);
+        if (grad != null) {
+          writeEdges(l, grad, t, rows, constants, s);
+        }
         // 2. a sequential block's MLP reads after its own attention: seed before going through it
         if (!parallel) {
-          grad = grad.add(seed(s, onehot[l], vectors[l], b));
+          grad = plus(grad, seed(s, onehot[l], vectors[l], b, t));
         }
         // 3. through the frozen attention of block l (its constant terms: biases and the ln1 beta)
-        addTo(constants, grad.mul(attnConstant[l]).sum(new int[] {1, 2}));
-        grad = grad.add(attentionBackward(l, grad));
+        if (grad != null) {
+          addTo(constants, grad.mul(upTo(attnConstant[l], t, s)).sum(new int[] {1, 2}));
+          grad = grad.add(attentionBackward(l, grad, t, s));
+        }
         // 4. a parallel block's MLP reads resid_pre_l, before its own attention
         if (parallel) {
-          grad = grad.add(seed(s, onehot[l], vectors[l], b));
+          grad = plus(grad, seed(s, onehot[l], vectors[l], b, t));
         }
       }
-      float[] tokenEdges = grad.mul(embedRows).sum(new int[] {2}).toFloatArray(); // (B, T)
+      float[] tokenEdges = grad.mul(upTo(embedRows, t, s)).sum(new int[] {2}).toFloatArray(); // (B, t)
       for (int i = 0; i < b; i++) {
         System.arraycopy(tokenEdges, i * t, rows[i], tokenColumn(0), t);
       }
@@ -420,20 +444,28 @@ public final class LocalReplacementModel implements AutoCloseable {
     return in(s, w.unembed.get(token));
   }
 
-  /** (B, T, C): vector i at (i, its position) for the rows seeded at this level, zeros elsewhere. */
-  private NDArray seed(NDManager s, float[] onehot, float[] vectors, int b) {
+  /** (B, t, C): vector i at (i, its position) for the rows seeded at this level; null when none is. */
+  private NDArray seed(NDManager s, float[] onehot, float[] vectors, int b, int t) {
     if (onehot == null) {
-      return s.zeros(new Shape(b, positions, width));
+      return null;
     }
-    NDArray oh = s.create(onehot, new Shape(b, positions, 1));
+    NDArray oh = s.create(onehot, new Shape(b, t, 1));
     NDArray v = s.create(vectors, new Shape(b, 1, width));
     return oh.mul(v);
   }
 
-  private void writeEdges(int l, NDArray grad, float[][] rows, double[] constants, NDManager s) {
+  private static NDArray plus(NDArray a, NDArray b) {
+    return a == null ? b : b == null ? a : a.add(b);
+  }
+
+  /** The first t positions of a per-position array (dimension 0 for cell arrays), in s; the array itself if all. */
+  private NDArray upTo(NDArray x, int t, NDManager s) {
+    return t == positions ? x : in(s, x.get("0:" + t));
+  }
+
+  private void writeEdges(int l, NDArray grad, int t, float[][] rows, double[] constants, NDManager s) {
     int b = rows.length;
-    int t = positions;
-    float[] err = grad.mul(errors[l]).sum(new int[] {2}).toFloatArray(); // (B, T)
+    float[] err = grad.mul(upTo(errors[l], t, s)).sum(new int[] {2}).toFloatArray(); // (B, t)
     for (int i = 0; i < b; i++) {
       System.arraycopy(err, i * t, rows[i], errorColumn(l, 0), t);
     }
@@ -446,41 +478,48 @@ public final class LocalReplacementModel implements AutoCloseable {
     if (n == 0) {
       return;
     }
-    // edge = a_s * (W_dec,s . grad[pos_s]): gather the gradient at each active feature's position, chunked
-    NDArray byPos = grad.transpose(1, 0, 2).reshape(t, (long) b * width); // (T, B*C)
-    int chunk = (int) Math.max(1, Math.min(n, GATHER_FLOATS / ((long) b * width)));
-    for (int start = 0; start < n; start += chunk) {
-      int end = Math.min(n, start + chunk);
-      int k = end - start;
+    // edge = a_s * (W_dec,s . grad[pos_s]): per position, its active features' decoder rows times the batch's
+    // gradients there, as one batched product over positions: (P, slots, C) x (P, C, B). Chunked over positions to
+    // bound the decoder rows gathered at once.
+    NDArray byPos = grad.transpose(1, 2, 0); // (T, C, B)
+    int chunk = (int) Math.max(1, Math.min(t, GATHER_FLOATS / ((long) a.slots * Math.max(width, b))));
+    for (int p0 = 0; p0 < t; p0 += chunk) {
+      int p1 = Math.min(t, p0 + chunk);
+      if (a.firstAt[p1] == a.firstAt[p0]) {
+        continue;
+      }
       try (NDManager cs = s.newSubManager()) {
-        NDArray idx = in(cs, a.posIndex.get(start + ":" + end));
-        NDArray g = idx.getNDArrayInternal().embedding(idx, byPos, SparseFormat.DENSE).singletonOrThrow()
-            .reshape(k, b, width); // (k, B, C)
-        NDArray dec = in(cs, a.decoderRows.get(start + ":" + end)).reshape(k, 1, width);
-        NDArray act = in(cs, a.activations.get(start + ":" + end)); // (k, 1)
-        NDArray e = g.mul(dec).sum(new int[] {2}).mul(act); // (k, B)
-        float[] v = e.transpose().toFloatArray(); // (B, k)
-        int col = featureColumn(l, start);
-        for (int i = 0; i < b; i++) {
-          System.arraycopy(v, i * k, rows[i], col, k);
+        NDArray idx = in(cs, a.slotFeatures.get(p0 + ":" + p1)); // (P, slots)
+        NDArray dec = idx.getNDArrayInternal().embedding(idx, w.decoder[l], SparseFormat.DENSE).singletonOrThrow();
+        NDArray e = dec.matMul(in(cs, byPos.get(p0 + ":" + p1))) // (P, slots, B)
+            .mul(in(cs, a.slotActivations.get(p0 + ":" + p1)));
+        float[] v = e.toFloatArray();
+        for (int p = p0; p < p1; p++) {
+          int base = (p - p0) * a.slots * b;
+          for (int j = 0; j < a.firstAt[p + 1] - a.firstAt[p]; j++) {
+            int col = featureColumn(l, a.firstAt[p] + j);
+            for (int i = 0; i < b; i++) {
+              rows[i][col] = v[base + j * b + i];
+            }
+          }
         }
       }
     }
   }
 
   /** The gradient at resid_pre_l of the frozen attention's output, given the gradient at its output (B, T, C). */
-  private NDArray attentionBackward(int l, NDArray grad) {
+  private NDArray attentionBackward(int l, NDArray grad, int t, NDManager s) {
     long b = grad.getShape().get(0);
-    int t = positions;
     int c = width;
     int h = heads;
     int hs = c / h;
     NDArray dz = grad.matMul(w.denseWeight[l]) // attn_out = z W^T + b  ->  dz = g W
         .reshape(b, t, h, hs).transpose(0, 2, 1, 3); // (B, H, T, hs)
-    NDArray dv = in(grad.getManager(), patternT[l].matMul(dz)); // (B, H, T, hs): z_q = sum_k A[q, k] v_k
+    NDArray pattern = t == positions ? patternT[l] : in(s, patternT[l].get(":, :, 0:" + t + ", 0:" + t));
+    NDArray dv = in(s, pattern.matMul(dz)); // (B, H, T, hs): z_q = sum_k A[q, k] v_k
     NDArray dxn = dv.transpose(0, 2, 1, 3).reshape(b, t, c).matMul(w.valueWeight[l]); // (B, T, C)
     NDArray g = dxn.mul(w.ln1Gamma[l]);
-    return g.sub(g.mean(new int[] {-1}, true)).mul(ln1Scale[l]); // frozen ln1: s * centre(gamma * g)
+    return g.sub(g.mean(new int[] {-1}, true)).mul(upTo(ln1Scale[l], t, s)); // frozen ln1: s * centre(gamma * g)
   }
 
   private static void addTo(double[] acc, NDArray values) {

@@ -1,0 +1,60 @@
+package org.cellcircuits.circuits;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import java.util.Collection;
+import java.util.List;
+import org.cellcircuits.model.ActivationCache;
+import org.cellcircuits.model.ForwardOptions;
+import org.cellcircuits.model.GptNeoX;
+import org.cellcircuits.model.LogitsMode;
+import org.cellcircuits.model.TokenBatch;
+
+/**
+ * Causal check of a circuit in the real replaced model: every MLP replaced by its transcoder (attention and
+ * LayerNorms live, not frozen), chosen features zeroed, and the target read again. Each layer's error vectors are
+ * added back unchanged, so with nothing zeroed the model is the original one and any change comes from the features:
+ * downstream features respond through their own encoders, which the graph's linear picture does not assume.
+ */
+public final class FeatureAblation {
+  private FeatureAblation() {}
+
+  /** The target's value with {@code zeroed} features set to 0 on the cell (an empty set gives the original value). */
+  public static double targetWithZeroed(GptNeoX model, ReplacementWeights w, LocalReplacementModel cell,
+      OutputTarget target, Collection<NodeId> zeroed, NDManager parent) {
+    int layers = w.config.numLayers();
+    int t = cell.positions();
+    try (NDManager m = parent.newSubManager()) {
+      ForwardOptions o = ForwardOptions.logitsOnly().withLogits(LogitsMode.LAST);
+      for (int l = 0; l < layers; l++) {
+        if (!w.hasTranscoder(l)) {
+          continue;
+        }
+        int s = w.features(l);
+        float[] keep = new float[t * s];
+        java.util.Arrays.fill(keep, 1f);
+        for (NodeId f : zeroed) {
+          if (f.kind() != NodeKind.FEATURE) {
+            throw new IllegalArgumentException("only features can be zeroed; got " + f);
+          }
+          if (f.layer() == l) {
+            keep[f.pos() * s + f.feature()] = 0f;
+          }
+        }
+        NDArray mask = m.create(keep, new Shape(1, t, s));
+        NDArray err = cell.errorVectors(l);
+        int layer = l;
+        o = o.replacingMlp(l, x -> {
+          NDArray enc = w.encoderT[layer].transpose();
+          enc.attach(x.getManager());
+          NDArray z = x.matMul(enc).add(w.encoderBias[layer]).maximum(0f).mul(mask); // (1, T, S)
+          return z.matMul(w.decoder[layer]).add(w.decoderBias[layer]).add(err);
+        });
+      }
+      try (ActivationCache c = model.run(m, TokenBatch.rightPadded(List.of(cell.ids()), 0), o)) {
+        return target.value(c.logits().toFloatArray());
+      }
+    }
+  }
+}
