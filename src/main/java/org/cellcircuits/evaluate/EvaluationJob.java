@@ -229,7 +229,7 @@ public final class EvaluationJob {
    *
    * @throws org.cellcircuits.io.StageNotCommittedException when the train stage has not committed
    */
-  static List<Dictionary> committedDictionaries(RunRoot root, NeoXConfig model) throws IOException {
+  public static List<Dictionary> committedDictionaries(RunRoot root, NeoXConfig model) throws IOException {
     Map<Integer, Path> layers = TranscoderStore.committedLayers(root);
     if (layers.isEmpty()) {
       throw new FileNotFoundException(String.format(

@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import java.util.stream.Collectors;
+import java.io.IOException;
 import org.cellcircuits.io.RunRoot;
 import org.cellcircuits.io.SoftwareVersions;
 import org.cellcircuits.io.StageConflictException;
@@ -129,7 +130,7 @@ public final class CellCircuits implements Callable<Integer> {
         StageOutcome outcome = runner.run(stage);
         PrintWriter out = spec.commandLine().getOut();
         out.println(describe(outcome));
-        printReport(out, launch.registry(), outcome);
+        printReport(out, launch.registry(), outcome, runner.root());
         out.flush();
         return 0;
       }
@@ -176,7 +177,7 @@ public final class CellCircuits implements Callable<Integer> {
         for (Stage stage : launch.registry().inOrder()) {
           StageOutcome outcome = runner.run(stage.name());
           out.println(describe(outcome));
-          printReport(out, launch.registry(), outcome);
+          printReport(out, launch.registry(), outcome, runner.root());
           out.flush();
           if (stage.name().equals(until)) {
             break;
@@ -233,8 +234,10 @@ public final class CellCircuits implements Callable<Integer> {
   }
 
   /** The stage's own report of its outcome ({@link Stage#report}), if it has one. */
-  static void printReport(PrintWriter out, StageRegistry registry, StageOutcome outcome) {
-    String report = registry.get(outcome.marker().stage()).map(s -> s.report(outcome.marker())).orElse(null);
+  static void printReport(PrintWriter out, StageRegistry registry, StageOutcome outcome, RunRoot root)
+      throws IOException {
+    Stage stage = registry.get(outcome.marker().stage()).orElse(null);
+    String report = stage == null ? null : stage.report(outcome.marker(), root);
     if (report != null) {
       out.print(report.endsWith("\n") ? report : report + "\n");
     }

@@ -66,6 +66,14 @@ public interface Stage {
     return null;
   }
 
+  /**
+   * As {@link #report(StageMarker)}, for a stage whose report is too big for the marker's figures and lives in a small
+   * file of its committed attempt (under {@code root}). Default: {@link #report(StageMarker)}.
+   */
+  default String report(StageMarker marker, RunRoot root) throws IOException {
+    return report(marker);
+  }
+
   /** The model checkpoint folder ({@code model.path}) as an external input, for the stages that run the model. */
   static Map<String, String> modelInput(Config all) {
     String key = ConfigLoader.ROOT + ".model.path";

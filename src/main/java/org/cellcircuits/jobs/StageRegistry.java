@@ -38,10 +38,9 @@ public final class StageRegistry {
         new HarvestStage(),
         new TrainStage(),
         new EvaluateStage(),
-        new PendingStage("circuits", "attribution graphs per cell, pruned, summarised per cell type",
-            List.of("sentences", "train"), "no issue filed yet"),
+        new CircuitsStage(),
         new PendingStage("interpret", "label features by their top genes and cell types; HTML report",
-            List.of("harvest", "circuits"), "no issue filed yet")));
+            List.of("harvest", "circuits"), "issue 14")));
   }
 
   public List<Stage> inOrder() {
