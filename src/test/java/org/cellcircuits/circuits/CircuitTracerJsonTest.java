@@ -132,7 +132,7 @@ class CircuitTracerJsonTest {
       print("OK %d nodes %d links" % (len(doc["nodes"]), len(doc["links"])))
       """;
 
-  private static final Path PYTHON = Path.of("/usr/bin/python3");
+  static final Path PYTHON = Path.of("/usr/bin/python3");
 
   // 2 layers x 3 positions; features F(0,0,5), F(0,1,7), F(1,1,2), F(1,2,9)
   static final int F005 = 0;
@@ -556,7 +556,7 @@ class CircuitTracerJsonTest {
     }
   }
 
-  private static String runPython(Path file) throws Exception {
+  static String runPython(Path file) throws Exception {
     Process proc = new ProcessBuilder(PYTHON.toString(), "-c", PYTHON_CHECK, file.toString(), SCHEMA, EXTRA_KEYS)
         .redirectErrorStream(true).start();
     String out = new String(proc.getInputStream().readAllBytes(), StandardCharsets.UTF_8);

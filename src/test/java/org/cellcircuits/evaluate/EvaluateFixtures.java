@@ -41,7 +41,7 @@ import org.cellcircuits.transcoder.TranscoderStore;
  * Tiny models with the demo tokenizer, random transcoders, and sentences and train stages committed as those stages
  * would commit them.
  */
-final class EvaluateFixtures {
+public final class EvaluateFixtures {
   private EvaluateFixtures() {}
 
   // The tiny model, prompt template and gene pool of the harvest tests, so both stages see the same kind of cells.
@@ -55,7 +55,7 @@ final class EvaluateFixtures {
    * A random tiny model whose next-token distributions are far from uniform (embed_out x 15, embed_in x 30) and
    * whose MLPs move them (MLP weights x 20), so losses, KLs and MLP ablations differ clearly between variants.
    */
-  static Path model(Path dir, long seed) throws IOException {
+  public static Path model(Path dir, long seed) throws IOException {
     Files.createDirectories(dir);
     try (GptNeoX model = GptNeoX.initialize(TINY, Device.cpu(), seed)) {
       for (Map.Entry<String, NDArray> e : model.parameters().entrySet()) {
@@ -77,7 +77,7 @@ final class EvaluateFixtures {
    * Cells with 3..12 genes from the pool and cyclic cell types, ids {@code cell-000}...; every seventh cell has no
    * annotated type.
    */
-  static List<CellPrompt> cells(int n, long seed) {
+  public static List<CellPrompt> cells(int n, long seed) {
     Random random = new Random(seed);
     List<CellPrompt> out = new ArrayList<>();
     for (int i = 0; i < n; i++) {
@@ -102,7 +102,7 @@ final class EvaluateFixtures {
    * whose b_enc of -1000 keeps it from ever firing; W_dec ~ N(0, decoderScale^2), b_dec ~ N(0, 0.1^2) (both 0 when
    * decoderScale is 0).
    */
-  static Transcoder transcoder(TranscoderKind kind, int layer, int dModel, int dSae, double decoderScale, long seed) {
+  public static Transcoder transcoder(TranscoderKind kind, int layer, int dModel, int dSae, double decoderScale, long seed) {
     TranscoderConfig c = config(kind, layer, dModel, dSae);
     Random r = new Random(seed);
     float[] wEnc = gaussian(r, dModel * dSae, 0, 0.4);
@@ -144,12 +144,12 @@ final class EvaluateFixtures {
   }
 
   /** Writes the cells as the sentences stage's table and commits it under the root (as the harvest tests do). */
-  static void commitSentences(SparkSession spark, RunRoot root, List<CellPrompt> cells) throws Exception {
+  public static void commitSentences(SparkSession spark, RunRoot root, List<CellPrompt> cells) throws Exception {
     HarvestFixtures.commitSentences(spark, root, cells);
   }
 
   /** Commits a train stage holding these transcoders, as the train stage lays them out. */
-  static void commitTrain(RunRoot root, Map<Integer, Transcoder> transcoders, Configuration conf) throws Exception {
+  public static void commitTrain(RunRoot root, Map<Integer, Transcoder> transcoders, Configuration conf) throws Exception {
     StageSpec spec = new StageSpec("train", ConfigFactory.parseString("train.fixture = \""
         + Arrays.toString(new TreeMap<>(transcoders).keySet().toArray()) + System.nanoTime() + "\""), Map.of());
     StageCommitter.run(root, spec, true, attemptDir -> {
@@ -164,7 +164,7 @@ final class EvaluateFixtures {
   }
 
   /** The full config of a run: reference defaults plus these {@code key=value} overrides. */
-  static Config config(String root, Path model, String... overrides) {
+  public static Config config(String root, Path model, String... overrides) {
     List<String> all = new ArrayList<>(List.of("run.root=" + root, "model.path=" + model, "model.device=cpu"));
     all.addAll(Arrays.asList(overrides));
     return ConfigLoader.load(null, all);
