@@ -54,9 +54,10 @@ class DemoPipelineTest {
     cli.setOut(new PrintWriter(new StringWriter(), true));
     cli.setErr(new PrintWriter(err, true));
     // 2,400 of the 6,000 cells: ~450k training tokens per layer, so the demo's 1M-token transcoders take 3 epochs.
-    int code = cli.execute("run", "--until", "evaluate", "--config", "conf/demo.conf", "--root", root,
+    int code = cli.execute("run", "--until", "circuits", "--config", "conf/demo.conf", "--root", root,
         "--set", "sentences.max-cells=" + CELLS, "--set", "sentences.rows-per-partition=600",
-        "--set", "harvest.cells-per-task=300", "--set", "train.max-epochs=3", "--set", "evaluate.max-cells=120");
+        "--set", "harvest.cells-per-task=300", "--set", "train.max-epochs=3", "--set", "evaluate.max-cells=120",
+        "--set", "circuits.cells-per-type=3");
     assertThat(code).as(err.toString()).isZero();
     RunRoot run = RunRoot.of(root, spark.sparkContext().hadoopConfiguration());
 
@@ -120,5 +121,23 @@ class DemoPipelineTest {
           .isGreaterThanOrEqualTo(0.8);
     }
     assertThat(eval.get("accuracy_replaced_all")).as("accuracy with every MLP replaced").isGreaterThanOrEqualTo(0.8);
+
+    // circuits, the paper's case study for every cell type: >= 3 of a type's planted markers (demo/markers.tsv) among
+    // the top 10 input genes of its circuit summary, and zeroing a cell's 10 most attributed features lowers the
+    // target more than zeroing 10 random active ones in >= 90% of cells.
+    var circuits = run.requireCommitted("circuits");
+    Map<String, Double> stats = circuits.stats();
+    System.out.printf("demo circuits: %.0f cells, causal agreement %.3f, replacement %.3f, %.0f types with >= 3 "
+        + "markers%n", stats.get("cells"), stats.get("causal_agreement"), stats.get("mean_replacement_score"),
+        stats.get("types_with_3_markers_in_top_genes"));
+    assertThat(stats.get("cell_types")).isEqualTo(12.0);
+    for (Map.Entry<String, Double> e : stats.entrySet()) {
+      if (e.getKey().startsWith("markers_in_top_genes/")) {
+        assertThat(e.getValue()).as(e.getKey()).isGreaterThanOrEqualTo(3.0);
+      }
+    }
+    assertThat(stats.get("types_with_3_markers_in_top_genes")).isEqualTo(12.0);
+    assertThat(stats.get("causal_agreement")).as("share of cells where the circuit's features matter more than random")
+        .isGreaterThanOrEqualTo(0.9);
   }
 }
