@@ -24,8 +24,9 @@ def read_marker(root, stage):
     return json.loads(text)
 
 
-# Tables that are folders of other files, not Parquet: transcoders/layer=L is cfg.json + weights.safetensors.
-NOT_PARQUET = ("transcoders/",)
+# Tables that are folders of other files, not Parquet: transcoders/layer=L is cfg.json + weights.safetensors,
+# circuits/export holds circuit-tracer JSON, circuits/summary.txt is the printed table.
+NOT_PARQUET = ("transcoders/", "circuits/export", "circuits/summary.txt")
 
 
 def register(root):
@@ -115,3 +116,55 @@ spark.sql("""
   SELECT layer, step, loss, mse, l0, explained_variance, lr, l1_coefficient
   FROM train_train_log WHERE step % 50 = 0 ORDER BY layer, step
 """).show(40, truncate=False)
+
+# COMMAND ----------
+
+# MAGIC %md ## Circuits: how faithful each cell type's graphs are, and whether their features matter causally
+
+# COMMAND ----------
+
+spark.sql("""
+  SELECT cell_type, count(*) AS cells, avg(replacement_score) AS replacement, avg(completeness_score) AS completeness,
+         avg(error_share) AS error_share, avg(CASE WHEN ablation_top_drop > ablation_random_drop THEN 1.0 ELSE 0.0 END)
+         AS causal_agreement, avg(nodes) AS kept_nodes, avg(edges) AS kept_edges, avg(seconds) AS seconds_per_cell
+  FROM circuits_circuits_graphs GROUP BY cell_type ORDER BY cell_type
+""").show(truncate=False)
+
+# COMMAND ----------
+
+# MAGIC %md ## The input genes each cell type's circuits are read in (top 10 by total attribution)
+
+# COMMAND ----------
+
+spark.sql("""
+  SELECT cell_type, concat_ws(' ', collect_list(gene)) AS top_genes FROM (
+    SELECT cell_type, gene, rank FROM circuits_circuits_summary WHERE kind = 'gene' AND rank <= 10 ORDER BY rank)
+  GROUP BY cell_type ORDER BY cell_type
+""").show(truncate=False)
+
+# COMMAND ----------
+
+# MAGIC %md ## Features that several cell types' circuits share (candidates for shared programmes)
+
+# COMMAND ----------
+
+spark.sql("""
+  SELECT layer, feature, count(DISTINCT cell_type) AS types, sum(cells) AS cells,
+         concat_ws(', ', collect_list(cell_type)) AS cell_types
+  FROM circuits_circuits_summary WHERE kind = 'feature' AND share >= 0.5
+  GROUP BY layer, feature HAVING types >= 2 ORDER BY types DESC, cells DESC
+""").show(20, truncate=False)
+
+# COMMAND ----------
+
+# MAGIC %md ## One cell's circuit: its strongest edges, with the genes its token nodes spell
+
+# COMMAND ----------
+
+CELL = spark.sql("SELECT min(cell_id) AS c FROM circuits_circuits_graphs").first().c
+spark.sql(f"""
+  SELECT e.source, s.gene AS source_gene, e.target, e.weight
+  FROM circuits_circuits_edges e
+  JOIN circuits_circuits_nodes s ON s.cell_id = e.cell_id AND s.node_id = e.source
+  WHERE e.cell_id = '{CELL}' ORDER BY abs(e.weight) DESC LIMIT 25
+""").show(truncate=False)
