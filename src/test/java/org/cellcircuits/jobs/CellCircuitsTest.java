@@ -268,8 +268,8 @@ class CellCircuitsTest {
   @Test
   void stagesNotBuiltYetSaySoWithExitCodeTwo() {
     StageRegistry defaults = StageRegistry.defaults();
-    assertThat(execute(defaults, ConfigLoader.reference(), NO_SPARK, "circuits", "--root", root)).isEqualTo(2);
-    assertThat(err.toString()).isEqualTo("circuits: stage circuits is not implemented yet (no issue filed yet)\n");
+    assertThat(execute(defaults, ConfigLoader.reference(), NO_SPARK, "interpret", "--root", root)).isEqualTo(2);
+    assertThat(err.toString()).isEqualTo("interpret: stage interpret is not implemented yet (issue 14)\n");
 
     assertThat(execute(defaults, ConfigLoader.reference(), NO_SPARK, "run", "--plan", "--root", root,
         "--set", "sentences.atlas.path=demo/heart_demo.h5ad", "--set", "model.path=demo/model")).isZero();
@@ -278,8 +278,8 @@ class CellCircuitsTest {
         "harvest    runs after sentences",
         "train      runs after harvest",
         "evaluate   runs after sentences, train",
-        "circuits   not implemented yet (no issue filed yet)",
-        "interpret  not implemented yet (no issue filed yet)");
+        "circuits   runs after sentences, harvest, train",
+        "interpret  not implemented yet (issue 14)");
   }
 
   @Test

@@ -96,7 +96,14 @@ class GptNeoXBehaviourTest {
             for (int i = 0; i < SEQS.size(); i++) {
                 float[] full = c.logits().get(i, batch.lastReal(i)).toFloatArray();
                 int v = full.length;
-                assertThat(maxAbs(full, java.util.Arrays.copyOfRange(last, i * v, (i + 1) * v))).isLessThan(1e-6);
+                // The two paths multiply matrices of different shapes, which torch may sum in another order: each
+                // logit is a d_model-long dot product, so they may differ by a few ulps of its magnitude, not more.
+                double scale = 0;
+                for (float f : full) {
+                    scale = Math.max(scale, Math.abs(f));
+                }
+                assertThat(maxAbs(full, java.util.Arrays.copyOfRange(last, i * v, (i + 1) * v)))
+                        .isLessThan(1e-6 * Math.max(1, scale));
             }
         }
     }
