@@ -32,6 +32,17 @@ public record OutputTarget(long token, long minus, String label) {
     return new OutputTarget(token, minus, label);
   }
 
+  /** The token the model would write next: the highest logit (the lowest id among ties). */
+  public static int argmax(float[] logits) {
+    int best = 0;
+    for (int i = 1; i < logits.length; i++) {
+      if (logits[i] > logits[best]) {
+        best = i;
+      }
+    }
+    return best;
+  }
+
   /** The target's value given the last position's logits. */
   public double value(float[] logits) {
     return minus < 0 ? logits[(int) token] : (double) logits[(int) token] - logits[(int) minus];

@@ -406,12 +406,7 @@ public final class CircuitsJob {
       TargetSpec spec = params.target();
       return logits -> switch (spec.mode()) {
         case PREDICTED -> {
-          int best = 0;
-          for (int i = 1; i < logits.length; i++) {
-            if (logits[i] > logits[best]) {
-              best = i;
-            }
-          }
+          int best = OutputTarget.argmax(logits);
           yield OutputTarget.logit(best, String.format("logit of '%s', the first token of the predicted %s",
               answers.decode(new long[] {best}, false), predicted == null ? "answer" : "\"" + predicted + "\""));
         }

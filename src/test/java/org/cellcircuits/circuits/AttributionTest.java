@@ -6,10 +6,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import ai.djl.Device;
 import ai.djl.ndarray.NDManager;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
-import java.util.stream.IntStream;
 import org.cellcircuits.model.GptNeoX;
 import org.cellcircuits.transcoder.Transcoder;
 import org.junit.jupiter.api.Test;
@@ -19,8 +17,7 @@ class AttributionTest {
 
 
   private static OutputTarget argmax(float[] l) {
-    int best = IntStream.range(0, l.length).boxed().max(Comparator.comparingDouble(i -> l[i])).orElseThrow();
-    return OutputTarget.logit(best, "argmax");
+    return OutputTarget.logit(OutputTarget.argmax(l), "argmax");
   }
 
   @Test

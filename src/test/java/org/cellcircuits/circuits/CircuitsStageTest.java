@@ -138,13 +138,8 @@ class CircuitsStageTest {
     ExecutorModels.Loaded loaded = ExecutorModels.get(model.toString(), "cpu", "fp32", 1, new Configuration());
     try (ReplacementWeights w = new ReplacementWeights(loaded.model(), tcs)) {
       CellCircuit c = new CircuitExtractor(loaded.model(), w, params.settings(), params.randomSeed())
-          .extract(cell.cellId(), cell.cellType(), loaded.encode(cell), logits -> {
-            int best = 0;
-            for (int i = 1; i < logits.length; i++) {
-              best = logits[i] > logits[best] ? i : best;
-            }
-            return OutputTarget.logit(best, "argmax");
-          });
+          .extract(cell.cellId(), cell.cellType(), loaded.encode(cell),
+              logits -> OutputTarget.logit(OutputTarget.argmax(logits), "argmax"));
       assertThat((long) first.getAs("target_token")).isEqualTo(c.target().token());
       assertThat((double) first.getAs("logit")).isCloseTo(c.graph().targetValue(),
           org.assertj.core.data.Offset.offset(1e-4));

@@ -54,10 +54,7 @@ class DemoModelCompletenessTest {
         assertThat(cell.positions()).isGreaterThan(40);
         assertThat(cell.featureCount()).isGreaterThan(1000);
         float[] logits = cell.lastLogits();
-        int best = 0;
-        for (int i = 1; i < logits.length; i++) {
-          best = logits[i] > logits[best] ? i : best;
-        }
+        int best = OutputTarget.argmax(logits);
         OutputTarget target = OutputTarget.logit(best, "argmax");
         List<RowTarget> targets = new ArrayList<>();
         List<Double> totals = new ArrayList<>();

@@ -54,13 +54,7 @@ class LocalReplacementModelTest {
   }
 
   private static OutputTarget argmaxTarget(LocalReplacementModel cell) {
-    float[] logits = cell.lastLogits();
-    int best = 0;
-    for (int i = 1; i < logits.length; i++) {
-      if (logits[i] > logits[best]) {
-        best = i;
-      }
-    }
+    int best = OutputTarget.argmax(cell.lastLogits());
     return OutputTarget.logit(best, "token " + best);
   }
 
