@@ -156,7 +156,10 @@ public final class ReplacementWeights implements AutoCloseable {
 
   private NDArray copy(NDArray a) {
     // A fresh fp32 copy on the model's device, owned by this manager: the model's own arrays are never shared.
-    NDArray out = a.toType(DataType.FLOAT32, true);
+    // toType(FLOAT32, true) of an array that is fp32 already returns a new handle on the same memory (DJL's
+    // PyTorch engine), which dangles once that array is closed (a folded transcoder's weights are closed right
+    // after they are copied here): so an fp32 array is cloned.
+    NDArray out = a.getDataType() == DataType.FLOAT32 ? a.duplicate() : a.toType(DataType.FLOAT32, true);
     out.attach(manager);
     return out;
   }
