@@ -39,6 +39,12 @@ public final class Attribution {
 
   /** The graph of {@code target} on the cell. */
   public static Result build(LocalReplacementModel cell, OutputTarget target, Options options) {
+    return build(cell, target, options, null);
+  }
+
+  /** As {@link #build(LocalReplacementModel, OutputTarget, Options)}, timing its parts into {@code profile}. */
+  static Result build(LocalReplacementModel cell, OutputTarget target, Options options, CircuitProfile profile) {
+    cell.profile(profile);
     int nF = cell.featureCount();
     int cols = cell.columns();
     List<float[]> rows = new ArrayList<>();
@@ -63,12 +69,16 @@ public final class Attribution {
           }
         }
       } else {
+        long clock = System.nanoTime();
         double[] influence = partialInfluence(rows, rowNode, cols);
         int queue = Math.min(options.batchSize() * options.updateInterval(), budget - done);
         pending = topUnvisited(influence, visited, nF, queue);
         // the queue is computed before its rows are used, so its order is free: by (layer, pos) each batch's backward
         // stops at the layer and position of its highest target
         Arrays.sort(pending);
+        if (profile != null) {
+          profile.add(CircuitProfile.Part.INFLUENCE, clock);
+        }
       }
       for (int start = 0; start < pending.length; start += options.batchSize()) {
         int end = Math.min(pending.length, start + options.batchSize());
@@ -86,7 +96,12 @@ public final class Attribution {
         done += end - start;
       }
     }
-    return new Result(assemble(cell, target, rows, constants, rowNode, visited), rows.size(), nF);
+    long clock = System.nanoTime();
+    AttributionGraph graph = assemble(cell, target, rows, constants, rowNode, visited);
+    if (profile != null) {
+      profile.add(CircuitProfile.Part.ASSEMBLY, clock);
+    }
+    return new Result(graph, rows.size(), nF);
   }
 
   /**

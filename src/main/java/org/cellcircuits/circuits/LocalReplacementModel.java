@@ -55,6 +55,7 @@ public final class LocalReplacementModel implements AutoCloseable {
   private final float[] lastLogits;
   private final double[] errorNorms;
   private final double[] tokenNorms;
+  private CircuitProfile profile; // null unless a benchmark asks where the time goes
 
   /**
    * One layer's active features, in (pos, feature) order, and the same laid out by position for the edge products:
@@ -320,6 +321,11 @@ public final class LocalReplacementModel implements AutoCloseable {
     return tokenNorms[pos];
   }
 
+  /** Times the parts of {@link #rows} into {@code p} (null: not timed). */
+  void profile(CircuitProfile p) {
+    profile = p;
+  }
+
   /** Block {@code layer}'s error vectors {@code MLP(x) - transcoder(x)} (T, C), owned by this model. */
   NDArray errorVectors(int layer) {
     return errors[layer];
@@ -352,8 +358,15 @@ public final class LocalReplacementModel implements AutoCloseable {
       t = Math.max(t, r.isOutput() ? positions : r.pos() + 1);
       top = Math.max(top, r.isOutput() ? layers : r.layer());
     }
+    CircuitProfile prof = profile;
+    long clock = prof == null ? 0 : System.nanoTime();
     double[] constants = new double[b];
     float[][] rows = new float[b][columns()];
+    if (prof != null) {
+      clock = prof.add(CircuitProfile.Part.COPIES, clock);
+      prof.batches++;
+      prof.rows += b;
+    }
     try (NDManager s = manager.newSubManager()) {
       // seeds per read level: level l = the MLP input of block l, level `layers` = the final residual
       float[][] onehot = new float[layers + 1][];
@@ -398,29 +411,51 @@ public final class LocalReplacementModel implements AutoCloseable {
         System.arraycopy(g.toFloatArray(), 0, vectors[level], i * c, c);
       }
       NDArray grad = seed(s, onehot[layers], vectors[layers], b, t); // at resid_post of the last block; null = zero
+      if (prof != null) {
+        clock = prof.add(CircuitProfile.Part.SEEDS, clock);
+      }
       for (int l = Math.min(top, layers - 1); l >= 0; l--) {
         // 1. the nodes block l's MLP writes into resid_post_l: its features, its error nodes, its decoder bias
         if (grad != null) {
           writeEdges(l, grad, t, rows, constants, s);
+          if (prof != null) {
+            clock = System.nanoTime();
+          }
         }
         // 2. a sequential block's MLP reads after its own attention: seed before going through it
         if (!parallel) {
           grad = plus(grad, seed(s, onehot[l], vectors[l], b, t));
+          if (prof != null) {
+            clock = prof.add(CircuitProfile.Part.SEEDS, clock);
+          }
         }
         // 3. through the frozen attention of block l (its constant terms: biases and the ln1 beta)
         if (grad != null) {
           addTo(constants, grad.mul(upTo(attnConstant[l], t, s)).sum(new int[] {1, 2}));
           grad = grad.add(attentionBackward(l, grad, t, s));
+          if (prof != null) {
+            clock = prof.add(CircuitProfile.Part.ATTENTION, clock);
+            prof.attentionFlops += 2.0 * b * t * width * (2.0 * width + t);
+          }
         }
         // 4. a parallel block's MLP reads resid_pre_l, before its own attention
         if (parallel) {
           grad = plus(grad, seed(s, onehot[l], vectors[l], b, t));
+          if (prof != null) {
+            clock = prof.add(CircuitProfile.Part.SEEDS, clock);
+          }
         }
       }
       float[] tokenEdges = grad.mul(upTo(embedRows, t, s)).sum(new int[] {2}).toFloatArray(); // (B, t)
+      if (prof != null) {
+        clock = prof.add(CircuitProfile.Part.ERROR_TOKEN, clock);
+      }
       for (int i = 0; i < b; i++) {
         System.arraycopy(tokenEdges, i * t, rows[i], tokenColumn(0), t);
       }
+    }
+    if (prof != null) {
+      prof.add(CircuitProfile.Part.COPIES, clock);
     }
     return new Rows(rows, constants);
   }
@@ -464,15 +499,26 @@ public final class LocalReplacementModel implements AutoCloseable {
   }
 
   private void writeEdges(int l, NDArray grad, int t, float[][] rows, double[] constants, NDManager s) {
+    CircuitProfile prof = profile;
+    long clock = prof == null ? 0 : System.nanoTime();
     int b = rows.length;
     float[] err = grad.mul(upTo(errors[l], t, s)).sum(new int[] {2}).toFloatArray(); // (B, t)
+    if (prof != null) {
+      clock = prof.add(CircuitProfile.Part.ERROR_TOKEN, clock);
+    }
     for (int i = 0; i < b; i++) {
       System.arraycopy(err, i * t, rows[i], errorColumn(l, 0), t);
+    }
+    if (prof != null) {
+      clock = prof.add(CircuitProfile.Part.COPIES, clock);
     }
     if (!w.hasTranscoder(l)) {
       return;
     }
     addTo(constants, grad.sum(new int[] {1}).matMul(w.decoderBias[l])); // (B)
+    if (prof != null) {
+      clock = prof.add(CircuitProfile.Part.ERROR_TOKEN, clock);
+    }
     ActiveFeatures a = active[l];
     int n = a.size();
     if (n == 0) {
@@ -493,6 +539,11 @@ public final class LocalReplacementModel implements AutoCloseable {
         NDArray dec = idx.getNDArrayInternal().embedding(idx, w.decoder[l], SparseFormat.DENSE).singletonOrThrow();
         NDArray e = dec.matMul(in(cs, byPos.get(p0 + ":" + p1))) // (P, slots, B)
             .mul(in(cs, a.slotActivations.get(p0 + ":" + p1)));
+        if (prof != null) {
+          clock = prof.add(CircuitProfile.Part.FEATURE_EDGES, clock);
+          prof.featureFlops += 2.0 * (p1 - p0) * a.slots * width * b;
+          prof.featureFlopsExact += 2.0 * (a.firstAt[p1] - a.firstAt[p0]) * width * b;
+        }
         float[] v = e.toFloatArray();
         for (int p = p0; p < p1; p++) {
           int base = (p - p0) * a.slots * b;
@@ -502,6 +553,9 @@ public final class LocalReplacementModel implements AutoCloseable {
               rows[i][col] = v[base + j * b + i];
             }
           }
+        }
+        if (prof != null) {
+          clock = prof.add(CircuitProfile.Part.COPIES, clock);
         }
       }
     }
