@@ -80,13 +80,27 @@ public final class Attribution {
           profile.add(CircuitProfile.Part.INFLUENCE, clock);
         }
       }
+      // The rows of the last queue are never ranked on: only their edges from the graph's own features (those visited
+      // so far and this queue's) are ever read, so only those are computed.
+      int[] kept = null;
+      if (done + pending.length >= budget) {
+        kept = new int[done + pending.length];
+        int k = 0;
+        for (int f = 0; f < nF; f++) {
+          if (visited[f]) {
+            kept[k++] = f;
+          }
+        }
+        System.arraycopy(pending, 0, kept, k, pending.length);
+        Arrays.sort(kept);
+      }
       for (int start = 0; start < pending.length; start += options.batchSize()) {
         int end = Math.min(pending.length, start + options.batchSize());
         List<RowTarget> batch = new ArrayList<>();
         for (int i = start; i < end; i++) {
           batch.add(cell.featureTarget(pending[i]));
         }
-        LocalReplacementModel.Rows r = cell.rows(batch, target);
+        LocalReplacementModel.Rows r = cell.rows(batch, target, kept);
         for (int i = start; i < end; i++) {
           rows.add(r.edges()[i - start]);
           constants.add(r.constants()[i - start]);
@@ -228,17 +242,24 @@ public final class Attribution {
     double[] graphConstants = new double[n];
     double[] totals = new double[n];
     Arrays.fill(totals, Double.NaN);
+    int cols = cell.columns();
     for (int i = 0; i < rows.size(); i++) {
       float[] src = rows.get(i);
-      float[] dst = new float[n];
-      for (int f = 0; f < nF; f++) {
-        int g = graphIndexOfFeature[f];
-        if (g >= 0) {
-          dst[g] = src[f];
+      float[] dst;
+      if (src.length == cols) {
+        dst = new float[n];
+        for (int f = 0; f < nF; f++) {
+          int g = graphIndexOfFeature[f];
+          if (g >= 0) {
+            dst[g] = src[f];
+          }
         }
+        // error and token columns keep their order: they follow the features in both layouts
+        System.arraycopy(src, nF, dst, sel, layers * t + t);
+      } else {
+        // a row of the last queue: already laid out as the graph's features, error nodes and tokens
+        dst = Arrays.copyOf(src, n);
       }
-      // error and token columns keep their order: they follow the features in both layouts
-      System.arraycopy(src, nF, dst, sel, layers * t + t);
       int node = rowNode.get(i) < 0 ? n - 1 : graphIndexOfFeature[rowNode.get(i)];
       graphRows[node] = dst;
       graphConstants[node] = constants.get(i);
