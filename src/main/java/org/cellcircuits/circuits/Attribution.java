@@ -187,24 +187,78 @@ public final class Attribution {
 
   /** The {@code n} unvisited features of highest influence, highest first (ties: lower column first). */
   static int[] topUnvisited(double[] influence, boolean[] visited, int nF, int n) {
-    Integer[] order = new Integer[nF];
-    int k = 0;
+    // a bounded min-heap of the best so far (root = the worst of them), so ~nF log n work and no boxing
+    int[] heap = new int[Math.max(0, Math.min(n, nF))];
+    int size = 0;
     for (int f = 0; f < nF; f++) {
-      if (!visited[f]) {
-        order[k++] = f;
+      if (visited[f]) {
+        continue;
+      }
+      if (size < heap.length) {
+        heap[size] = f;
+        int i = size++;
+        while (i > 0 && worse(influence, heap[i], heap[(i - 1) / 2])) {
+          int p = (i - 1) / 2;
+          int tmp = heap[i];
+          heap[i] = heap[p];
+          heap[p] = tmp;
+          i = p;
+        }
+      } else if (size > 0 && worse(influence, heap[0], f)) {
+        heap[0] = f;
+        int i = 0;
+        while (true) {
+          int l = 2 * i + 1;
+          int r = l + 1;
+          int m = i;
+          if (l < size && worse(influence, heap[l], heap[m])) {
+            m = l;
+          }
+          if (r < size && worse(influence, heap[r], heap[m])) {
+            m = r;
+          }
+          if (m == i) {
+            break;
+          }
+          int tmp = heap[i];
+          heap[i] = heap[m];
+          heap[m] = tmp;
+          i = m;
+        }
       }
     }
-    Integer[] cand = Arrays.copyOf(order, k);
-    Arrays.sort(cand, (a, b) -> {
-      int c = Double.compare(influence[b], influence[a]);
-      return c != 0 ? c : Integer.compare(a, b);
-    });
-    int m = Math.min(n, k);
-    int[] out = new int[m];
-    for (int i = 0; i < m; i++) {
-      out[i] = cand[i];
+    // heap-sort the kept ones, best first
+    int[] out = new int[size];
+    for (int k = size - 1; k >= 0; k--) {
+      out[k] = heap[0];
+      heap[0] = heap[--size];
+      int i = 0;
+      while (true) {
+        int l = 2 * i + 1;
+        int r = l + 1;
+        int m = i;
+        if (l < size && worse(influence, heap[l], heap[m])) {
+          m = l;
+        }
+        if (r < size && worse(influence, heap[r], heap[m])) {
+          m = r;
+        }
+        if (m == i) {
+          break;
+        }
+        int tmp = heap[i];
+        heap[i] = heap[m];
+        heap[m] = tmp;
+        i = m;
+      }
     }
     return out;
+  }
+
+  /** Whether feature a ranks below feature b: lower influence, or equal influence and a higher column. */
+  private static boolean worse(double[] influence, int a, int b) {
+    int c = Double.compare(influence[a], influence[b]);
+    return c != 0 ? c < 0 : a > b;
   }
 
   private static AttributionGraph assemble(LocalReplacementModel cell, OutputTarget target, List<float[]> rows,
