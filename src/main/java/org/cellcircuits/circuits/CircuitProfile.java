@@ -22,7 +22,7 @@ final class CircuitProfile {
     ASSEMBLY("assembly of the graph"),
     PRUNING("pruning (influence, thresholds) + scores"),
     TOTAL_EFFECTS("total effects (signed attribution)"),
-    ABLATION("ablation check (3 forwards of the replaced model)");
+    ABLATION("ablation check (2 forwards of the replaced model)");
 
     final String label;
 

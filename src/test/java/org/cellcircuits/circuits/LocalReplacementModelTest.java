@@ -248,6 +248,22 @@ class LocalReplacementModelTest {
     }
   }
 
+  /** With nothing zeroed, the ablation check's replaced model reads the original model's value of the target. */
+  @ParameterizedTest(name = "parallel residual = {0}")
+  @ValueSource(booleans = {true, false})
+  void ablationWithNothingZeroedReadsTheOriginalTarget(boolean parallel) {
+    try (Setup s = setup(parallel)) {
+      LocalReplacementModel cell = s.cell();
+      OutputTarget target = argmaxTarget(cell);
+      double none = FeatureAblation.targetWithZeroed(s.model(), s.weights(), cell, target, List.of(), s.manager());
+      double original = target.value(cell.lastLogits());
+      assertThat(none).isCloseTo(original, org.assertj.core.data.Offset.offset(1e-4 * Math.max(1, Math.abs(original))));
+      double one = FeatureAblation.targetWithZeroed(s.model(), s.weights(), cell, target,
+          List.of(cell.featureNode(cell.featureCount() - 1)), s.manager());
+      assertThat(one).isNotCloseTo(original, org.assertj.core.data.Offset.offset(1e-6));
+    }
+  }
+
   /**
    * Every edge of the full graph, checked by intervention: scaling one source node by (1 + 1) in the frozen model
    * moves each target's pre-activation (or the logit) by exactly that edge.
