@@ -77,7 +77,7 @@ public final class LocalReplacementModel implements AutoCloseable {
     final int[] slotOf; // per active feature: pos * slots + its slot
     final NDArray slotFeatures; // (T, slots) int64
     final NDArray slotActivations; // (T, slots, 1)
-    NDArray flatIndex; // (n) int64: pos * features + feature, for picking the active ones out of a (T, features) product
+    NDArray flatIndex; // (n) int64: pos * features + feature, picks the active ones out of a (T, features) product
     NDArray activations; // (n)
 
     ActiveFeatures(int[] pos, int[] feature, float[] activation, int[] firstAt, int slots, NDArray slotFeatures,
@@ -101,7 +101,8 @@ public final class LocalReplacementModel implements AutoCloseable {
   }
 
   private LocalReplacementModel(ReplacementWeights w, NDManager manager, long[] ids, NDArray embedRows,
-      NDArray[] patternT, NDArray[] patternQK, NDArray[] ln1Scale, NDArray[] ln2Scale, NDArray lnFinalScale, NDArray[] errors,
+      NDArray[] patternT, NDArray[] patternQK, NDArray[] ln1Scale, NDArray[] ln2Scale, NDArray lnFinalScale,
+      NDArray[] errors,
       NDArray[] attnConstant, ActiveFeatures[] active, float[] lastLogits) {
     this.w = w;
     this.manager = manager;
@@ -202,8 +203,8 @@ public final class LocalReplacementModel implements AutoCloseable {
           }
         }
         NDArray sf = keepFp32(cache.get(HookNames.lnFinalScale()), m).reshape(t, 1);
-        return new LocalReplacementModel(w, m, ids, embedRows, patternT, patternQK, s1, s2, sf, errors, attnConstant, active,
-            lastLogits);
+        return new LocalReplacementModel(w, m, ids, embedRows, patternT, patternQK, s1, s2, sf, errors, attnConstant,
+            active, lastLogits);
       }
     } catch (RuntimeException e) {
       m.close();
@@ -409,7 +410,8 @@ public final class LocalReplacementModel implements AutoCloseable {
     }
     if (keptFeatures != null) {
       for (int i = 0; i < keptFeatures.length; i++) {
-        if (keptFeatures[i] < 0 || keptFeatures[i] >= featureCount || (i > 0 && keptFeatures[i] <= keptFeatures[i - 1])) {
+        int k = keptFeatures[i];
+        if (k < 0 || k >= featureCount || (i > 0 && k <= keptFeatures[i - 1])) {
           throw new IllegalArgumentException("kept feature columns must be ascending columns of the "
               + featureCount + " features; got " + keptFeatures[i] + " at " + i);
         }
@@ -690,7 +692,8 @@ public final class LocalReplacementModel implements AutoCloseable {
         // few rows: every feature at every position as one product, (rows x t, C) x (C, features), then the active
         // ones picked out; cheaper than gathering t x slots decoder rows for a handful of rows
         int n = a.firstAt[t];
-        NDArray all = grad.reshape((long) nr * t, width).matMul(in(cur, w.decoder[l].transpose())).reshape(nr, (long) t * features);
+        NDArray all = grad.reshape((long) nr * t, width).matMul(in(cur, w.decoder[l].transpose()))
+            .reshape(nr, (long) t * features); // (rows, t x features)
         NDArray fe = all.get(new NDIndex(":, {}", in(cur, a.flatIndex.get("0:" + n))))
             .mul(in(cur, a.activations.get("0:" + n))); // (rows, n)
         if (prof != null) {

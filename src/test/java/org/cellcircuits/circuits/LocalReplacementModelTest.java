@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.function.UnaryOperator;
 import java.util.stream.IntStream;
+import org.assertj.core.data.Offset;
 import org.cellcircuits.model.ActivationCache;
 import org.cellcircuits.model.ForwardOptions;
 import org.cellcircuits.model.GptNeoX;
@@ -238,7 +239,7 @@ class LocalReplacementModelTest {
                   int full = col < width ? (kept == null ? col : kept[col]) : col - width + nF;
                   assertThat((double) got[col]).as("%s, batch %d, %s columns: row %s, column %d", engine, batch,
                       kept == null ? "all" : "some", targets.get(i), full)
-                      .isCloseTo(expected[full], org.assertj.core.data.Offset.offset(1e-5 * (1 + Math.abs(expected[full]))));
+                      .isCloseTo(expected[full], Offset.offset(1e-5 * (1 + Math.abs(expected[full]))));
                 }
               }
             }
@@ -257,10 +258,10 @@ class LocalReplacementModelTest {
       OutputTarget target = argmaxTarget(cell);
       double none = FeatureAblation.targetWithZeroed(s.model(), s.weights(), cell, target, List.of(), s.manager());
       double original = target.value(cell.lastLogits());
-      assertThat(none).isCloseTo(original, org.assertj.core.data.Offset.offset(1e-4 * Math.max(1, Math.abs(original))));
+      assertThat(none).isCloseTo(original, Offset.offset(1e-4 * Math.max(1, Math.abs(original))));
       double one = FeatureAblation.targetWithZeroed(s.model(), s.weights(), cell, target,
           List.of(cell.featureNode(cell.featureCount() - 1)), s.manager());
-      assertThat(one).isNotCloseTo(original, org.assertj.core.data.Offset.offset(1e-6));
+      assertThat(one).isNotCloseTo(original, Offset.offset(1e-6));
     }
   }
 
