@@ -75,13 +75,17 @@ public final class LocalReplacementModel implements AutoCloseable {
     final int[] firstAt; // (T + 1): features of position p are [firstAt[p], firstAt[p + 1])
     final int slots; // most active features at one position
     final int[] slotOf; // per active feature: pos * slots + its slot
-    final NDArray slotFeatures; // (T, slots) int64
-    final NDArray slotActivations; // (T, slots, 1)
-    NDArray flatIndex; // (n) int64: pos * features + feature, picks the active ones out of a (T, features) product
-    NDArray activations; // (n)
+    private final int features; // the transcoder's
+    private final NDManager manager;
+    // made on first use, in the cell's manager: copying Java arrays into native ones is not free (~1 ms per 100k
+    // entries), and at the default node budget the slot layout is never used
+    private NDArray slotFeatures; // (T, slots) int64
+    private NDArray slotActivations; // (T, slots, 1)
+    private NDArray flatIndex; // (n) int64: pos * features + feature, picks the active ones out of (T, features)
+    private NDArray activations; // (n)
 
-    ActiveFeatures(int[] pos, int[] feature, float[] activation, int[] firstAt, int slots, NDArray slotFeatures,
-        NDArray slotActivations) {
+    ActiveFeatures(int[] pos, int[] feature, float[] activation, int[] firstAt, int slots, int features,
+        NDManager manager) {
       this.slotOf = new int[pos.length];
       for (int k = 0; k < pos.length; k++) {
         slotOf[k] = pos[k] * slots + (k - firstAt[pos[k]]);
@@ -91,12 +95,56 @@ public final class LocalReplacementModel implements AutoCloseable {
       this.activation = activation;
       this.firstAt = firstAt;
       this.slots = slots;
-      this.slotFeatures = slotFeatures;
-      this.slotActivations = slotActivations;
+      this.features = features;
+      this.manager = manager;
     }
 
     int size() {
       return pos.length;
+    }
+
+    /** Slot j of position p: the j-th active feature there; positions with fewer are padded with feature 0. */
+    NDArray slotFeatures() {
+      if (slotFeatures == null) {
+        int t = firstAt.length - 1;
+        long[] ids = new long[t * slots];
+        for (int k = 0; k < pos.length; k++) {
+          ids[slotOf[k]] = feature[k];
+        }
+        slotFeatures = manager.create(ids, new Shape(t, slots));
+      }
+      return slotFeatures;
+    }
+
+    /** The activations in the slot layout, padding at activation 0 (so padding adds nothing). */
+    NDArray slotActivations() {
+      if (slotActivations == null) {
+        int t = firstAt.length - 1;
+        float[] acts = new float[t * slots];
+        for (int k = 0; k < pos.length; k++) {
+          acts[slotOf[k]] = activation[k];
+        }
+        slotActivations = manager.create(acts, new Shape(t, slots, 1));
+      }
+      return slotActivations;
+    }
+
+    NDArray flatIndex() {
+      if (flatIndex == null) {
+        long[] flat = new long[pos.length];
+        for (int k = 0; k < pos.length; k++) {
+          flat[k] = (long) pos[k] * features + feature[k];
+        }
+        flatIndex = manager.create(flat);
+      }
+      return flatIndex;
+    }
+
+    NDArray activations() {
+      if (activations == null) {
+        activations = manager.create(activation);
+      }
+      return activations;
     }
   }
 
@@ -235,37 +283,21 @@ public final class LocalReplacementModel implements AutoCloseable {
     int[] pos = new int[n];
     int[] feature = new int[n];
     float[] act = new float[n];
-    long[] slotFeature = new long[t * slots];
-    float[] slotAct = new float[t * slots];
     int k = 0;
     for (int p = 0; p < t; p++) {
-      int j = 0;
       for (int f = 0; f < s; f++) {
         float v = z[p * s + f];
         if (v > 0) {
           pos[k] = p;
           feature[k] = f;
           act[k] = v;
-          slotFeature[p * slots + j] = f;
-          slotAct[p * slots + j] = v;
           k++;
-          j++;
         }
       }
     }
-    if (n == 0) {
-      return new ActiveFeatures(pos, feature, act, firstAt, 0, null, null);
-    }
-    ActiveFeatures a = new ActiveFeatures(pos, feature, act, firstAt, slots, m.create(slotFeature,
-        new Shape(t, slots)), m.create(slotAct, new Shape(t, slots, 1)));
-    long[] flat = new long[n];
-    for (int i = 0; i < n; i++) {
-      flat[i] = (long) pos[i] * s + feature[i];
-    }
-    a.flatIndex = m.create(flat);
-    a.activations = m.create(act);
-    return a;
+    return new ActiveFeatures(pos, feature, act, firstAt, slots, s, m);
   }
+
 
   public int layers() {
     return layers;
@@ -694,8 +726,8 @@ public final class LocalReplacementModel implements AutoCloseable {
         int n = a.firstAt[t];
         NDArray all = grad.reshape((long) nr * t, width).matMul(in(cur, w.decoder[l].transpose()))
             .reshape(nr, (long) t * features); // (rows, t x features)
-        NDArray fe = all.get(new NDIndex(":, {}", in(cur, a.flatIndex.get("0:" + n))))
-            .mul(in(cur, a.activations.get("0:" + n))); // (rows, n)
+        NDArray fe = all.get(new NDIndex(":, {}", in(cur, a.flatIndex().get("0:" + n))))
+            .mul(in(cur, a.activations().get("0:" + n))); // (rows, n)
         if (prof != null) {
           prof.featureFlops += 2.0 * nr * t * width * features;
           prof.featureFlopsExact += 2.0 * n * width * nr;
@@ -713,10 +745,10 @@ public final class LocalReplacementModel implements AutoCloseable {
         if (n1 == n0) {
           continue;
         }
-        NDArray idx = in(cur, a.slotFeatures.get(p0 + ":" + p1)); // (P, slots)
+        NDArray idx = in(cur, a.slotFeatures().get(p0 + ":" + p1)); // (P, slots)
         NDArray dec = idx.getNDArrayInternal().embedding(idx, w.decoder[l], SparseFormat.DENSE).singletonOrThrow();
         NDArray e = dec.matMul(in(cur, byPos.get(p0 + ":" + p1))) // (P, slots, rows)
-            .mul(in(cur, a.slotActivations.get(p0 + ":" + p1)));
+            .mul(in(cur, a.slotActivations().get(p0 + ":" + p1)));
         long[] sel = new long[n1 - n0];
         for (int k = n0; k < n1; k++) {
           sel[k - n0] = a.slotOf[k] - (long) p0 * a.slots;

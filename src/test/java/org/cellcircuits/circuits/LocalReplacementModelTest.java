@@ -259,9 +259,31 @@ class LocalReplacementModelTest {
       double none = FeatureAblation.targetWithZeroed(s.model(), s.weights(), cell, target, List.of(), s.manager());
       double original = target.value(cell.lastLogits());
       assertThat(none).isCloseTo(original, Offset.offset(1e-4 * Math.max(1, Math.abs(original))));
-      double one = FeatureAblation.targetWithZeroed(s.model(), s.weights(), cell, target,
-          List.of(cell.featureNode(cell.featureCount() - 1)), s.manager());
+      NodeId last = cell.featureNode(cell.featureCount() - 1);
+      NodeId first = cell.featureNode(0);
+      double one = FeatureAblation.targetWithZeroed(s.model(), s.weights(), cell, target, List.of(last), s.manager());
       assertThat(one).isNotCloseTo(original, Offset.offset(1e-6));
+      // zeroing = multiplying the live activations by a 0/1 mask in the transcoders' place, written out here
+      double two = FeatureAblation.targetWithZeroed(s.model(), s.weights(), cell, target, List.of(first, last),
+          s.manager());
+      ForwardOptions o = ForwardOptions.logitsOnly().withLogits(LogitsMode.LAST);
+      for (int l = 0; l < TinyCircuitModels.LAYERS; l++) {
+        float[] keep = new float[T * TinyCircuitModels.FEATURES];
+        java.util.Arrays.fill(keep, 1f);
+        for (NodeId f : List.of(first, last)) {
+          if (f.layer() == l) {
+            keep[f.pos() * TinyCircuitModels.FEATURES + f.feature()] = 0f;
+          }
+        }
+        NDArray mask = s.manager().create(keep, new ai.djl.ndarray.types.Shape(1, T, TinyCircuitModels.FEATURES));
+        Transcoder tc = s.tcs().get(l);
+        NDArray err = cell.errorVectors(l);
+        o = o.replacingMlp(l, x -> tc.decode(tc.encode(x).mul(mask)).add(err));
+      }
+      try (ActivationCache c = s.model().run(s.manager(), TokenBatch.rightPadded(List.of(cell.ids()), 0), o)) {
+        double expected = target.value(c.logits().toFloatArray());
+        assertThat(two).isCloseTo(expected, Offset.offset(1e-4 * Math.max(1, Math.abs(expected))));
+      }
     }
   }
 
