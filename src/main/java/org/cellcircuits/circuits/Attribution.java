@@ -39,6 +39,12 @@ public final class Attribution {
 
   /** The graph of {@code target} on the cell. */
   public static Result build(LocalReplacementModel cell, OutputTarget target, Options options) {
+    return build(cell, target, options, null);
+  }
+
+  /** As {@link #build(LocalReplacementModel, OutputTarget, Options)}, timing its parts into {@code profile}. */
+  static Result build(LocalReplacementModel cell, OutputTarget target, Options options, CircuitProfile profile) {
+    cell.profile(profile);
     int nF = cell.featureCount();
     int cols = cell.columns();
     List<float[]> rows = new ArrayList<>();
@@ -63,12 +69,30 @@ public final class Attribution {
           }
         }
       } else {
+        long clock = System.nanoTime();
         double[] influence = partialInfluence(rows, rowNode, cols);
         int queue = Math.min(options.batchSize() * options.updateInterval(), budget - done);
         pending = topUnvisited(influence, visited, nF, queue);
         // the queue is computed before its rows are used, so its order is free: by (layer, pos) each batch's backward
         // stops at the layer and position of its highest target
         Arrays.sort(pending);
+        if (profile != null) {
+          profile.add(CircuitProfile.Part.INFLUENCE, clock);
+        }
+      }
+      // The rows of the last queue are never ranked on: only their edges from the graph's own features (those visited
+      // so far and this queue's) are ever read, so only those are computed.
+      int[] kept = null;
+      if (done + pending.length >= budget) {
+        kept = new int[done + pending.length];
+        int k = 0;
+        for (int f = 0; f < nF; f++) {
+          if (visited[f]) {
+            kept[k++] = f;
+          }
+        }
+        System.arraycopy(pending, 0, kept, k, pending.length);
+        Arrays.sort(kept);
       }
       for (int start = 0; start < pending.length; start += options.batchSize()) {
         int end = Math.min(pending.length, start + options.batchSize());
@@ -76,7 +100,7 @@ public final class Attribution {
         for (int i = start; i < end; i++) {
           batch.add(cell.featureTarget(pending[i]));
         }
-        LocalReplacementModel.Rows r = cell.rows(batch, target);
+        LocalReplacementModel.Rows r = cell.rows(batch, target, kept);
         for (int i = start; i < end; i++) {
           rows.add(r.edges()[i - start]);
           constants.add(r.constants()[i - start]);
@@ -86,7 +110,12 @@ public final class Attribution {
         done += end - start;
       }
     }
-    return new Result(assemble(cell, target, rows, constants, rowNode, visited), rows.size(), nF);
+    long clock = System.nanoTime();
+    AttributionGraph graph = assemble(cell, target, rows, constants, rowNode, visited);
+    if (profile != null) {
+      profile.add(CircuitProfile.Part.ASSEMBLY, clock);
+    }
+    return new Result(graph, rows.size(), nF);
   }
 
   /**
@@ -158,24 +187,78 @@ public final class Attribution {
 
   /** The {@code n} unvisited features of highest influence, highest first (ties: lower column first). */
   static int[] topUnvisited(double[] influence, boolean[] visited, int nF, int n) {
-    Integer[] order = new Integer[nF];
-    int k = 0;
+    // a bounded min-heap of the best so far (root = the worst of them), so ~nF log n work and no boxing
+    int[] heap = new int[Math.max(0, Math.min(n, nF))];
+    int size = 0;
     for (int f = 0; f < nF; f++) {
-      if (!visited[f]) {
-        order[k++] = f;
+      if (visited[f]) {
+        continue;
+      }
+      if (size < heap.length) {
+        heap[size] = f;
+        int i = size++;
+        while (i > 0 && worse(influence, heap[i], heap[(i - 1) / 2])) {
+          int p = (i - 1) / 2;
+          int tmp = heap[i];
+          heap[i] = heap[p];
+          heap[p] = tmp;
+          i = p;
+        }
+      } else if (size > 0 && worse(influence, heap[0], f)) {
+        heap[0] = f;
+        int i = 0;
+        while (true) {
+          int l = 2 * i + 1;
+          int r = l + 1;
+          int m = i;
+          if (l < size && worse(influence, heap[l], heap[m])) {
+            m = l;
+          }
+          if (r < size && worse(influence, heap[r], heap[m])) {
+            m = r;
+          }
+          if (m == i) {
+            break;
+          }
+          int tmp = heap[i];
+          heap[i] = heap[m];
+          heap[m] = tmp;
+          i = m;
+        }
       }
     }
-    Integer[] cand = Arrays.copyOf(order, k);
-    Arrays.sort(cand, (a, b) -> {
-      int c = Double.compare(influence[b], influence[a]);
-      return c != 0 ? c : Integer.compare(a, b);
-    });
-    int m = Math.min(n, k);
-    int[] out = new int[m];
-    for (int i = 0; i < m; i++) {
-      out[i] = cand[i];
+    // heap-sort the kept ones, best first
+    int[] out = new int[size];
+    for (int k = size - 1; k >= 0; k--) {
+      out[k] = heap[0];
+      heap[0] = heap[--size];
+      int i = 0;
+      while (true) {
+        int l = 2 * i + 1;
+        int r = l + 1;
+        int m = i;
+        if (l < size && worse(influence, heap[l], heap[m])) {
+          m = l;
+        }
+        if (r < size && worse(influence, heap[r], heap[m])) {
+          m = r;
+        }
+        if (m == i) {
+          break;
+        }
+        int tmp = heap[i];
+        heap[i] = heap[m];
+        heap[m] = tmp;
+        i = m;
+      }
     }
     return out;
+  }
+
+  /** Whether feature a ranks below feature b: lower influence, or equal influence and a higher column. */
+  private static boolean worse(double[] influence, int a, int b) {
+    int c = Double.compare(influence[a], influence[b]);
+    return c != 0 ? c < 0 : a > b;
   }
 
   private static AttributionGraph assemble(LocalReplacementModel cell, OutputTarget target, List<float[]> rows,
@@ -213,17 +296,24 @@ public final class Attribution {
     double[] graphConstants = new double[n];
     double[] totals = new double[n];
     Arrays.fill(totals, Double.NaN);
+    int cols = cell.columns();
     for (int i = 0; i < rows.size(); i++) {
       float[] src = rows.get(i);
-      float[] dst = new float[n];
-      for (int f = 0; f < nF; f++) {
-        int g = graphIndexOfFeature[f];
-        if (g >= 0) {
-          dst[g] = src[f];
+      float[] dst;
+      if (src.length == cols) {
+        dst = new float[n];
+        for (int f = 0; f < nF; f++) {
+          int g = graphIndexOfFeature[f];
+          if (g >= 0) {
+            dst[g] = src[f];
+          }
         }
+        // error and token columns keep their order: they follow the features in both layouts
+        System.arraycopy(src, nF, dst, sel, layers * t + t);
+      } else {
+        // a row of the last queue: already laid out as the graph's features, error nodes and tokens
+        dst = Arrays.copyOf(src, n);
       }
-      // error and token columns keep their order: they follow the features in both layouts
-      System.arraycopy(src, nF, dst, sel, layers * t + t);
       int node = rowNode.get(i) < 0 ? n - 1 : graphIndexOfFeature[rowNode.get(i)];
       graphRows[node] = dst;
       graphConstants[node] = constants.get(i);

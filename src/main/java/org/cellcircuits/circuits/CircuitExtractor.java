@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDManager;
 import java.util.ArrayList;
 import java.util.List;
 import org.cellcircuits.model.GptNeoX;
+import org.cellcircuits.model.Precision;
 import org.cellcircuits.model.TokenizedPrompt;
 
 /**
@@ -16,6 +17,7 @@ public final class CircuitExtractor {
   private final ReplacementWeights weights;
   private final CircuitSettings settings;
   private final long seed;
+  private CircuitProfile profile; // null unless a benchmark asks where the time goes
 
   /** @param seed seeds the random features of the ablation check (with the cell id) */
   public CircuitExtractor(GptNeoX model, ReplacementWeights weights, CircuitSettings settings, long seed) {
@@ -23,6 +25,11 @@ public final class CircuitExtractor {
     this.weights = weights;
     this.settings = settings;
     this.seed = seed;
+  }
+
+  /** Times the parts of every later {@link #extract} into {@code p} (null: stop timing). */
+  void profile(CircuitProfile p) {
+    profile = p;
   }
 
   /**
@@ -38,20 +45,38 @@ public final class CircuitExtractor {
               + "it only where the executor has room, see the README's circuits section)", cellId, prompt.length(),
           settings.maxTokens()));
     }
+    CircuitProfile prof = profile;
     try (NDManager m = model.manager().newSubManager();
         LocalReplacementModel cell = LocalReplacementModel.of(model, weights, prompt.ids(), m)) {
+      long clock = prof == null ? 0 : prof.add(CircuitProfile.Part.FORWARD, start);
       OutputTarget out = target.resolve(cell.lastLogits());
-      Attribution.Result r = Attribution.build(cell, out, settings.attribution());
+      Attribution.Result r = Attribution.build(cell, out, settings.attribution(), prof);
       AttributionGraph g = r.graph();
+      if (prof != null) {
+        clock = System.nanoTime();
+      }
       PruneResult pruned = settings.method() == PruneMethod.GREEDY
           ? GraphPruning.greedy(g, settings.greedyK())
           : GraphPruning.prune(g, settings.nodeThreshold(), settings.edgeThreshold());
       GraphScores scores = GraphPruning.scores(g);
+      if (prof != null) {
+        clock = prof.add(CircuitProfile.Part.PRUNING, clock);
+      }
       double[] attribution = TotalEffects.attribution(g);
+      if (prof != null) {
+        clock = prof.add(CircuitProfile.Part.TOTAL_EFFECTS, clock);
+      }
       CellCircuit.Ablation ablation = settings.ablationFeatures() == 0 ? null
           : ablate(cell, out, g, attribution, new java.util.Random(seed ^ cellId.hashCode()), m);
+      if (prof != null) {
+        prof.add(CircuitProfile.Part.ABLATION, clock);
+      }
+      double seconds = (System.nanoTime() - start) / 1e9;
+      if (prof != null) {
+        prof.graphs++;
+      }
       return new CellCircuit(cellId, cellType, prompt, out, g, pruned, scores, attribution, r.rowsComputed(),
-          r.activeFeatures(), ablation, (System.nanoTime() - start) / 1e9);
+          r.activeFeatures(), ablation, seconds);
     } catch (RuntimeException e) {
       if (e.getMessage() != null && e.getMessage().startsWith("cell " + cellId)) {
         throw e;
@@ -84,7 +109,12 @@ public final class CircuitExtractor {
     for (int c : random.ints(0, cell.featureCount()).distinct().limit(Math.min(k, cell.featureCount())).toArray()) {
       drawn.add(cell.featureNode(c));
     }
-    double base = FeatureAblation.targetWithZeroed(model, weights, cell, out, List.of(), m);
+    // With nothing zeroed the replaced model plus its error terms is the original model, whose value on the cell the
+    // frozen forward already read: in fp32 the baseline costs no third forward pass (the two agree to ~1e-6). In
+    // bf16/fp16 the two paths may round apart by as much as a random feature's effect, so there the baseline runs the
+    // same replaced path as the arms. (One pass over a batch of the arms measured slower on CPU than one pass each.)
+    double base = model.precision() == Precision.FP32 ? out.value(cell.lastLogits())
+        : FeatureAblation.targetWithZeroed(model, weights, cell, out, List.of(), m);
     double topValue = FeatureAblation.targetWithZeroed(model, weights, cell, out, top, m);
     double randomValue = FeatureAblation.targetWithZeroed(model, weights, cell, out, drawn, m);
     return new CellCircuit.Ablation(k, base - topValue, base - randomValue);

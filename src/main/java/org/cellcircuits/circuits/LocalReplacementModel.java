@@ -1,7 +1,10 @@
 package org.cellcircuits.circuits;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.ndarray.types.SparseFormat;
@@ -23,7 +26,9 @@ import org.cellcircuits.model.TokenBatch;
  *
  * <p>{@link #rows} computes the incoming edges of a batch of nodes with one backward pass through the frozen
  * attention-only model (a vector-Jacobian product: no path goes through an MLP, since the paths through a transcoder
- * go through its feature nodes), so the cost of a row is one backward, whatever the number of active features.
+ * go through its feature nodes), so the cost of a row is one backward, whatever the number of active features. The
+ * backward carries each row's gradient as a few (position weights x vector) terms while that is cheaper than the
+ * dense (positions x d_model) gradient ({@link Engine}), and computes only the feature edges the caller asks for.
  *
  * <p>Where each MLP reads: with a parallel residual (Pythia) block L's MLP reads {@code ln2(resid_pre_L)}, so it never
  * sees block L's own attention; a sequential block reads {@code ln2(resid_pre_L + attn_out_L)}. Both write into
@@ -44,6 +49,7 @@ public final class LocalReplacementModel implements AutoCloseable {
   private final long[] ids;
   private final NDArray embedRows; // (T, C)
   private final NDArray[] patternT; // (1, H, T, T): key x query
+  private final NDArray[] patternQK; // (H, T, T): query x key
   private final NDArray[] ln1Scale; // (T, 1)
   private final NDArray[] ln2Scale; // (T, 1)
   private final NDArray lnFinalScale; // (T, 1)
@@ -55,6 +61,7 @@ public final class LocalReplacementModel implements AutoCloseable {
   private final float[] lastLogits;
   private final double[] errorNorms;
   private final double[] tokenNorms;
+  private CircuitProfile profile; // null unless a benchmark asks where the time goes
 
   /**
    * One layer's active features, in (pos, feature) order, and the same laid out by position for the edge products:
@@ -67,27 +74,83 @@ public final class LocalReplacementModel implements AutoCloseable {
     final float[] activation;
     final int[] firstAt; // (T + 1): features of position p are [firstAt[p], firstAt[p + 1])
     final int slots; // most active features at one position
-    final NDArray slotFeatures; // (T, slots) int64
-    final NDArray slotActivations; // (T, slots, 1)
+    final int[] slotOf; // per active feature: pos * slots + its slot
+    private final int features; // the transcoder's
+    private final NDManager manager;
+    // made on first use, in the cell's manager: copying Java arrays into native ones is not free (~1 ms per 100k
+    // entries), and at the default node budget the slot layout is never used
+    private NDArray slotFeatures; // (T, slots) int64
+    private NDArray slotActivations; // (T, slots, 1)
+    private NDArray flatIndex; // (n) int64: pos * features + feature, picks the active ones out of (T, features)
+    private NDArray activations; // (n)
 
-    ActiveFeatures(int[] pos, int[] feature, float[] activation, int[] firstAt, int slots, NDArray slotFeatures,
-        NDArray slotActivations) {
+    ActiveFeatures(int[] pos, int[] feature, float[] activation, int[] firstAt, int slots, int features,
+        NDManager manager) {
+      this.slotOf = new int[pos.length];
+      for (int k = 0; k < pos.length; k++) {
+        slotOf[k] = pos[k] * slots + (k - firstAt[pos[k]]);
+      }
       this.pos = pos;
       this.feature = feature;
       this.activation = activation;
       this.firstAt = firstAt;
       this.slots = slots;
-      this.slotFeatures = slotFeatures;
-      this.slotActivations = slotActivations;
+      this.features = features;
+      this.manager = manager;
     }
 
     int size() {
       return pos.length;
     }
+
+    /** Slot j of position p: the j-th active feature there; positions with fewer are padded with feature 0. */
+    NDArray slotFeatures() {
+      if (slotFeatures == null) {
+        int t = firstAt.length - 1;
+        long[] ids = new long[t * slots];
+        for (int k = 0; k < pos.length; k++) {
+          ids[slotOf[k]] = feature[k];
+        }
+        slotFeatures = manager.create(ids, new Shape(t, slots));
+      }
+      return slotFeatures;
+    }
+
+    /** The activations in the slot layout, padding at activation 0 (so padding adds nothing). */
+    NDArray slotActivations() {
+      if (slotActivations == null) {
+        int t = firstAt.length - 1;
+        float[] acts = new float[t * slots];
+        for (int k = 0; k < pos.length; k++) {
+          acts[slotOf[k]] = activation[k];
+        }
+        slotActivations = manager.create(acts, new Shape(t, slots, 1));
+      }
+      return slotActivations;
+    }
+
+    NDArray flatIndex() {
+      if (flatIndex == null) {
+        long[] flat = new long[pos.length];
+        for (int k = 0; k < pos.length; k++) {
+          flat[k] = (long) pos[k] * features + feature[k];
+        }
+        flatIndex = manager.create(flat);
+      }
+      return flatIndex;
+    }
+
+    NDArray activations() {
+      if (activations == null) {
+        activations = manager.create(activation);
+      }
+      return activations;
+    }
   }
 
   private LocalReplacementModel(ReplacementWeights w, NDManager manager, long[] ids, NDArray embedRows,
-      NDArray[] patternT, NDArray[] ln1Scale, NDArray[] ln2Scale, NDArray lnFinalScale, NDArray[] errors,
+      NDArray[] patternT, NDArray[] patternQK, NDArray[] ln1Scale, NDArray[] ln2Scale, NDArray lnFinalScale,
+      NDArray[] errors,
       NDArray[] attnConstant, ActiveFeatures[] active, float[] lastLogits) {
     this.w = w;
     this.manager = manager;
@@ -99,6 +162,7 @@ public final class LocalReplacementModel implements AutoCloseable {
     this.ids = ids.clone();
     this.embedRows = embedRows;
     this.patternT = patternT;
+    this.patternQK = patternQK;
     this.ln1Scale = ln1Scale;
     this.ln2Scale = ln2Scale;
     this.lnFinalScale = lnFinalScale;
@@ -159,6 +223,7 @@ public final class LocalReplacementModel implements AutoCloseable {
         NDArray embedRows = idArray.getNDArrayInternal().embedding(idArray, w.embed, SparseFormat.DENSE)
             .singletonOrThrow(); // (T, C)
         NDArray[] patternT = new NDArray[layers];
+        NDArray[] patternQK = new NDArray[layers];
         NDArray[] s1 = new NDArray[layers];
         NDArray[] s2 = new NDArray[layers];
         NDArray[] errors = new NDArray[layers];
@@ -167,6 +232,7 @@ public final class LocalReplacementModel implements AutoCloseable {
         for (int l = 0; l < layers; l++) {
           NDArray pattern = keepFp32(cache.get(HookNames.attnPattern(l)), m); // (1, H, T, T)
           patternT[l] = pattern.transpose(0, 1, 3, 2).duplicate(); // (1, H, T, T): key x query
+          patternQK[l] = pattern.reshape(w.config.numHeads(), t, t);
           s1[l] = keepFp32(cache.get(HookNames.ln1Scale(l)), m).reshape(t, 1);
           s2[l] = keepFp32(cache.get(HookNames.ln2Scale(l)), m).reshape(t, 1);
           NDArray mlpIn = keepFp32(cache.get(HookNames.ln2Normalized(l)), m).reshape(t, c);
@@ -185,8 +251,8 @@ public final class LocalReplacementModel implements AutoCloseable {
           }
         }
         NDArray sf = keepFp32(cache.get(HookNames.lnFinalScale()), m).reshape(t, 1);
-        return new LocalReplacementModel(w, m, ids, embedRows, patternT, s1, s2, sf, errors, attnConstant, active,
-            lastLogits);
+        return new LocalReplacementModel(w, m, ids, embedRows, patternT, patternQK, s1, s2, sf, errors, attnConstant,
+            active, lastLogits);
       }
     } catch (RuntimeException e) {
       m.close();
@@ -217,30 +283,21 @@ public final class LocalReplacementModel implements AutoCloseable {
     int[] pos = new int[n];
     int[] feature = new int[n];
     float[] act = new float[n];
-    long[] slotFeature = new long[t * slots];
-    float[] slotAct = new float[t * slots];
     int k = 0;
     for (int p = 0; p < t; p++) {
-      int j = 0;
       for (int f = 0; f < s; f++) {
         float v = z[p * s + f];
         if (v > 0) {
           pos[k] = p;
           feature[k] = f;
           act[k] = v;
-          slotFeature[p * slots + j] = f;
-          slotAct[p * slots + j] = v;
           k++;
-          j++;
         }
       }
     }
-    if (n == 0) {
-      return new ActiveFeatures(pos, feature, act, firstAt, 0, null, null);
-    }
-    return new ActiveFeatures(pos, feature, act, firstAt, slots, m.create(slotFeature, new Shape(t, slots)),
-        m.create(slotAct, new Shape(t, slots, 1)));
+    return new ActiveFeatures(pos, feature, act, firstAt, slots, s, m);
   }
+
 
   public int layers() {
     return layers;
@@ -320,6 +377,11 @@ public final class LocalReplacementModel implements AutoCloseable {
     return tokenNorms[pos];
   }
 
+  /** Times the parts of {@link #rows} into {@code p} (null: not timed). */
+  void profile(CircuitProfile p) {
+    profile = p;
+  }
+
   /** Block {@code layer}'s error vectors {@code MLP(x) - transcoder(x)} (T, C), owned by this model. */
   NDArray errorVectors(int layer) {
     return errors[layer];
@@ -331,6 +393,31 @@ public final class LocalReplacementModel implements AutoCloseable {
   }
 
   /**
+   * How {@link #rows} carries a batch's gradients. A row's gradient starts as one vector at one position (its seed)
+   * and, through each frozen attention layer, becomes itself plus one term per head, each term a vector over d_model
+   * times a weight per position: after k layers a sum of (1 + heads)^k such terms. Carried that way ("factored"),
+   * a row costs per term and layer O(d_model^2 + heads x positions^2) instead of the dense gradient's
+   * O(positions x d_model x (d_model + positions)), so the first layers below a seed cost a fraction of a dense
+   * backward. Both forms are exact; {@link Engine#AUTO} switches each group of rows to the dense form when that is
+   * cheaper by operation count. Package-private: tests run each form.
+   */
+  enum Engine {
+    /** Factored while that takes fewer operations than dense, per group of rows and layer; then dense. */
+    AUTO,
+    /** Factored to the end (full-column feature edges still go through a dense form per layer). */
+    FACTORED,
+    /** Dense from the seed on: the (rows, positions, d_model) gradient of a plain backward pass. */
+    DENSE
+  }
+
+  private Engine engine = Engine.AUTO;
+
+  /** Chooses how {@link #rows} carries gradients (tests); {@link Engine#AUTO} unless set. */
+  void engine(Engine e) {
+    engine = e;
+  }
+
+  /**
    * The incoming edges of a batch of nodes.
    *
    * @param targets features active on this cell, or the output (then {@code output} says which)
@@ -338,91 +425,498 @@ public final class LocalReplacementModel implements AutoCloseable {
    * @return per target, its edges over {@link #columns()} and the bias terms that reach it
    */
   public Rows rows(List<RowTarget> targets, OutputTarget output) {
+    return rows(targets, output, null);
+  }
+
+  /**
+   * As {@link #rows(List, OutputTarget)}, with the edges from only some features: those of {@code keptFeatures}
+   * (feature columns, ascending), or every one when null. With a list, a row's edges are laid out as the kept
+   * features in the list's order, then the error nodes, then the tokens (as {@link #columns()} with only those
+   * feature columns); the edges from the other features are not computed, which makes a row's cost nearly
+   * independent of the number of active features.
+   */
+  Rows rows(List<RowTarget> targets, OutputTarget output, int[] keptFeatures) {
     int b = targets.size();
     if (b == 0) {
       return new Rows(new float[0][], new double[0]);
     }
-    int c = width;
+    if (keptFeatures != null) {
+      for (int i = 0; i < keptFeatures.length; i++) {
+        int k = keptFeatures[i];
+        if (k < 0 || k >= featureCount || (i > 0 && k <= keptFeatures[i - 1])) {
+          throw new IllegalArgumentException("kept feature columns must be ascending columns of the "
+              + featureCount + " features; got " + keptFeatures[i] + " at " + i);
+        }
+      }
+    }
     // Only positions up to the latest target's matter (attention is causal), and only blocks below the highest
     // target's: rows are computed on that corner, which the caller makes small by batching targets of similar layer
     // and position.
     int t = 0;
     int top = 0;
-    for (RowTarget r : targets) {
+    List<List<Integer>> byLevel = new ArrayList<>();
+    for (int l = 0; l <= layers; l++) {
+      byLevel.add(new ArrayList<>());
+    }
+    for (int i = 0; i < b; i++) {
+      RowTarget r = targets.get(i);
+      if (r.isOutput()) {
+        if (output == null) {
+          throw new IllegalArgumentException("a row of the output target needs the OutputTarget");
+        }
+      } else {
+        checkTarget(r);
+      }
       t = Math.max(t, r.isOutput() ? positions : r.pos() + 1);
       top = Math.max(top, r.isOutput() ? layers : r.layer());
+      byLevel.get(r.isOutput() ? layers : r.layer()).add(i);
     }
-    double[] constants = new double[b];
-    float[][] rows = new float[b][columns()];
+    int featureWidth = keptFeatures == null ? featureCount : keptFeatures.length;
+    CircuitProfile prof = profile;
+    long clock = prof == null ? 0 : System.nanoTime();
+    float[][] rows = new float[b][featureWidth + layers * positions + positions];
+    if (prof != null) {
+      prof.add(CircuitProfile.Part.COPIES, clock);
+      prof.batches++;
+      prof.rows += b;
+    }
     try (NDManager s = manager.newSubManager()) {
-      // seeds per read level: level l = the MLP input of block l, level `layers` = the final residual
-      float[][] onehot = new float[layers + 1][];
-      float[][] vectors = new float[layers + 1][];
-      for (int i = 0; i < b; i++) {
-        RowTarget r = targets.get(i);
-        NDArray gamma;
-        NDArray scale;
-        int pos;
-        int level;
-        NDArray dir;
-        if (r.isOutput()) {
-          if (output == null) {
-            throw new IllegalArgumentException("a row of the output target needs the OutputTarget");
-          }
-          dir = unembedRow(output.token(), s);
-          if (output.minus() >= 0) {
-            dir = dir.sub(unembedRow(output.minus(), s));
-          }
-          constants[i] += dir.dot(w.lnFinalBeta).getFloat();
-          gamma = w.lnFinalGamma;
-          scale = lnFinalScale;
-          pos = positions - 1;
-          level = layers;
-        } else {
-          checkTarget(r);
-          dir = in(s, w.encoderT[r.layer()].get(r.feature())); // (C)
-          constants[i] += w.encoderBias[r.layer()].getFloat(r.feature()) + dir.dot(w.ln2Beta[r.layer()]).getFloat();
-          gamma = w.ln2Gamma[r.layer()];
-          scale = ln2Scale[r.layer()];
-          pos = r.pos();
-          level = r.layer();
-        }
-        // through the frozen LayerNorm: d/dx of gamma * (x - mean x) * s = s * centre(gamma * dir)
-        NDArray g = dir.mul(gamma);
-        g = g.sub(g.mean()).mul(scale.getFloat(pos, 0));
-        if (onehot[level] == null) {
-          onehot[level] = new float[b * t];
-          vectors[level] = new float[b * c];
-        }
-        onehot[level][i * t + pos] = 1f;
-        System.arraycopy(g.toFloatArray(), 0, vectors[level], i * c, c);
-      }
-      NDArray grad = seed(s, onehot[layers], vectors[layers], b, t); // at resid_post of the last block; null = zero
+      Batch batch = new Batch(rows, new double[b], t, keptFeatures, featureWidth, s.newSubManager(), prof);
+      batch.seed(targets, output, byLevel.get(layers), layers);
       for (int l = Math.min(top, layers - 1); l >= 0; l--) {
+        NDManager next = s.newSubManager();
+        batch.choose(l);
         // 1. the nodes block l's MLP writes into resid_post_l: its features, its error nodes, its decoder bias
-        if (grad != null) {
-          writeEdges(l, grad, t, rows, constants, s);
-        }
+        batch.edges(l);
         // 2. a sequential block's MLP reads after its own attention: seed before going through it
         if (!parallel) {
-          grad = plus(grad, seed(s, onehot[l], vectors[l], b, t));
+          batch.seed(targets, output, byLevel.get(l), l);
         }
         // 3. through the frozen attention of block l (its constant terms: biases and the ln1 beta)
-        if (grad != null) {
-          addTo(constants, grad.mul(upTo(attnConstant[l], t, s)).sum(new int[] {1, 2}));
-          grad = grad.add(attentionBackward(l, grad, t, s));
-        }
+        batch.attention(l);
         // 4. a parallel block's MLP reads resid_pre_l, before its own attention
         if (parallel) {
-          grad = plus(grad, seed(s, onehot[l], vectors[l], b, t));
+          batch.seed(targets, output, byLevel.get(l), l);
         }
+        batch.moveTo(next);
       }
-      float[] tokenEdges = grad.mul(upTo(embedRows, t, s)).sum(new int[] {2}).toFloatArray(); // (B, t)
-      for (int i = 0; i < b; i++) {
-        System.arraycopy(tokenEdges, i * t, rows[i], tokenColumn(0), t);
+      batch.tokens();
+      return new Rows(rows, batch.constants);
+    }
+  }
+
+  /** One batch of rows on its way down the layers: groups of factored rows and one set of dense rows. */
+  private final class Batch {
+    final float[][] rows;
+    final double[] constants;
+    final int t;
+    final int[] kept;
+    final int featureWidth;
+    final CircuitProfile prof;
+    NDManager cur; // holds the gradients and this layer's temporaries; replaced by moveTo
+    final List<Group> groups = new ArrayList<>();
+    int[] denseRows = new int[0];
+    NDArray dense; // (denseRows, t, C) or null
+
+    Batch(float[][] rows, double[] constants, int t, int[] kept, int featureWidth, NDManager cur,
+        CircuitProfile prof) {
+      this.rows = rows;
+      this.constants = constants;
+      this.t = t;
+      this.kept = kept;
+      this.featureWidth = featureWidth;
+      this.cur = cur;
+      this.prof = prof;
+    }
+
+    /** Rows whose gradient is the sum over r of coef[r, i, :] (positions) x vec[r, i, :] (d_model). */
+    private final class Group {
+      int[] rows;
+      NDArray coef; // (R, n, t)
+      NDArray vec; // (R, n, C)
+      int terms;
+    }
+
+    private long tick(CircuitProfile.Part part, long since) {
+      return prof == null ? 0 : prof.add(part, since);
+    }
+
+    private long now() {
+      return prof == null ? 0 : System.nanoTime();
+    }
+
+    /** Seeds the rows read at {@code level} (the MLP input of block level, or the final residual). */
+    void seed(List<RowTarget> targets, OutputTarget output, List<Integer> at, int level) {
+      int n = at.size();
+      if (n == 0) {
+        return;
+      }
+      long clock = now();
+      int c = width;
+      int[] idx = at.stream().mapToInt(Integer::intValue).toArray();
+      int[] pos = new int[n];
+      NDArray dirs;
+      NDArray gamma;
+      NDArray scale;
+      if (level == layers) {
+        NDArray[] each = new NDArray[n];
+        for (int i = 0; i < n; i++) {
+          NDArray dir = unembedRow(output.token(), cur);
+          if (output.minus() >= 0) {
+            dir = dir.sub(unembedRow(output.minus(), cur));
+          }
+          constants[idx[i]] += dir.dot(w.lnFinalBeta).getFloat();
+          each[i] = dir.reshape(1, c);
+          pos[i] = positions - 1;
+        }
+        dirs = n == 1 ? each[0] : NDArrays.concat(new NDList(each), 0);
+        gamma = w.lnFinalGamma;
+        scale = in(cur, lnFinalScale.get(positions - 1 + ":" + positions)).reshape(1, 1).repeat(0, n);
+      } else {
+        long[] features = new long[n];
+        long[] at64 = new long[n];
+        for (int i = 0; i < n; i++) {
+          RowTarget r = targets.get(idx[i]);
+          features[i] = r.feature();
+          pos[i] = r.pos();
+          at64[i] = r.pos();
+        }
+        NDArray f = cur.create(features);
+        dirs = in(cur, w.encoderT[level].get(new NDIndex("{}", f))); // (n, C)
+        float[] bias = in(cur, w.encoderBias[level].get(new NDIndex("{}", f))).add(dirs.matMul(w.ln2Beta[level]))
+            .toFloatArray();
+        for (int i = 0; i < n; i++) {
+          constants[idx[i]] += bias[i];
+        }
+        gamma = w.ln2Gamma[level];
+        scale = in(cur, ln2Scale[level].get(new NDIndex("{}", cur.create(at64)))); // (n, 1)
+      }
+      // through the frozen LayerNorm: d/dx of gamma * (x - mean x) * s = s * centre(gamma * dir)
+      NDArray g = dirs.mul(gamma);
+      g = g.sub(g.mean(new int[] {-1}, true)).mul(scale);
+      float[] onehot = new float[n * t];
+      for (int i = 0; i < n; i++) {
+        onehot[i * t + pos[i]] = 1f;
+      }
+      Group group = new Group();
+      group.rows = idx;
+      group.coef = cur.create(onehot, new Shape(1, n, t));
+      group.vec = g.reshape(1, n, c);
+      group.terms = 1;
+      groups.add(group);
+      clock = tick(CircuitProfile.Part.SEEDS, clock);
+      if (engine == Engine.DENSE) {
+        densify(group);
+        tick(CircuitProfile.Part.ATTENTION, clock);
       }
     }
-    return new Rows(rows, constants);
+
+    /** Turns to the dense form each group that is cheaper dense from block {@code l} down ({@link Engine#AUTO}). */
+    void choose(int l) {
+      if (engine != Engine.AUTO || groups.isEmpty()) {
+        return;
+      }
+      long clock = now();
+      int c = width;
+      int m = kept == null ? 0 : keptOf(l).count;
+      // operations per row and layer: attention, then error / constant / token products, then feature edges
+      double perTerm = 4.0 * c * c + 2.0 * heads * t * t + 6.0 * t * c + (kept == null ? 2.0 * t * c : 2.0 * m * c);
+      double perDenseRow = 2.0 * t * c * (2.0 * c + t) + 6.0 * t * c + (kept == null ? 0 : 2.0 * m * c);
+      for (Group g : new ArrayList<>(groups)) {
+        if (g.terms * perTerm > perDenseRow + 2.0 * t * g.terms * c) {
+          densify(g);
+        }
+      }
+      tick(CircuitProfile.Part.ATTENTION, clock);
+    }
+
+    private void densify(Group g) {
+      // (n, t, R) x (n, R, C): each row's sum of position weights times vectors
+      NDArray d = g.coef.transpose(1, 2, 0).matMul(g.vec.transpose(1, 0, 2));
+      if (dense == null) {
+        dense = d;
+        denseRows = g.rows;
+      } else {
+        dense = dense.concat(d, 0);
+        int[] all = java.util.Arrays.copyOf(denseRows, denseRows.length + g.rows.length);
+        System.arraycopy(g.rows, 0, all, denseRows.length, g.rows.length);
+        denseRows = all;
+      }
+      groups.remove(g);
+    }
+
+    /** Edges from the nodes block {@code l}'s MLP writes (features, error nodes) and its decoder bias term. */
+    void edges(int l) {
+      long clock = now();
+      int c = width;
+      NDArray err = upTo(errors[l], t, cur); // (t, C)
+      NDArray errT = in(cur, err.transpose());
+      boolean tc = w.hasTranscoder(l);
+      for (Group g : groups) {
+        NDArray e = g.vec.matMul(errT).mul(g.coef).sum(new int[] {0}); // (n, t)
+        if (tc) {
+          NDArray bias = g.coef.sum(new int[] {2}).mul(g.vec.matMul(w.decoderBias[l])).sum(new int[] {0}); // (n)
+          addConstants(bias, g.rows);
+        }
+        clock = tick(CircuitProfile.Part.ERROR_TOKEN, clock);
+        put(e, g.rows, featureWidth + l * positions, t);
+        clock = tick(CircuitProfile.Part.COPIES, clock);
+        if (tc && kept != null) {
+          Kept k = keptOf(l);
+          if (k.count > 0) {
+            NDArray pm = g.vec.matMul(k.decoderT); // (R, n, m)
+            NDArray at = g.coef.get(new NDIndex(":, :, {}", k.positions)); // (R, n, m)
+            NDArray fe = pm.mul(at).sum(new int[] {0}).mul(k.activations); // (n, m)
+            if (prof != null) {
+              prof.featureFlops += 2.0 * g.terms * g.rows.length * k.count * (c + 1);
+              prof.featureFlopsExact += 2.0 * g.terms * g.rows.length * k.count * (c + 1);
+              clock = tick(CircuitProfile.Part.FEATURE_EDGES, clock);
+            }
+            put(fe, g.rows, k.start, k.count);
+            clock = tick(CircuitProfile.Part.COPIES, clock);
+          }
+        } else if (tc) {
+          NDArray d = g.coef.transpose(1, 2, 0).matMul(g.vec.transpose(1, 0, 2)); // (n, t, C)
+          clock = denseFeatureEdges(l, d, g.rows, clock);
+        }
+      }
+      if (dense != null) {
+        NDArray e = dense.mul(err).sum(new int[] {2}); // (nd, t)
+        if (tc) {
+          addConstants(dense.sum(new int[] {1}).matMul(w.decoderBias[l]), denseRows);
+        }
+        clock = tick(CircuitProfile.Part.ERROR_TOKEN, clock);
+        put(e, denseRows, featureWidth + l * positions, t);
+        clock = tick(CircuitProfile.Part.COPIES, clock);
+        if (tc && kept != null) {
+          Kept k = keptOf(l);
+          if (k.count > 0) {
+            // edge = a_s * (W_dec,s . grad[pos_s]) at the kept features' positions only
+            NDArray at = dense.get(new NDIndex(":, {}, :", k.positions)); // (nd, m, C)
+            NDArray fe = at.mul(k.decoder).sum(new int[] {2}).mul(k.activations); // (nd, m)
+            if (prof != null) {
+              prof.featureFlops += 2.0 * denseRows.length * k.count * c;
+              prof.featureFlopsExact += 2.0 * denseRows.length * k.count * c;
+              clock = tick(CircuitProfile.Part.FEATURE_EDGES, clock);
+            }
+            put(fe, denseRows, k.start, k.count);
+            tick(CircuitProfile.Part.COPIES, clock);
+          }
+        } else if (tc) {
+          denseFeatureEdges(l, dense, denseRows, clock);
+        }
+      }
+    }
+
+    /**
+     * Edges from every active feature of block {@code l}: per position, its active features' decoder rows times the
+     * rows' gradients there, as one batched product over positions, (P, slots, C) x (P, C, rows), chunked over
+     * positions to bound the decoder rows gathered at once; the real slots are then picked out in column order.
+     */
+    private long denseFeatureEdges(int l, NDArray grad, int[] rowIdx, long clock) {
+      ActiveFeatures a = active[l];
+      if (a.size() == 0 || a.firstAt[t] == 0) {
+        return clock;
+      }
+      int nr = rowIdx.length;
+      int features = w.features(l);
+      if ((long) nr * (features - a.slots) < 5L * a.slots) {
+        // few rows: every feature at every position as one product, (rows x t, C) x (C, features), then the active
+        // ones picked out; cheaper than gathering t x slots decoder rows for a handful of rows
+        int n = a.firstAt[t];
+        NDArray all = grad.reshape((long) nr * t, width).matMul(in(cur, w.decoder[l].transpose()))
+            .reshape(nr, (long) t * features); // (rows, t x features)
+        NDArray fe = all.get(new NDIndex(":, {}", in(cur, a.flatIndex().get("0:" + n))))
+            .mul(in(cur, a.activations().get("0:" + n))); // (rows, n)
+        if (prof != null) {
+          prof.featureFlops += 2.0 * nr * t * width * features;
+          prof.featureFlopsExact += 2.0 * n * width * nr;
+          clock = tick(CircuitProfile.Part.FEATURE_EDGES, clock);
+        }
+        put(fe, rowIdx, featureOffset[l], n);
+        return tick(CircuitProfile.Part.COPIES, clock);
+      }
+      NDArray byPos = grad.transpose(1, 2, 0); // (t, C, rows)
+      int chunk = (int) Math.max(1, Math.min(t, GATHER_FLOATS / ((long) a.slots * Math.max(width, nr))));
+      for (int p0 = 0; p0 < t; p0 += chunk) {
+        int p1 = Math.min(t, p0 + chunk);
+        int n0 = a.firstAt[p0];
+        int n1 = a.firstAt[p1];
+        if (n1 == n0) {
+          continue;
+        }
+        NDArray idx = in(cur, a.slotFeatures().get(p0 + ":" + p1)); // (P, slots)
+        NDArray dec = idx.getNDArrayInternal().embedding(idx, w.decoder[l], SparseFormat.DENSE).singletonOrThrow();
+        NDArray e = dec.matMul(in(cur, byPos.get(p0 + ":" + p1))) // (P, slots, rows)
+            .mul(in(cur, a.slotActivations().get(p0 + ":" + p1)));
+        long[] sel = new long[n1 - n0];
+        for (int k = n0; k < n1; k++) {
+          sel[k - n0] = a.slotOf[k] - (long) p0 * a.slots;
+        }
+        NDArray real = e.reshape((long) (p1 - p0) * a.slots, nr).get(new NDIndex("{}", cur.create(sel))); // (n, rows)
+        NDArray byRow = real.transpose(); // (rows, n)
+        if (prof != null) {
+          prof.featureFlops += 2.0 * (p1 - p0) * a.slots * width * nr;
+          prof.featureFlopsExact += 2.0 * (n1 - n0) * width * nr;
+          clock = tick(CircuitProfile.Part.FEATURE_EDGES, clock);
+        }
+        put(byRow, rowIdx, featureOffset[l] + n0, n1 - n0);
+        clock = tick(CircuitProfile.Part.COPIES, clock);
+      }
+      return clock;
+    }
+
+    /** Through the frozen attention of block {@code l}, with its constant terms (biases and the ln1 beta). */
+    void attention(int l) {
+      long clock = now();
+      int c = width;
+      int hs = c / heads;
+      NDArray constant = upTo(attnConstant[l], t, cur); // (t, C)
+      NDArray constT = in(cur, constant.transpose());
+      NDArray a = t == positions ? patternQK[l] : in(cur, patternQK[l].get(":, 0:" + t + ", 0:" + t)); // (H, t, t)
+      NDArray s1 = in(cur, upTo(ln1Scale[l], t, cur).reshape(t));
+      List<Group> next = new ArrayList<>();
+      for (Group g : groups) {
+        int r = g.terms;
+        int n = g.rows.length;
+        long rn = (long) r * n;
+        addConstants(g.vec.matMul(constT).mul(g.coef).sum(new int[] {0, 2}), g.rows);
+        // a term coef x vec at the attention's output: dz = coef x (vec W_O); head h moves it to the keys as
+        // (coef A_h) x (vec W_O)_h, then through W_V,h and the frozen ln1: (s1 * coef A_h) x centre(gamma (..) W_V,h)
+        NDArray u = g.vec.reshape(rn, c).matMul(w.denseWeight[l]); // (rn, C)
+        NDArray wv = u.reshape(rn, heads, hs).transpose(1, 0, 2).matMul(w.valueByHead[l]); // (H, rn, C)
+        wv = wv.mul(w.ln1Gamma[l]);
+        wv = wv.sub(wv.mean(new int[] {-1}, true));
+        NDArray ch = g.coef.reshape(rn, t).matMul(a).mul(s1); // (H, rn, t)
+        Group h = new Group();
+        h.rows = g.rows;
+        h.terms = r * (1 + heads);
+        h.coef = g.coef.concat(ch.reshape((long) heads * r, n, t), 0);
+        h.vec = g.vec.concat(wv.reshape((long) heads * r, n, c), 0);
+        next.add(h);
+        if (prof != null) {
+          prof.attentionFlops += rn * (4.0 * c * c + 2.0 * heads * t * t);
+        }
+      }
+      groups.clear();
+      groups.addAll(next);
+      if (dense != null) {
+        int nd = denseRows.length;
+        addConstants(dense.mul(constant).sum(new int[] {1, 2}), denseRows);
+        dense = dense.add(attentionBackward(l, dense, t, cur));
+        if (prof != null) {
+          prof.attentionFlops += 2.0 * nd * t * c * (2.0 * c + t);
+        }
+      }
+      tick(CircuitProfile.Part.ATTENTION, clock);
+    }
+
+    /** Edges from the tokens: each row's gradient at the embeddings. */
+    void tokens() {
+      long clock = now();
+      NDArray embed = upTo(embedRows, t, cur); // (t, C)
+      NDArray embedT = in(cur, embed.transpose());
+      for (Group g : groups) {
+        NDArray e = g.vec.matMul(embedT).mul(g.coef).sum(new int[] {0}); // (n, t)
+        clock = tick(CircuitProfile.Part.ERROR_TOKEN, clock);
+        put(e, g.rows, featureWidth + layers * positions, t);
+        clock = tick(CircuitProfile.Part.COPIES, clock);
+      }
+      if (dense != null) {
+        NDArray e = dense.mul(embed).sum(new int[] {2}); // (nd, t)
+        clock = tick(CircuitProfile.Part.ERROR_TOKEN, clock);
+        put(e, denseRows, featureWidth + layers * positions, t);
+        tick(CircuitProfile.Part.COPIES, clock);
+      }
+      cur.close();
+    }
+
+    /** Moves the gradients to {@code next} and frees everything else this layer made. */
+    void moveTo(NDManager next) {
+      for (Group g : groups) {
+        g.coef.attach(next);
+        g.vec.attach(next);
+      }
+      if (dense != null) {
+        dense.attach(next);
+      }
+      cur.close();
+      cur = next;
+    }
+
+    /** Copies (rows, width) values into the rows at columns [start, start + width). */
+    private void put(NDArray values, int[] rowIdx, int start, int widthOut) {
+      float[] v = values.toFloatArray();
+      for (int i = 0; i < rowIdx.length; i++) {
+        System.arraycopy(v, i * widthOut, rows[rowIdx[i]], start, widthOut);
+      }
+    }
+
+    private void addConstants(NDArray values, int[] rowIdx) {
+      float[] v = values.toFloatArray();
+      for (int i = 0; i < rowIdx.length; i++) {
+        constants[rowIdx[i]] += v[i];
+      }
+    }
+
+    private final Kept[] keptByLayer = new Kept[layers];
+
+    /** The kept features of block {@code l} before position t: where they go in a row, where they sit. */
+    Kept keptOf(int l) {
+      if (keptByLayer[l] == null) {
+        int from = featureOffset[l];
+        int lo = lowerBound(kept, from);
+        int hi = lowerBound(kept, featureOffset[l + 1]);
+        ActiveFeatures a = active[l];
+        int m = 0;
+        while (lo + m < hi && a.pos[kept[lo + m] - from] < t) {
+          m++; // kept columns are in (pos, feature) order within the layer
+        }
+        long[] pos = new long[m];
+        long[] feature = new long[m];
+        float[] act = new float[m];
+        for (int i = 0; i < m; i++) {
+          int k = kept[lo + i] - from;
+          pos[i] = a.pos[k];
+          feature[i] = a.feature[k];
+          act[i] = a.activation[k];
+        }
+        Kept k = new Kept();
+        k.start = lo;
+        k.count = m;
+        if (m > 0) {
+          // batch-lifetime arrays: made in the batch's manager, not this layer's
+          NDManager s = cur.getParentManager();
+          k.positions = s.create(pos);
+          k.decoder = in(s, w.decoder[l].get(new NDIndex("{}", s.create(feature)))); // (m, C)
+          k.decoderT = k.decoder.transpose();
+          k.activations = s.create(act);
+        }
+        keptByLayer[l] = k;
+      }
+      return keptByLayer[l];
+    }
+  }
+
+  /** The kept features of one block, for {@link #rows(List, OutputTarget, int[])}. */
+  private static final class Kept {
+    int start; // their first index in a row
+    int count;
+    NDArray positions; // (m) int64
+    NDArray decoder; // (m, C)
+    NDArray decoderT; // (C, m)
+    NDArray activations; // (m)
+  }
+
+  private static int lowerBound(int[] sorted, int key) {
+    int i = java.util.Arrays.binarySearch(sorted, key);
+    if (i < 0) {
+      return -i - 1;
+    }
+    while (i > 0 && sorted[i - 1] == key) {
+      i--;
+    }
+    return i;
   }
 
   private void checkTarget(RowTarget r) {
@@ -444,67 +938,9 @@ public final class LocalReplacementModel implements AutoCloseable {
     return in(s, w.unembed.get(token));
   }
 
-  /** (B, t, C): vector i at (i, its position) for the rows seeded at this level; null when none is. */
-  private NDArray seed(NDManager s, float[] onehot, float[] vectors, int b, int t) {
-    if (onehot == null) {
-      return null;
-    }
-    NDArray oh = s.create(onehot, new Shape(b, t, 1));
-    NDArray v = s.create(vectors, new Shape(b, 1, width));
-    return oh.mul(v);
-  }
-
-  private static NDArray plus(NDArray a, NDArray b) {
-    return a == null ? b : b == null ? a : a.add(b);
-  }
-
   /** The first t positions of a per-position array (dimension 0 for cell arrays), in s; the array itself if all. */
   private NDArray upTo(NDArray x, int t, NDManager s) {
     return t == positions ? x : in(s, x.get("0:" + t));
-  }
-
-  private void writeEdges(int l, NDArray grad, int t, float[][] rows, double[] constants, NDManager s) {
-    int b = rows.length;
-    float[] err = grad.mul(upTo(errors[l], t, s)).sum(new int[] {2}).toFloatArray(); // (B, t)
-    for (int i = 0; i < b; i++) {
-      System.arraycopy(err, i * t, rows[i], errorColumn(l, 0), t);
-    }
-    if (!w.hasTranscoder(l)) {
-      return;
-    }
-    addTo(constants, grad.sum(new int[] {1}).matMul(w.decoderBias[l])); // (B)
-    ActiveFeatures a = active[l];
-    int n = a.size();
-    if (n == 0) {
-      return;
-    }
-    // edge = a_s * (W_dec,s . grad[pos_s]): per position, its active features' decoder rows times the batch's
-    // gradients there, as one batched product over positions: (P, slots, C) x (P, C, B). Chunked over positions to
-    // bound the decoder rows gathered at once.
-    NDArray byPos = grad.transpose(1, 2, 0); // (T, C, B)
-    int chunk = (int) Math.max(1, Math.min(t, GATHER_FLOATS / ((long) a.slots * Math.max(width, b))));
-    for (int p0 = 0; p0 < t; p0 += chunk) {
-      int p1 = Math.min(t, p0 + chunk);
-      if (a.firstAt[p1] == a.firstAt[p0]) {
-        continue;
-      }
-      try (NDManager cs = s.newSubManager()) {
-        NDArray idx = in(cs, a.slotFeatures.get(p0 + ":" + p1)); // (P, slots)
-        NDArray dec = idx.getNDArrayInternal().embedding(idx, w.decoder[l], SparseFormat.DENSE).singletonOrThrow();
-        NDArray e = dec.matMul(in(cs, byPos.get(p0 + ":" + p1))) // (P, slots, B)
-            .mul(in(cs, a.slotActivations.get(p0 + ":" + p1)));
-        float[] v = e.toFloatArray();
-        for (int p = p0; p < p1; p++) {
-          int base = (p - p0) * a.slots * b;
-          for (int j = 0; j < a.firstAt[p + 1] - a.firstAt[p]; j++) {
-            int col = featureColumn(l, a.firstAt[p] + j);
-            for (int i = 0; i < b; i++) {
-              rows[i][col] = v[base + j * b + i];
-            }
-          }
-        }
-      }
-    }
   }
 
   /** The gradient at resid_pre_l of the frozen attention's output, given the gradient at its output (B, T, C). */
@@ -520,13 +956,6 @@ public final class LocalReplacementModel implements AutoCloseable {
     NDArray dxn = dv.transpose(0, 2, 1, 3).reshape(b, t, c).matMul(w.valueWeight[l]); // (B, T, C)
     NDArray g = dxn.mul(w.ln1Gamma[l]);
     return g.sub(g.mean(new int[] {-1}, true)).mul(upTo(ln1Scale[l], t, s)); // frozen ln1: s * centre(gamma * g)
-  }
-
-  private static void addTo(double[] acc, NDArray values) {
-    float[] v = values.toFloatArray();
-    for (int i = 0; i < acc.length; i++) {
-      acc[i] += v[i];
-    }
   }
 
   /**

@@ -21,6 +21,7 @@ import org.cellcircuits.transcoder.TranscoderKind;
  * <p>Layouts, with C = d_model, H heads of size hs, V vocabulary, S transcoder features:
  * <pre>
  *   valueWeight[L]   (C, C)   v = x W^T + b, heads side by side in the output (GPT-NeoX's fused QKV, value rows)
+ *   valueByHead[L]   (H, hs, C) the same, one (hs, C) block per head
  *   denseWeight[L]   (C, C)   attn_out = z W^T + b
  *   headConstant[L]  (H, C)   what head h adds to attn_out per unit of attention row mass when its input is only the
  *                             LayerNorm bias: W_dense[:, h] (W_V,h beta_1 + b_V,h)
@@ -41,6 +42,7 @@ public final class ReplacementWeights implements AutoCloseable {
   final NDArray[] ln2Beta;
   final NDArray[] valueWeight;
   final NDArray[] denseWeight;
+  final NDArray[] valueByHead; // (H, hs, C): valueWeight's rows per head
   final NDArray[] denseBias; // (C), zeros when the model has no attention bias
   final NDArray[] headConstant;
   final NDArray[] encoderT;
@@ -76,6 +78,7 @@ public final class ReplacementWeights implements AutoCloseable {
       ln2Beta = new NDArray[layers];
       valueWeight = new NDArray[layers];
       denseWeight = new NDArray[layers];
+      valueByHead = new NDArray[layers];
       denseBias = new NDArray[layers];
       headConstant = new NDArray[layers];
       encoderT = new NDArray[layers];
@@ -104,6 +107,7 @@ public final class ReplacementWeights implements AutoCloseable {
           }
         }
         valueWeight[l] = manager.create(wv, new Shape(c, c));
+        valueByHead[l] = valueWeight[l].reshape(h, hs, c);
         denseWeight[l] = copy(p.get(pre + "attention.dense.weight"));
         NDArray db = p.get(pre + "attention.dense.bias");
         denseBias[l] = db == null ? manager.zeros(new Shape(c)) : copy(db);

@@ -100,6 +100,28 @@ class AttributionTest {
     }
   }
 
+  /** The ranking: highest influence first, ties to the lower column, visited features skipped, at most n. */
+  @Test
+  void topUnvisitedRanksByInfluenceThenColumn() {
+    java.util.Random r = new java.util.Random(3);
+    for (int trial = 0; trial < 50; trial++) {
+      int nF = 1 + r.nextInt(300);
+      double[] influence = new double[nF + 7];
+      boolean[] visited = new boolean[nF];
+      for (int f = 0; f < nF; f++) {
+        influence[f] = r.nextInt(20) / 4.0; // many ties
+        visited[f] = r.nextInt(5) == 0;
+      }
+      int n = r.nextInt(nF + 3);
+      List<Integer> expected = IntStream.range(0, nF).filter(f -> !visited[f]).boxed()
+          .sorted((a, b) -> influence[a] != influence[b] ? Double.compare(influence[b], influence[a])
+              : Integer.compare(a, b))
+          .limit(n).toList();
+      assertThat(Attribution.topUnvisited(influence, visited, nF, n)).as("trial %d", trial)
+          .containsExactly(expected.stream().mapToInt(Integer::intValue).toArray());
+    }
+  }
+
   @Test
   void badOptionsNameTheirKey() {
     assertThatThrownBy(() -> new Attribution.Options(0, 1, 1)).hasMessageContaining("circuits.max-feature-nodes");

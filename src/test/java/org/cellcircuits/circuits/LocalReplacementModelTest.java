@@ -9,6 +9,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.function.UnaryOperator;
+import java.util.stream.IntStream;
+import org.assertj.core.data.Offset;
 import org.cellcircuits.model.ActivationCache;
 import org.cellcircuits.model.ForwardOptions;
 import org.cellcircuits.model.GptNeoX;
@@ -189,6 +191,93 @@ class LocalReplacementModelTest {
             derivative, expected).isLessThanOrEqualTo(1e-2 * Math.max(1, Math.abs(expected)));
       }
       original.close();
+    }
+  }
+
+  /**
+   * The rows do not depend on how they are computed: each engine (gradients factored into terms, dense, or chosen by
+   * cost), any batch size, all feature columns or some, give every row the edges of that row computed alone and
+   * dense (which the intervention test below checks edge by edge).
+   */
+  @ParameterizedTest(name = "parallel residual = {0}")
+  @ValueSource(booleans = {true, false})
+  void everyEngineBatchAndColumnChoiceGivesTheSameRows(boolean parallel) {
+    try (Setup s = setup(parallel)) {
+      LocalReplacementModel cell = s.cell();
+      OutputTarget target = argmaxTarget(cell);
+      int nF = cell.featureCount();
+      int[] some = IntStream.range(0, nF).filter(i -> i % 3 == 1).toArray();
+      List<RowTarget> all = new ArrayList<>();
+      all.add(RowTarget.output());
+      for (int f = 0; f < nF; f++) {
+        all.add(cell.featureTarget(f));
+      }
+      cell.engine(LocalReplacementModel.Engine.DENSE);
+      float[][] alone = new float[all.size()][];
+      for (int i = 0; i < all.size(); i++) {
+        alone[i] = cell.rows(List.of(all.get(i)), target).edges()[0];
+      }
+      for (LocalReplacementModel.Engine engine : LocalReplacementModel.Engine.values()) {
+        cell.engine(engine);
+        for (int batch : new int[] {1, 5, 64}) {
+          for (int[] kept : java.util.Arrays.asList(null, some)) {
+            for (int from = 0; from < all.size(); from += batch) {
+              List<RowTarget> targets = all.subList(from, Math.min(all.size(), from + batch));
+              LocalReplacementModel.Rows rows = cell.rows(targets, target, kept);
+              for (int i = 0; i < targets.size(); i++) {
+                float[] expected = alone[from + i];
+                float[] got = rows.edges()[i];
+                int width = kept == null ? nF : kept.length;
+                assertThat(got).hasSize(width + cell.columns() - nF);
+                for (int col = 0; col < got.length; col++) {
+                  int full = col < width ? (kept == null ? col : kept[col]) : col - width + nF;
+                  assertThat((double) got[col]).as("%s, batch %d, %s columns: row %s, column %d", engine, batch,
+                      kept == null ? "all" : "some", targets.get(i), full)
+                      .isCloseTo(expected[full], Offset.offset(1e-5 * (1 + Math.abs(expected[full]))));
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+
+  /** With nothing zeroed, the ablation check's replaced model reads the original model's value of the target. */
+  @ParameterizedTest(name = "parallel residual = {0}")
+  @ValueSource(booleans = {true, false})
+  void ablationWithNothingZeroedReadsTheOriginalTarget(boolean parallel) {
+    try (Setup s = setup(parallel)) {
+      LocalReplacementModel cell = s.cell();
+      OutputTarget target = argmaxTarget(cell);
+      double none = FeatureAblation.targetWithZeroed(s.model(), s.weights(), cell, target, List.of(), s.manager());
+      double original = target.value(cell.lastLogits());
+      assertThat(none).isCloseTo(original, Offset.offset(1e-4 * Math.max(1, Math.abs(original))));
+      NodeId last = cell.featureNode(cell.featureCount() - 1);
+      NodeId first = cell.featureNode(0);
+      double one = FeatureAblation.targetWithZeroed(s.model(), s.weights(), cell, target, List.of(last), s.manager());
+      assertThat(one).isNotCloseTo(original, Offset.offset(1e-6));
+      // zeroing = multiplying the live activations by a 0/1 mask in the transcoders' place, written out here
+      double two = FeatureAblation.targetWithZeroed(s.model(), s.weights(), cell, target, List.of(first, last),
+          s.manager());
+      ForwardOptions o = ForwardOptions.logitsOnly().withLogits(LogitsMode.LAST);
+      for (int l = 0; l < TinyCircuitModels.LAYERS; l++) {
+        float[] keep = new float[T * TinyCircuitModels.FEATURES];
+        java.util.Arrays.fill(keep, 1f);
+        for (NodeId f : List.of(first, last)) {
+          if (f.layer() == l) {
+            keep[f.pos() * TinyCircuitModels.FEATURES + f.feature()] = 0f;
+          }
+        }
+        NDArray mask = s.manager().create(keep, new ai.djl.ndarray.types.Shape(1, T, TinyCircuitModels.FEATURES));
+        Transcoder tc = s.tcs().get(l);
+        NDArray err = cell.errorVectors(l);
+        o = o.replacingMlp(l, x -> tc.decode(tc.encode(x).mul(mask)).add(err));
+      }
+      try (ActivationCache c = s.model().run(s.manager(), TokenBatch.rightPadded(List.of(cell.ids()), 0), o)) {
+        double expected = target.value(c.logits().toFloatArray());
+        assertThat(two).isCloseTo(expected, Offset.offset(1e-4 * Math.max(1, Math.abs(expected))));
+      }
     }
   }
 
