@@ -8,6 +8,7 @@ import ai.djl.ndarray.NDManager;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.IntStream;
 import org.cellcircuits.model.GptNeoX;
 import org.cellcircuits.transcoder.Transcoder;
 import org.junit.jupiter.api.Test;
