@@ -206,25 +206,7 @@ public final class Attribution {
         }
       } else if (size > 0 && worse(influence, heap[0], f)) {
         heap[0] = f;
-        int i = 0;
-        while (true) {
-          int l = 2 * i + 1;
-          int r = l + 1;
-          int m = i;
-          if (l < size && worse(influence, heap[l], heap[m])) {
-            m = l;
-          }
-          if (r < size && worse(influence, heap[r], heap[m])) {
-            m = r;
-          }
-          if (m == i) {
-            break;
-          }
-          int tmp = heap[i];
-          heap[i] = heap[m];
-          heap[m] = tmp;
-          i = m;
-        }
+        siftDown(heap, size, influence);
       }
     }
     // heap-sort the kept ones, best first
@@ -232,27 +214,32 @@ public final class Attribution {
     for (int k = size - 1; k >= 0; k--) {
       out[k] = heap[0];
       heap[0] = heap[--size];
-      int i = 0;
-      while (true) {
-        int l = 2 * i + 1;
-        int r = l + 1;
-        int m = i;
-        if (l < size && worse(influence, heap[l], heap[m])) {
-          m = l;
-        }
-        if (r < size && worse(influence, heap[r], heap[m])) {
-          m = r;
-        }
-        if (m == i) {
-          break;
-        }
-        int tmp = heap[i];
-        heap[i] = heap[m];
-        heap[m] = tmp;
-        i = m;
-      }
+      siftDown(heap, size, influence);
     }
     return out;
+  }
+
+  /** Restores the min-heap order of {@code heap[0, size)} after its root was replaced. */
+  private static void siftDown(int[] heap, int size, double[] influence) {
+    int i = 0;
+    while (true) {
+      int l = 2 * i + 1;
+      int r = l + 1;
+      int m = i;
+      if (l < size && worse(influence, heap[l], heap[m])) {
+        m = l;
+      }
+      if (r < size && worse(influence, heap[r], heap[m])) {
+        m = r;
+      }
+      if (m == i) {
+        return;
+      }
+      int tmp = heap[i];
+      heap[i] = heap[m];
+      heap[m] = tmp;
+      i = m;
+    }
   }
 
   /** Whether feature a ranks below feature b: lower influence, or equal influence and a higher column. */
