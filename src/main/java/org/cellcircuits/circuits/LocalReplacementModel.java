@@ -260,8 +260,12 @@ public final class LocalReplacementModel implements AutoCloseable {
     }
   }
 
+  /**
+   * An fp32 copy of a cached activation owned by {@code m}, which outlives the cache. An fp32 array is cloned: DJL's
+   * {@code toType(FLOAT32, true)} of an fp32 array is a new handle on the same memory (see ReplacementWeights.copy).
+   */
   private static NDArray keepFp32(NDArray a, NDManager m) {
-    NDArray out = a.toType(DataType.FLOAT32, true);
+    NDArray out = a.getDataType() == DataType.FLOAT32 ? a.duplicate() : a.toType(DataType.FLOAT32, true);
     out.attach(m);
     return out;
   }
