@@ -51,9 +51,7 @@ public final class FeatureAblation {
         NDArray err = cell.errorVectors(l);
         int layer = l;
         o = o.replacingMlp(l, x -> {
-          NDArray enc = w.encoderT[layer].transpose();
-          enc.attach(x.getManager());
-          NDArray z = x.matMul(enc).add(w.encoderBias[layer]).maximum(0f); // (1, T, S)
+          NDArray z = x.matMul(w.encoder[layer]).add(w.encoderBias[layer]).maximum(0f); // (1, T, S)
           if (keep != null) {
             z = z.mul(keep);
           }

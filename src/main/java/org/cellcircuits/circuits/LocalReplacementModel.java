@@ -241,7 +241,7 @@ public final class LocalReplacementModel implements AutoCloseable {
           NDArray rowMass = pattern.sum(new int[] {3}).reshape(w.config.numHeads(), t).transpose(); // (T, H)
           attnConstant[l] = rowMass.matMul(w.headConstant[l]).add(w.denseBias[l]); // (T, C)
           if (w.hasTranscoder(l)) {
-            NDArray z = mlpIn.matMul(in(m, w.encoderT[l].transpose())).add(w.encoderBias[l]).maximum(0f); // (T, S)
+            NDArray z = mlpIn.matMul(w.encoder[l]).add(w.encoderBias[l]).maximum(0f); // (T, S)
             NDArray recon = z.matMul(w.decoder[l]).add(w.decoderBias[l]); // (T, C)
             errors[l] = mlpOut.sub(recon);
             active[l] = activeFeatures(z.toFloatArray(), t, w.features(l), m);
@@ -586,7 +586,7 @@ public final class LocalReplacementModel implements AutoCloseable {
           at64[i] = r.pos();
         }
         NDArray f = cur.create(features);
-        dirs = in(cur, w.encoderT[level].get(new NDIndex("{}", f))); // (n, C)
+        dirs = in(cur, w.encoder[level].transpose()).get(new NDIndex("{}", f)); // (n, C)
         float[] bias = in(cur, w.encoderBias[level].get(new NDIndex("{}", f))).add(dirs.matMul(w.ln2Beta[level]))
             .toFloatArray();
         for (int i = 0; i < n; i++) {

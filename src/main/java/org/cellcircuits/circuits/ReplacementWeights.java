@@ -25,8 +25,13 @@ import org.cellcircuits.transcoder.TranscoderKind;
  *   denseWeight[L]   (C, C)   attn_out = z W^T + b
  *   headConstant[L]  (H, C)   what head h adds to attn_out per unit of attention row mass when its input is only the
  *                             LayerNorm bias: W_dense[:, h] (W_V,h beta_1 + b_V,h)
- *   encoderT[L]      (S, C)   W_enc transposed, so a feature's encoder direction is one row
+ *   encoder[L]       (C, S)   W_enc: feature f's encoder direction is column f
  *   decoder[L]       (S, C)   W_dec
+ * </pre>
+ * A loaded transcoder's encoder and decoder (folded, fp32, on the model's device) are used in place, not copied: at
+ * Pythia-410m's size they are ~270 MB a layer at 32x. Their transcoder must stay open while these weights are used
+ * (the executor's transcoders do); any other is copied.
+ * <pre>
  * </pre>
  * A block without a transcoder has none ({@link #hasTranscoder}): its whole MLP output becomes error nodes.
  */
@@ -45,7 +50,7 @@ public final class ReplacementWeights implements AutoCloseable {
   final NDArray[] valueByHead; // (H, hs, C): valueWeight's rows per head
   final NDArray[] denseBias; // (C), zeros when the model has no attention bias
   final NDArray[] headConstant;
-  final NDArray[] encoderT;
+  final NDArray[] encoder;
   final NDArray[] encoderBias;
   final NDArray[] decoder;
   final NDArray[] decoderBias;
@@ -81,7 +86,7 @@ public final class ReplacementWeights implements AutoCloseable {
       valueByHead = new NDArray[layers];
       denseBias = new NDArray[layers];
       headConstant = new NDArray[layers];
-      encoderT = new NDArray[layers];
+      encoder = new NDArray[layers];
       encoderBias = new NDArray[layers];
       decoder = new NDArray[layers];
       decoderBias = new NDArray[layers];
@@ -124,9 +129,10 @@ public final class ReplacementWeights implements AutoCloseable {
         if (tc != null) {
           Transcoder folded = tc.scaling().folded() ? tc : tc.folded();
           try {
-            encoderT[l] = copy(folded.weight("W_enc")).transpose().duplicate();
+            boolean share = folded == tc && tc.device().equals(manager.getDevice());
+            encoder[l] = shareOrCopy(folded.weight("W_enc"), share);
             encoderBias[l] = copy(folded.weight("b_enc"));
-            decoder[l] = copy(folded.weight("W_dec"));
+            decoder[l] = shareOrCopy(folded.weight("W_dec"), share);
             decoderBias[l] = copy(folded.weight("b_dec"));
             features[l] = tc.config().dSae();
           } finally {
@@ -158,6 +164,11 @@ public final class ReplacementWeights implements AutoCloseable {
     }
   }
 
+  /** {@code a} itself when it may be shared (fp32, its owner outlives these weights), else a copy. */
+  private NDArray shareOrCopy(NDArray a, boolean share) {
+    return share && a.getDataType() == DataType.FLOAT32 ? a : copy(a);
+  }
+
   private NDArray copy(NDArray a) {
     // A fresh fp32 copy on the model's device, owned by this manager: the model's own arrays are never shared.
     // toType(FLOAT32, true) of an array that is fp32 already returns a new handle on the same memory (DJL's
@@ -173,7 +184,7 @@ public final class ReplacementWeights implements AutoCloseable {
   }
 
   public boolean hasTranscoder(int layer) {
-    return encoderT[layer] != null;
+    return encoder[layer] != null;
   }
 
   /** Features of the layer's transcoder, 0 for a block without one. */

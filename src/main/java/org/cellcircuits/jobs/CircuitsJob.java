@@ -295,7 +295,7 @@ public final class CircuitsJob {
     }
   }
 
-  /** The replacement weights cut once per executor JVM for each (model, transcoder set). */
+  /** The replacement weights cut once per executor JVM for each loaded (model, transcoder set). */
   private static final Map<String, ReplacementWeights> WEIGHTS = new ConcurrentHashMap<>();
 
   /** The work of one task. */
@@ -330,8 +330,11 @@ public final class CircuitsJob {
       Device device = loaded.model().device();
       SortedMap<Integer, Transcoder> transcoders = new TreeMap<>();
       folders.forEach((layer, folder) -> transcoders.put(layer, ExecutorTranscoders.get(folder, device, hadoop)));
-      String key = loaded.folder() + "|" + device + "|" + folders;
-      ReplacementWeights weights = WEIGHTS.computeIfAbsent(key, k -> new ReplacementWeights(loaded.model(),
+      // keyed by the very model and transcoders (the weights use their arrays in place), so weights cut from ones a
+      // test has since closed and reloaded are never handed out
+      StringBuilder key = new StringBuilder(loaded.folder() + "|" + device + "|" + System.identityHashCode(loaded.model()));
+      transcoders.forEach((layer, t) -> key.append('|').append(layer).append(':').append(System.identityHashCode(t)));
+      ReplacementWeights weights = WEIGHTS.computeIfAbsent(key.toString(), k -> new ReplacementWeights(loaded.model(),
           transcoders));
       CircuitExtractor extractor = new CircuitExtractor(loaded.model(), weights, params.settings(),
           params.randomSeed());
