@@ -110,11 +110,19 @@ class CellCircuitsTest {
     @Override
     public StageResult write(StageContext ctx, String attemptDir) {
       String record = finished.toString(); // a String: the task closure is serialized
+      String started = record + ".started";
       new org.apache.spark.api.java.JavaSparkContext(ctx.spark().sparkContext())
           .parallelize(List.of(0, 1), 2).foreach(task -> {
             if (task == 0) {
+              // fail only once the other task runs: on a busy machine it may not have started yet, and a job aborted
+              // before it starts never runs it, which is not the case this test is about
+              long deadline = System.nanoTime() + 30_000_000_000L;
+              while (!Files.exists(Path.of(started)) && System.nanoTime() < deadline) {
+                Thread.sleep(10);
+              }
               throw new IllegalStateException("task 0 fails");
             }
+            Files.writeString(Path.of(started), "running");
             Thread.sleep(LATE_TASK_MILLIS);
             Files.writeString(Path.of(record), "done");
           });
