@@ -325,19 +325,6 @@ public final class LocalReplacementModel implements AutoCloseable {
     return featureCount + layers * positions + positions;
   }
 
-  /** Column of the i-th active feature of {@code layer}. */
-  public int featureColumn(int layer, int i) {
-    return featureOffset[layer] + i;
-  }
-
-  public int errorColumn(int layer, int pos) {
-    return featureCount + layer * positions + pos;
-  }
-
-  public int tokenColumn(int pos) {
-    return featureCount + layers * positions + pos;
-  }
-
   /** The feature node of a feature column. */
   public NodeId featureNode(int column) {
     int l = layerOfColumn(column);
@@ -366,11 +353,6 @@ public final class LocalReplacementModel implements AutoCloseable {
       l++;
     }
     return l;
-  }
-
-  /** Active features of one layer. */
-  public int activeCount(int layer) {
-    return active[layer].size();
   }
 
   public double errorNorm(int layer, int pos) {

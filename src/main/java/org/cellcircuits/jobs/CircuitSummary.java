@@ -62,10 +62,11 @@ final class CircuitSummary {
         "total_influence"};
     Dataset<Row> both = genes.selectExpr(columns).unionByName(features.selectExpr(columns));
     Dataset<Row> joined = both.join(perType, both.col("cell_type").eqNullSafe(perType.col("t_cell_type")));
-    var geneOrder = Window.partitionBy(col("cell_type"), col("kind"))
+    // genes by total attribution, features by how many circuits keep them; ties as written
+    var order = Window.partitionBy(col("cell_type"), col("kind"))
         .orderBy(when(col("kind").equalTo("gene"), col("total_attribution")).otherwise(col("cells").cast("double")).desc(),
             col("total_attribution").desc(), col("gene").asc(), col("layer").asc(), col("feature").asc());
-    return joined.withColumn("rank", row_number().over(geneOrder))
+    return joined.withColumn("rank", row_number().over(order))
         .withColumn("share", col("cells").divide(col("cells_of_type")))
         .withColumn("mean_attribution", col("total_attribution").divide(col("cells_of_type")))
         .withColumn("mean_influence", col("total_influence").divide(col("cells_of_type")))
