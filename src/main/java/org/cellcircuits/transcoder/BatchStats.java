@@ -12,11 +12,16 @@ import java.util.Arrays;
  * @param sse        sum over rows of ||t - y_hat||^2
  * @param l1Sum      sum over rows of sum_i z_i ||W_dec,i|| (the penalty before lambda)
  * @param l0Sum      sum over rows of the number of active (z &gt; 0) features
+ * @param penaltySum sum over rows of the sparsity penalty before its coefficient: l1Sum for relu, the L0 count for
+ *                   jumprelu, 0 for topk and batchtopk
+ * @param auxSum     sum over rows of the auxiliary loss, coefficient included (AuxK for topk and batchtopk, else 0)
+ * @param thresholdSum   batchtopk: sum over the batches combined here of each one's smallest surviving activation
+ * @param thresholdCount batchtopk: how many batches that sum holds (0 for other activations)
  * @param targetMean per-dimension mean of the target (d_out)
  * @param targetM2   sum over rows of ||t - targetMean||^2
  */
-public record BatchStats(long tokens, double sse, double l1Sum, double l0Sum, double[] targetMean, double targetM2)
-        implements Serializable {
+public record BatchStats(long tokens, double sse, double l1Sum, double l0Sum, double penaltySum, double auxSum,
+        double thresholdSum, long thresholdCount, double[] targetMean, double targetM2) implements Serializable {
 
     private static final long serialVersionUID = 1L;
 
@@ -46,7 +51,8 @@ public record BatchStats(long tokens, double sse, double l1Sum, double l0Sum, do
             deltaSq += delta * delta;
         }
         double m2 = targetM2 + o.targetM2 + deltaSq * ((double) tokens * o.tokens / n);
-        return new BatchStats(n, sse + o.sse, l1Sum + o.l1Sum, l0Sum + o.l0Sum, mean, m2);
+        return new BatchStats(n, sse + o.sse, l1Sum + o.l1Sum, l0Sum + o.l0Sum, penaltySum + o.penaltySum,
+                auxSum + o.auxSum, thresholdSum + o.thresholdSum, thresholdCount + o.thresholdCount, mean, m2);
     }
 
     @Override
@@ -69,9 +75,14 @@ public record BatchStats(long tokens, double sse, double l1Sum, double l0Sum, do
         return l0Sum / tokens;
     }
 
-    /** mse + lambda l1: the loss that was minimised. */
-    public double loss(double l1Coefficient) {
-        return mse() + l1Coefficient * l1();
+    /** mse + coefficient x penalty + auxiliary loss, per token: the loss that was minimised. */
+    public double loss(double sparsityCoefficient) {
+        return mse() + sparsityCoefficient * penaltySum / tokens + auxSum / tokens;
+    }
+
+    /** batchtopk: the mean of the batches' smallest surviving activations, or NaN when none was recorded. */
+    public double thresholdObservation() {
+        return thresholdCount > 0 ? thresholdSum / thresholdCount : Double.NaN;
     }
 
     /** 1 - sum ||t - y_hat||^2 / sum ||t - mean t||^2; NaN when the target does not vary. */
@@ -82,7 +93,9 @@ public record BatchStats(long tokens, double sse, double l1Sum, double l0Sum, do
     @Override
     public boolean equals(Object o) {
         return o instanceof BatchStats b && tokens == b.tokens && sse == b.sse && l1Sum == b.l1Sum
-                && l0Sum == b.l0Sum && targetM2 == b.targetM2 && Arrays.equals(targetMean, b.targetMean);
+                && l0Sum == b.l0Sum && penaltySum == b.penaltySum && auxSum == b.auxSum
+                && thresholdSum == b.thresholdSum && thresholdCount == b.thresholdCount && targetM2 == b.targetM2
+                && Arrays.equals(targetMean, b.targetMean);
     }
 
     @Override

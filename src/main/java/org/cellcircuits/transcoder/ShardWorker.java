@@ -46,7 +46,7 @@ final class ShardWorker {
     }
     TranscoderTrainingJob.useTaskCores(device(params));
     TranscoderTrainer replica = replica(c, scaling, worker, params);
-    replica.syncTo(input.step(), input.weights());
+    replica.syncTo(input.step(), input.weights(), input.deadFeatures());
     for (int s = worker; s < params.shards(); s += params.workers()) {
       Stream stream = stream(plan, params, microRows, s, input.positions()[s], conf);
       for (int k = 0; k < params.microBatchesPerSync(); k++) {

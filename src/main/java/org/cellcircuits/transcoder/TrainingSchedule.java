@@ -8,7 +8,8 @@ package org.cellcircuits.transcoder;
  *       1/W to 1 over W-1 iterations, {@code sae_lens/training/optim.py}) gives, so step 0 already moves.</li>
  *   <li>then {@code lr} until the last D steps, where it goes to {@code lr-end} along a line or a half cosine,
  *       reaching {@code lr-end} exactly at the last step.</li>
- *   <li>lambda warm-up: {@code lambda * (s+1) / W1} for s &lt; W1, as SAELens's {@code CoefficientScheduler}.</li>
+ *   <li>sparsity warm-up (L1 lambda for relu, L0 coefficient for jumprelu): {@code lambda * (s+1) / W1} for
+ *       s &lt; W1, as SAELens's {@code CoefficientScheduler}.</li>
  * </ul>
  */
 public final class TrainingSchedule {
@@ -31,12 +32,13 @@ public final class TrainingSchedule {
         return c.lr();
     }
 
-    public static double l1Coefficient(TranscoderConfig c, long step) {
+    /** The sparsity coefficient of a step: {@link TranscoderConfig#sparsityCoefficient()} after its warm-up. */
+    public static double sparsityCoefficient(TranscoderConfig c, long step) {
         checkStep(c, step);
         if (step < c.l1WarmUpSteps()) {
-            return c.l1Coefficient() * (step + 1) / c.l1WarmUpSteps();
+            return c.sparsityCoefficient() * (step + 1) / c.l1WarmUpSteps();
         }
-        return c.l1Coefficient();
+        return c.sparsityCoefficient();
     }
 
     private static void checkStep(TranscoderConfig c, long step) {

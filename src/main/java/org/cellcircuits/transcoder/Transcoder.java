@@ -28,29 +28,37 @@ import org.cellcircuits.model.MlpReplacement;
  * activations and those to an estimate of the MLP output.
  *
  * <pre>
- *   z = ReLU((x s_in) W_enc + b_enc)          W_enc [d_in, d_sae], b_enc [d_sae]
- *   y = (z W_dec + b_dec) / s_out             W_dec [d_sae, d_out], b_dec [d_out]
+ *   pre = (x s_in) W_enc + b_enc                W_enc [d_in, d_sae], b_enc [d_sae]
+ *   z   = act(pre)                              relu: max(pre, 0); topk: the k largest positive pre of the token;
+ *                                               jumprelu (and batchtopk, saved so): pre where pre > threshold, else 0
+ *   y   = (z W_dec + b_dec + (x s_in) W_skip^T) / s_out     W_dec [d_sae, d_out], b_dec [d_out], W_skip [d_out, d_in]
  * </pre>
  * x and y are in the model's own units; s_in and s_out are the training-time {@link ActivationScaling} factors,
  * which a folded transcoder (every saved or loaded one) carries inside its weights, so for it both are 1. The
  * layout, names and orientation are SAELens's ({@code sae_lens/saes/transcoder.py}: {@code sae_in @ W_enc + b_enc},
- * {@code feature_acts @ W_dec + b_dec}). circuit-tracer's {@code SingleLayerTranscoder}
- * ({@code circuit_tracer/transcoder/single_layer_transcoder.py}) stores W_enc transposed, [d_transcoder, d_model],
- * because it calls {@code F.linear}; its gemma-scope loader transposes W_enc on load, and the same one-line transpose
- * is needed to load our files there. The input is not centred by a decoder bias (DESIGN.md's x - b_dec_in):
- * SAELens refuses {@code apply_b_dec_to_input} for transcoders, whose b_dec lives in the output space.
+ * {@code feature_acts @ W_dec + b_dec}, {@code x @ W_skip.T}; {@code threshold} of its JumpReLU transcoder).
+ * circuit-tracer's {@code SingleLayerTranscoder} ({@code circuit_tracer/transcoder/single_layer_transcoder.py})
+ * stores W_enc transposed, [d_transcoder, d_model], because it calls {@code F.linear}, and the threshold as
+ * {@code activation_function.threshold}; its W_skip is ours. {@link CircuitTracerTranscoder} reads its files. The
+ * input is not centred by a decoder bias (DESIGN.md's x - b_dec_in): SAELens refuses {@code apply_b_dec_to_input}
+ * for transcoders, whose b_dec lives in the output space.
  *
  * <p>The weights are fp32 and live in this transcoder's own manager; {@link #close()} frees them. Methods that take
  * an activation return arrays in that activation's manager.
  */
 public final class Transcoder implements MlpReplacement, AutoCloseable {
 
-    /** Tensor names in weights.safetensors, in the order flat gradients use. */
+    /** The tensors every transcoder has in weights.safetensors, first, in the order flat gradients use. */
     public static final List<String> PARAMETER_NAMES = List.of("W_enc", "b_enc", "W_dec", "b_dec");
+    /** The JumpReLU threshold [d_sae] (jumprelu, batchtopk). */
+    public static final String THRESHOLD = "threshold";
+    /** The skip connection [d_out, d_in]. */
+    public static final String W_SKIP = "W_skip";
     public static final String WEIGHTS_FILE = "weights.safetensors";
     public static final String CONFIG_FILE = "cfg.json";
 
     private final TranscoderConfig config;
+    private final Activation activation;
     private final ActivationScaling scaling;
     private final TrainingProvenance provenance;
     private final NDManager manager;
@@ -58,49 +66,83 @@ public final class Transcoder implements MlpReplacement, AutoCloseable {
     private final NDArray bEnc;
     private final NDArray wDec;
     private final NDArray bDec;
+    private final NDArray threshold;
+    private final NDArray wSkip;
 
-    /** Takes ownership of {@code manager}, which must hold the four arrays. */
+    /** Takes ownership of {@code manager}, which must hold the arrays, in {@link #parameterNames} order. */
     Transcoder(TranscoderConfig config, ActivationScaling scaling, TrainingProvenance provenance, NDManager manager,
-            NDArray wEnc, NDArray bEnc, NDArray wDec, NDArray bDec) {
+            List<NDArray> arrays) {
         this.config = Objects.requireNonNull(config, "config");
+        this.activation = config.activation().atInference();
         this.scaling = Objects.requireNonNull(scaling, "scaling");
         this.provenance = Objects.requireNonNull(provenance, "provenance");
         this.manager = manager;
-        this.wEnc = wEnc;
-        this.bEnc = bEnc;
-        this.wDec = wDec;
-        this.bDec = bDec;
+        List<String> names = parameterNames(config);
         long[][] expected = shapes(config);
-        NDArray[] arrays = {wEnc, bEnc, wDec, bDec};
-        for (int i = 0; i < arrays.length; i++) {
-            if (!arrays[i].getShape().equals(new Shape(expected[i]))) {
+        if (arrays.size() != names.size()) {
+            throw new IllegalArgumentException(String.format("%d weight arrays; a %s transcoder has %s", arrays.size(),
+                    config.architecture().saeLensArchitecture(config.kind()), names));
+        }
+        for (int i = 0; i < arrays.size(); i++) {
+            if (!arrays.get(i).getShape().equals(new Shape(expected[i]))) {
                 throw new IllegalArgumentException(String.format("%s has shape %s; config needs %s",
-                        PARAMETER_NAMES.get(i), arrays[i].getShape(), Arrays.toString(expected[i])));
+                        names.get(i), arrays.get(i).getShape(), Arrays.toString(expected[i])));
             }
         }
+        this.wEnc = arrays.get(0);
+        this.bEnc = arrays.get(1);
+        this.wDec = arrays.get(2);
+        this.bDec = arrays.get(3);
+        int next = 4;
+        this.threshold = activation.hasThreshold() ? arrays.get(next++) : null;
+        this.wSkip = config.skipConnection() ? arrays.get(next) : null;
     }
 
-    /** Shapes of W_enc, b_enc, W_dec, b_dec for a config. */
+    /** The tensors of a transcoder of this config, in order: W_enc, b_enc, W_dec, b_dec[, threshold][, W_skip]. */
+    public static List<String> parameterNames(TranscoderConfig c) {
+        List<String> names = new java.util.ArrayList<>(PARAMETER_NAMES);
+        if (c.activation().hasThreshold()) {
+            names.add(THRESHOLD);
+        }
+        if (c.skipConnection()) {
+            names.add(W_SKIP);
+        }
+        return List.copyOf(names);
+    }
+
+    /** Shapes of {@link #parameterNames} for a config. */
     static long[][] shapes(TranscoderConfig c) {
-        return new long[][] {{c.dIn(), c.dSae()}, {c.dSae()}, {c.dSae(), c.dOut()}, {c.dOut()}};
+        List<long[]> s = new java.util.ArrayList<>(List.of(new long[] {c.dIn(), c.dSae()}, new long[] {c.dSae()},
+                new long[] {c.dSae(), c.dOut()}, new long[] {c.dOut()}));
+        if (c.activation().hasThreshold()) {
+            s.add(new long[] {c.dSae()});
+        }
+        if (c.skipConnection()) {
+            s.add(new long[] {c.dOut(), c.dIn()});
+        }
+        return s.toArray(new long[0][]);
     }
 
-    /** Builds a transcoder from row-major fp32 values (in {@link #PARAMETER_NAMES} order) on {@code device}. */
+    /** Builds a transcoder from row-major fp32 values (in {@link #parameterNames} order) on {@code device}. */
     public static Transcoder of(TranscoderConfig config, ActivationScaling scaling, TrainingProvenance provenance,
-            Device device, float[] wEnc, float[] bEnc, float[] wDec, float[] bDec) {
+            Device device, float[]... values) {
         NDManager m = NDManager.newBaseManager(device);
         try {
             long[][] s = shapes(config);
-            float[][] values = {wEnc, bEnc, wDec, bDec};
-            NDArray[] arrays = new NDArray[4];
-            for (int i = 0; i < 4; i++) {
+            List<String> names = parameterNames(config);
+            if (values.length != names.size()) {
+                throw new IllegalArgumentException(String.format("%d weight arrays; a %s transcoder has %s",
+                        values.length, config.architecture().saeLensArchitecture(config.kind()), names));
+            }
+            List<NDArray> arrays = new java.util.ArrayList<>();
+            for (int i = 0; i < values.length; i++) {
                 if (values[i].length != new Shape(s[i]).size()) {
                     throw new IllegalArgumentException(String.format("%s has %d values; shape %s needs %d",
-                            PARAMETER_NAMES.get(i), values[i].length, Arrays.toString(s[i]), new Shape(s[i]).size()));
+                            names.get(i), values[i].length, Arrays.toString(s[i]), new Shape(s[i]).size()));
                 }
-                arrays[i] = m.create(values[i], new Shape(s[i]));
+                arrays.add(m.create(values[i], new Shape(s[i])));
             }
-            return new Transcoder(config, scaling, provenance, m, arrays[0], arrays[1], arrays[2], arrays[3]);
+            return new Transcoder(config, scaling, provenance, m, arrays);
         } catch (RuntimeException e) {
             m.close();
             throw e;
@@ -123,37 +165,91 @@ public final class Transcoder implements MlpReplacement, AutoCloseable {
         return manager.getDevice();
     }
 
-    /** One weight by its safetensors name (W_enc, b_enc, W_dec, b_dec), as stored: folded or not. */
+    /** The activation function this transcoder applies (BatchTopK-trained ones apply JumpReLU). */
+    public Activation activation() {
+        return activation;
+    }
+
+    /** Whether the output has the skip path x W_skip^T. */
+    public boolean hasSkip() {
+        return wSkip != null;
+    }
+
+    /** One weight by its safetensors name ({@link #parameterNames}), as stored: folded or not. */
     public NDArray weight(String name) {
-        return switch (name) {
+        NDArray w = switch (name) {
             case "W_enc" -> wEnc;
             case "b_enc" -> bEnc;
             case "W_dec" -> wDec;
             case "b_dec" -> bDec;
-            default -> throw new IllegalArgumentException(
-                    "transcoder has no weight " + name + "; it has " + PARAMETER_NAMES);
+            case THRESHOLD -> threshold;
+            case W_SKIP -> wSkip;
+            default -> null;
         };
+        if (w == null) {
+            throw new IllegalArgumentException("transcoder has no weight " + name + "; it has "
+                    + parameterNames(config));
+        }
+        return w;
     }
 
     /** Feature activations z (..., d_sae) of MLP inputs x (..., d_in). */
     public NDArray encode(NDArray x) {
         checkWidth(x, config.dIn(), "input (" + config.hookNameIn() + ")");
-        NDArray in = aligned(x);
-        NDArray scaled = scaling.folded() ? in : in.mul((float) scaling.input());
-        return scaled.matMul(wEnc).addi(bEnc).maximum(0f);
+        return activate(scaledInput(x).matMul(wEnc).addi(bEnc));
     }
 
-    /** The MLP-output estimate (..., d_out), in model units, of feature activations z (..., d_sae). */
+    /**
+     * The activation function applied to pre-activations (..., d_sae): every output entry is 0 or the entry of
+     * {@code pre} itself, so given the active set a feature is linear in its input.
+     */
+    public NDArray activate(NDArray pre) {
+        checkWidth(pre, config.dSae(), "pre-activations");
+        return switch (activation) {
+            case RELU -> pre.maximum(0f);
+            case TOPK -> {
+                int last = pre.getShape().dimension() - 1;
+                NDArray positive = pre.maximum(0f);
+                int k = Math.min(config.architecture().k(), config.dSae());
+                NDArray kth = positive.topK(k, last, true, false).get(0).min(new int[] {last}, true);
+                yield positive.mul(positive.gte(kth).toType(positive.getDataType(), false));
+            }
+            case JUMPRELU -> pre.mul(pre.gt(threshold.toDevice(pre.getDevice(), false).toType(pre.getDataType(), false))
+                    .toType(pre.getDataType(), false));
+            case BATCHTOPK -> throw new IllegalStateException("a saved transcoder applies batchtopk as jumprelu");
+        };
+    }
+
+    /** The MLP-output estimate (..., d_out), in model units, of feature activations z alone (no skip path). */
     public NDArray decode(NDArray z) {
         checkWidth(z, config.dSae(), "feature activations");
         NDArray y = aligned(z).matMul(wDec).addi(bDec);
         return scaling.folded() ? y : y.divi((float) scaling.target());
     }
 
-    /** decode(encode(x)), returned in x's type and on x's device. */
+    /**
+     * The MLP-output estimate (..., d_out) of feature activations z and the inputs x they came from: the decoded
+     * features plus, with a skip connection, x W_skip^T (circuit-tracer's {@code decode(acts, input_acts)}).
+     */
+    public NDArray decode(NDArray z, NDArray x) {
+        NDArray y = decode(z);
+        if (wSkip != null) {
+            checkWidth(x, config.dIn(), "input (" + config.hookNameIn() + ")");
+            NDArray skip = scaledInput(x).matMul(wSkip.transpose());
+            y.addi(scaling.folded() ? skip : skip.divi((float) scaling.target()));
+        }
+        return y;
+    }
+
+    /** decode(encode(x), x), returned in x's type and on x's device. */
     public NDArray forward(NDArray x) {
-        NDArray y = decode(encode(x));
+        NDArray y = decode(encode(x), x);
         return y.toType(x.getDataType(), false).toDevice(x.getDevice(), false);
+    }
+
+    private NDArray scaledInput(NDArray x) {
+        NDArray in = aligned(x);
+        return scaling.folded() ? in : in.mul((float) scaling.input());
     }
 
     /** Stands in for a block's MLP: mlpIn (B, T, d_model) -> (B, T, d_model). */
@@ -181,23 +277,41 @@ public final class Transcoder implements MlpReplacement, AutoCloseable {
 
     /** The same transcoder with the scaling factors multiplied into the weights (a copy; this one is unchanged). */
     public Transcoder folded() {
-        float[][] w = foldedValues();
-        return of(config, scaling.asFolded(), provenance, device(), w[0], w[1], w[2], w[3]);
+        return of(config, scaling.asFolded(), provenance, device(), foldedValues());
     }
 
     /** The same transcoder with another provenance (a copy). */
     Transcoder withProvenance(TrainingProvenance p) {
-        return of(config, scaling, p, device(), wEnc.toFloatArray(), bEnc.toFloatArray(), wDec.toFloatArray(),
-                bDec.toFloatArray());
+        return of(config, scaling, p, device(), values());
     }
 
-    /** Folded weights in Java arrays; float products, so they equal what torch's fp32 multiply gives. */
+    private float[][] values() {
+        List<String> names = parameterNames(config);
+        float[][] v = new float[names.size()][];
+        for (int i = 0; i < v.length; i++) {
+            v[i] = weight(names.get(i)).toFloatArray();
+        }
+        return v;
+    }
+
+    /**
+     * Folded weights in Java arrays, in {@link #parameterNames} order; float products, so they equal what torch's
+     * fp32 multiply gives. The threshold compares pre-activations, which folding leaves unchanged; W_skip maps scaled
+     * input to scaled output, so it takes s_in / s_out.
+     */
     private float[][] foldedValues() {
-        float[] we = wEnc.toFloatArray();
-        float[] be = bEnc.toFloatArray();
-        float[] wd = wDec.toFloatArray();
-        float[] bd = bDec.toFloatArray();
+        float[][] all = values();
+        float[] we = all[0];
+        float[] wd = all[2];
+        float[] bd = all[3];
         if (!scaling.folded()) {
+            if (wSkip != null) {
+                float[] ws = all[all.length - 1];
+                float f = (float) (scaling.input() / scaling.target());
+                for (int i = 0; i < ws.length; i++) {
+                    ws[i] *= f;
+                }
+            }
             float sIn = (float) scaling.input();
             float sOut = (float) scaling.target();
             for (int i = 0; i < we.length; i++) {
@@ -210,7 +324,7 @@ public final class Transcoder implements MlpReplacement, AutoCloseable {
                 bd[i] /= sOut;
             }
         }
-        return new float[][] {we, be, wd, bd};
+        return all;
     }
 
     // ---- persistence -------------------------------------------------------------------------------------------
@@ -222,9 +336,10 @@ public final class Transcoder implements MlpReplacement, AutoCloseable {
     public void save(Path dir) {
         float[][] w = foldedValues();
         long[][] s = shapes(config);
+        List<String> names = parameterNames(config);
         SafetensorsWriter writer = new SafetensorsWriter();
-        for (int i = 0; i < 4; i++) {
-            writer.add(PARAMETER_NAMES.get(i), w[i], s[i], SafetensorsDType.F32);
+        for (int i = 0; i < w.length; i++) {
+            writer.add(names.get(i), w[i], s[i], SafetensorsDType.F32);
         }
         writer.metadata("cellcircuits_config_hash", provenance.configHash());
         try {
@@ -262,10 +377,11 @@ public final class Transcoder implements MlpReplacement, AutoCloseable {
         TranscoderCfgJson.Parsed parsed = TranscoderCfgJson.read(json, cfgFile.toString());
         TranscoderConfig c = parsed.config();
         long[][] s = shapes(c);
-        float[][] values = new float[4][];
+        List<String> names = parameterNames(c);
+        float[][] values = new float[names.size()][];
         try (SafetensorsReader reader = SafetensorsReader.open(weightsFile)) {
-            for (int i = 0; i < 4; i++) {
-                String name = PARAMETER_NAMES.get(i);
+            for (int i = 0; i < values.length; i++) {
+                String name = names.get(i);
                 SafetensorsTensor t = reader.info(name);
                 if (!Arrays.equals(t.shape(), s[i])) {
                     throw new IllegalArgumentException(String.format(
@@ -275,7 +391,7 @@ public final class Transcoder implements MlpReplacement, AutoCloseable {
                 values[i] = reader.readFloats(name);
             }
         }
-        return of(c, parsed.scaling(), parsed.provenance(), device, values[0], values[1], values[2], values[3]);
+        return of(c, parsed.scaling(), parsed.provenance(), device, values);
     }
 
     @Override

@@ -9,7 +9,9 @@ import org.cellcircuits.io.SoftwareVersions;
  *
  * <ul>
  *   <li>SAELens ({@code sae_lens/saes/sae.py} {@code SAEConfig.to_dict} / {@code save_model}, v6 layout):
- *       {@code architecture} ("transcoder" or "standard"), {@code d_in}, {@code d_sae}, {@code d_out}
+ *       {@code architecture} (see {@link TranscoderArchitecture#saeLensArchitecture}: "transcoder",
+ *       "skip_transcoder", "jumprelu_transcoder", ... or for an SAE "standard", "topk", "jumprelu"; {@code k} beside
+ *       a TopK one), {@code d_in}, {@code d_sae}, {@code d_out}
  *       ({@code sae_lens/saes/transcoder.py}), {@code dtype}, {@code device}, {@code apply_b_dec_to_input} (false:
  *       SAELens refuses it for transcoders and we never centre the input), {@code normalize_activations} ("none":
  *       the scaling is folded into the weights), {@code reshape_activations}, and {@code metadata} with
@@ -18,7 +20,7 @@ import org.cellcircuits.io.SoftwareVersions;
  *       {@code sae_weights.safetensors}; ours is {@code weights.safetensors} (DESIGN.md), same tensors.</li>
  *   <li>circuit-tracer ({@code circuit_tracer/utils/hf_utils.py} {@code load_transcoders}, per-layer part of its
  *       transcoder-set config): {@code feature_input_hook} / {@code feature_output_hook} (block-relative hook names),
- *       {@code activation} ("relu"), {@code layer}.</li>
+ *       {@code activation} ("relu", "topk" or "jump_relu"), {@code layer}.</li>
  *   <li>this project: {@code training} (the full {@link TranscoderConfig#toJson()}), {@code scaling_factors},
  *       {@code training_steps}, {@code tokens_seen} and {@code provenance} (config hash, seed, versions).</li>
  * </ul>
@@ -32,7 +34,10 @@ public final class TranscoderCfgJson {
 
     public static JsonObject write(TranscoderConfig c, ActivationScaling scaling, TrainingProvenance p) {
         JsonObject o = new JsonObject();
-        o.addProperty("architecture", c.kind().saeLensArchitecture());
+        o.addProperty("architecture", c.architecture().saeLensArchitecture(c.kind()));
+        if (c.activation() == Activation.TOPK) {
+            o.addProperty("k", c.architecture().k());
+        }
         o.addProperty("d_in", c.dIn());
         o.addProperty("d_out", c.dOut());
         o.addProperty("d_sae", c.dSae());
@@ -51,7 +56,7 @@ public final class TranscoderCfgJson {
 
         o.addProperty("feature_input_hook", blockRelative(c.hookNameIn(), c.layer()));
         o.addProperty("feature_output_hook", blockRelative(c.hookNameOut(), c.layer()));
-        o.addProperty("activation", "relu");
+        o.addProperty("activation", c.architecture().circuitTracerActivation());
         o.addProperty("layer", c.layer());
 
         JsonObject factors = new JsonObject();
@@ -87,10 +92,12 @@ public final class TranscoderCfgJson {
             }
         }
         String architecture = top.string("architecture");
-        if (!architecture.equals(c.kind().saeLensArchitecture())) {
+        String expectedArchitecture = c.architecture().saeLensArchitecture(c.kind());
+        if (!architecture.equals(expectedArchitecture)) {
             throw new IllegalArgumentException(String.format(
-                    "%s: architecture is %s but training.kind %s needs %s", where, architecture,
-                    c.kind().configName(), c.kind().saeLensArchitecture()));
+                    "%s: architecture is %s but training (kind %s, activation %s, skip connection %s) needs %s", where,
+                    architecture, c.kind().configName(), c.activation().configName(), c.skipConnection(),
+                    expectedArchitecture));
         }
         TranscoderConfig.JsonFields f = new TranscoderConfig.JsonFields(top.object("scaling_factors"),
                 where + " (scaling_factors)");

@@ -66,6 +66,8 @@ import org.cellcircuits.model.HookNames;
  * @param scalingBatches        ({@code scaling-batches}) batches read to estimate the scales, >= 1 (SAELens
  *                              {@code n_batches_for_norm_estimate}); default 100
  * @param dtype                 master weight type; only "float32" (bf16 compute on GPU is a later option)
+ * @param architecture          the activation function, its hyperparameters and the skip connection
+ *                              ({@link TranscoderArchitecture}); default ReLU + L1 without skip (the paper)
  */
 public record TranscoderConfig(
         TranscoderKind kind,
@@ -94,13 +96,15 @@ public record TranscoderConfig(
         Double inputScale,
         Double targetScale,
         int scalingBatches,
-        String dtype) implements Serializable {
+        String dtype,
+        TranscoderArchitecture architecture) implements Serializable {
 
     private static final long serialVersionUID = 1L;
 
     public TranscoderConfig {
         Objects.requireNonNull(kind, "kind");
         Objects.requireNonNull(lrDecay, "lrDecay");
+        Objects.requireNonNull(architecture, "architecture");
         if (modelName == null || modelName.isBlank()) {
             throw new IllegalArgumentException("train model name is blank; need the model the activations came from");
         }
@@ -160,6 +164,29 @@ public record TranscoderConfig(
             throw new IllegalArgumentException(String.format(
                     "train dtype is invalid: '%s'; master weights are float32", dtype));
         }
+        architecture.checkAgainst(dSae, kind == TranscoderKind.SAE);
+    }
+
+    /** The activation function. */
+    public Activation activation() {
+        return architecture.activation();
+    }
+
+    /** Whether the transcoder has a learned skip path x W_skip^T from input to output. */
+    public boolean skipConnection() {
+        return architecture.skipConnection();
+    }
+
+    /**
+     * The base value of the sparsity coefficient the warm-up schedule ramps: lambda of the L1 penalty for relu, the
+     * L0 coefficient for jumprelu, 0 for topk and batchtopk (k sets their sparsity).
+     */
+    public double sparsityCoefficient() {
+        return switch (architecture.activation()) {
+            case RELU -> l1Coefficient;
+            case JUMPRELU -> architecture.l0Coefficient();
+            case TOPK, BATCHTOPK -> 0.0;
+        };
     }
 
     private static void atLeast(String key, long value, long min) {
@@ -243,6 +270,7 @@ public record TranscoderConfig(
         o.add("target_scale", targetScale == null ? JsonNull.INSTANCE : new JsonPrimitive(targetScale));
         o.addProperty("n_batches_for_norm_estimate", scalingBatches);
         o.addProperty("dtype", dtype);
+        architecture.writeJson(o);
         return o;
     }
 
@@ -276,7 +304,8 @@ public record TranscoderConfig(
                 f.nullableNumber("input_scale"),
                 f.nullableNumber("target_scale"),
                 f.integer("n_batches_for_norm_estimate"),
-                f.string("dtype"));
+                f.string("dtype"),
+                TranscoderArchitecture.readJson(f, o));
     }
 
     /** SHA-256 of the canonical JSON: equal hashes mean equal training. */
@@ -322,6 +351,7 @@ public record TranscoderConfig(
                 .inputScale(train.getIsNull("input-scale") ? null : train.getDouble("input-scale"))
                 .targetScale(train.getIsNull("target-scale") ? null : train.getDouble("target-scale"))
                 .scalingBatches(train.getInt("scaling-batches"))
+                .architecture(TranscoderArchitecture.fromConfig(train))
                 .build();
     }
 
@@ -337,7 +367,7 @@ public record TranscoderConfig(
                 .trainBatchSizeTokens(trainBatchSizeTokens).deadFeatureWindow(deadFeatureWindow)
                 .resampleDeadFeatures(resampleDeadFeatures).resampleIntervalSteps(resampleIntervalSteps)
                 .decoderInitNorm(decoderInitNorm).seed(seed).inputScale(inputScale).targetScale(targetScale)
-                .scalingBatches(scalingBatches).dtype(dtype);
+                .scalingBatches(scalingBatches).dtype(dtype).architecture(architecture);
     }
 
     /**
@@ -373,6 +403,7 @@ public record TranscoderConfig(
         private Double targetScale;
         private int scalingBatches = 100;
         private String dtype = "float32";
+        private TranscoderArchitecture architecture = TranscoderArchitecture.DEFAULT;
 
         public Builder kind(TranscoderKind v) { kind = v; return this; }
         public Builder modelName(String v) { modelName = v; return this; }
@@ -402,6 +433,11 @@ public record TranscoderConfig(
         public Builder targetScale(Double v) { targetScale = v; return this; }
         public Builder scalingBatches(int v) { scalingBatches = v; return this; }
         public Builder dtype(String v) { dtype = v; return this; }
+        public Builder architecture(TranscoderArchitecture v) { architecture = v; return this; }
+        public Builder activation(Activation v) { architecture = architecture.withActivation(v); return this; }
+        public Builder k(int v) { architecture = architecture.withK(v); return this; }
+        public Builder l0Coefficient(double v) { architecture = architecture.withL0Coefficient(v); return this; }
+        public Builder skipConnection(boolean v) { architecture = architecture.withSkipConnection(v); return this; }
 
         public TranscoderConfig build() {
             int out = dOut == 0 ? dIn : dOut;
@@ -409,7 +445,7 @@ public record TranscoderConfig(
             return new TranscoderConfig(kind, modelName, layer, dIn, out, features, l1Coefficient, l1WarmUpSteps, lr,
                     adamBeta1, adamBeta2, adamEpsilon, lrWarmUpSteps, lrDecaySteps, lrDecay, lrEnd, trainingTokens,
                     trainBatchSizeTokens, deadFeatureWindow, resampleDeadFeatures, resampleIntervalSteps,
-                    decoderInitNorm, seed, inputScale, targetScale, scalingBatches, dtype);
+                    decoderInitNorm, seed, inputScale, targetScale, scalingBatches, dtype, architecture);
         }
     }
 

@@ -8,29 +8,19 @@ import java.util.Locale;
  */
 public enum TranscoderKind {
     /** x = {@code blocks.L.ln2.hook_normalized}, target = {@code blocks.L.hook_mlp_out}. */
-    TRANSCODER("transcoder", "transcoder"),
+    TRANSCODER("transcoder"),
     /** x = target = {@code blocks.L.ln2.hook_normalized}. */
-    SAE("sae", "standard");
+    SAE("sae");
 
     private final String configName;
-    private final String saeLensArchitecture;
 
-    TranscoderKind(String configName, String saeLensArchitecture) {
+    TranscoderKind(String configName) {
         this.configName = configName;
-        this.saeLensArchitecture = saeLensArchitecture;
     }
 
     /** The value of {@code train.kind}. */
     public String configName() {
         return configName;
-    }
-
-    /**
-     * SAELens's {@code architecture} for cfg.json: {@code "transcoder"} ({@code sae_lens/saes/transcoder.py},
-     * {@code TranscoderConfig.architecture()}) or {@code "standard"} ({@code sae_lens/saes/standard_sae.py}).
-     */
-    public String saeLensArchitecture() {
-        return saeLensArchitecture;
     }
 
     public static TranscoderKind parse(String text) {

@@ -56,7 +56,9 @@ public final class TranscoderTrainer implements AutoCloseable {
     static final String CHECKPOINT_STATE = "trainer_state.json";
     /** A checkpoint folder: {@code step=S}. */
     static final Pattern STEP_DIR = Pattern.compile("step=(\\d+)");
-    private static final int CHECKPOINT_FORMAT = 1;
+    private static final int CHECKPOINT_FORMAT = 2;
+    /** The trained form of JumpReLU's threshold (theta = exp(log_threshold) stays positive), as SAELens trains it. */
+    static final String LOG_THRESHOLD = "log_threshold";
     /** Anthropic's resampling puts new encoder columns at 0.2 x the mean norm of the living ones. */
     static final double RESAMPLE_ENCODER_SCALE = 0.2;
 
@@ -66,6 +68,10 @@ public final class TranscoderTrainer implements AutoCloseable {
     private final NDArray bEnc;
     private final NDArray wDec;
     private final NDArray bDec;
+    /** jumprelu only, else null. */
+    private final NDArray logThreshold;
+    /** With a skip connection only, else null: [d_out, d_in]. */
+    private final NDArray wSkip;
     private final Adam adam;
     private final DeadFeatures dead;
     private final List<StepRecord> log = new ArrayList<>();
@@ -74,15 +80,23 @@ public final class TranscoderTrainer implements AutoCloseable {
     private long step;
     private long tokensSeen;
     private long streamPosition;
+    /** batchtopk: the running mean of the smallest surviving activation, the saved JumpReLU threshold; NaN before. */
+    private double batchThreshold = Double.NaN;
+    /** A replica's copy of the driver's dead features (AuxK needs them); null on a driver or a lone trainer. */
+    private int[] replicaDead;
 
     private TranscoderTrainer(TranscoderConfig config, Device device) {
         this.config = config;
         this.manager = NDManager.newBaseManager(device);
-        long[][] shapes = Transcoder.shapes(config);
+        long[][] shapes = trainableShapes(config);
         this.wEnc = manager.zeros(new Shape(shapes[0]), DataType.FLOAT32);
         this.bEnc = manager.zeros(new Shape(shapes[1]), DataType.FLOAT32);
         this.wDec = manager.zeros(new Shape(shapes[2]), DataType.FLOAT32);
         this.bDec = manager.zeros(new Shape(shapes[3]), DataType.FLOAT32);
+        int next = 4;
+        this.logThreshold = config.activation() == Activation.JUMPRELU
+                ? manager.zeros(new Shape(shapes[next++]), DataType.FLOAT32) : null;
+        this.wSkip = config.skipConnection() ? manager.zeros(new Shape(shapes[next]), DataType.FLOAT32) : null;
         List<Shape> s = new ArrayList<>();
         for (long[] shape : shapes) {
             s.add(new Shape(shape));
@@ -96,10 +110,51 @@ public final class TranscoderTrainer implements AutoCloseable {
     }
 
     /**
-     * A fresh trainer: decoder rows random directions of norm {@code decoder-init-norm}; encoder columns the
-     * decoder rows for an SAE (W_enc = W_dec^T, Anthropic's April 2024 init, SAELens's {@code initialize_weights})
-     * or independent random directions of the same norm for a transcoder, whose input and output spaces differ;
-     * biases zero. Drawn from the seed, so two trainers with one config start identical.
+     * The names of the trained weights, in the order of flat gradients and weights: W_enc, b_enc, W_dec, b_dec, then
+     * log_threshold (jumprelu) and W_skip (skip connection). BatchTopK's threshold is not trained by gradient.
+     */
+    static List<String> trainableNames(TranscoderConfig c) {
+        List<String> names = new ArrayList<>(Transcoder.PARAMETER_NAMES);
+        if (c.activation() == Activation.JUMPRELU) {
+            names.add(LOG_THRESHOLD);
+        }
+        if (c.skipConnection()) {
+            names.add(Transcoder.W_SKIP);
+        }
+        return List.copyOf(names);
+    }
+
+    static long[][] trainableShapes(TranscoderConfig c) {
+        List<long[]> s = new ArrayList<>(List.of(new long[] {c.dIn(), c.dSae()}, new long[] {c.dSae()},
+                new long[] {c.dSae(), c.dOut()}, new long[] {c.dOut()}));
+        if (c.activation() == Activation.JUMPRELU) {
+            s.add(new long[] {c.dSae()});
+        }
+        if (c.skipConnection()) {
+            s.add(new long[] {c.dOut(), c.dIn()});
+        }
+        return s.toArray(new long[0][]);
+    }
+
+    /** The live weights in {@link #trainableNames} order. */
+    private List<NDArray> params() {
+        List<NDArray> p = new ArrayList<>(List.of(wEnc, bEnc, wDec, bDec));
+        if (logThreshold != null) {
+            p.add(logThreshold);
+        }
+        if (wSkip != null) {
+            p.add(wSkip);
+        }
+        return p;
+    }
+
+    /**
+     * A fresh trainer: decoder rows random directions of norm {@code decoder-init-norm} (unit norm for topk and
+     * batchtopk, which keep them so); encoder columns the decoder rows for an SAE (W_enc = W_dec^T, Anthropic's April
+     * 2024 init, SAELens's {@code initialize_weights}) or independent random directions of norm
+     * {@code decoder-init-norm} for a transcoder, whose input and output spaces differ; biases and W_skip zero;
+     * JumpReLU thresholds at {@code jumprelu-threshold-init}. Drawn from the seed, so two trainers with one config
+     * start identical.
      */
     public static TranscoderTrainer create(TranscoderConfig config, Device device) {
         TranscoderTrainer t = new TranscoderTrainer(config, device);
@@ -117,8 +172,9 @@ public final class TranscoderTrainer implements AutoCloseable {
         int dOut = config.dOut();
         int dSae = config.dSae();
         float[] dec = new float[dSae * dOut];
+        double decoderNorm = config.architecture().unitNormDecoder() ? 1.0 : config.decoderInitNorm();
         for (int i = 0; i < dSae; i++) {
-            randomDirection(dec, i * dOut, dOut, 1, config.decoderInitNorm());
+            randomDirection(dec, i * dOut, dOut, 1, decoderNorm);
         }
         float[] enc = new float[dIn * dSae];
         if (config.kind() == TranscoderKind.SAE) {
@@ -134,6 +190,11 @@ public final class TranscoderTrainer implements AutoCloseable {
         }
         wDec.set(dec);
         wEnc.set(enc);
+        if (logThreshold != null) {
+            float[] t = new float[dSae];
+            Arrays.fill(t, (float) Math.log(config.architecture().thresholdInit()));
+            logThreshold.set(t);
+        }
     }
 
     /** Writes a Gaussian direction of the given norm into a[offset], a[offset + stride], ... (n values). */
@@ -198,13 +259,17 @@ public final class TranscoderTrainer implements AutoCloseable {
 
     /** The live weight (unfolded, scaled units) by its safetensors name; tests and the data-parallel driver. */
     NDArray parameter(String name) {
-        return switch (name) {
-            case "W_enc" -> wEnc;
-            case "b_enc" -> bEnc;
-            case "W_dec" -> wDec;
-            case "b_dec" -> bDec;
-            default -> throw new IllegalArgumentException("no parameter " + name + "; have " + Transcoder.PARAMETER_NAMES);
-        };
+        List<String> names = trainableNames(config);
+        int i = names.indexOf(name);
+        if (i < 0) {
+            throw new IllegalArgumentException("no parameter " + name + "; have " + names);
+        }
+        return params().get(i);
+    }
+
+    /** batchtopk: the threshold the saved transcoder will apply (NaN before the first step); else NaN. */
+    public double batchThreshold() {
+        return batchThreshold;
     }
 
     Adam adam() {
@@ -212,7 +277,7 @@ public final class TranscoderTrainer implements AutoCloseable {
     }
 
     /** Indices of the features now dead, ascending. */
-    int[] deadFeatures() {
+    public int[] deadFeatures() {
         return dead.dead();
     }
 
@@ -235,7 +300,7 @@ public final class TranscoderTrainer implements AutoCloseable {
     public float[] flatWeights() {
         float[] flat = new float[parameterCount()];
         int offset = 0;
-        for (NDArray p : List.of(wEnc, bEnc, wDec, bDec)) {
+        for (NDArray p : params()) {
             float[] v = p.toFloatArray();
             System.arraycopy(v, 0, flat, offset, v.length);
             offset += v.length;
@@ -255,12 +320,21 @@ public final class TranscoderTrainer implements AutoCloseable {
 
     /** Sets the weights (from {@link #flatWeights}) and the step they belong to; for {@link #replica}s. */
     public void syncTo(long atStep, float[] flat) {
+        syncTo(atStep, flat, null);
+    }
+
+    /**
+     * {@link #syncTo(long, float[])}, and the features the driver counts as dead at that step ({@link
+     * #deadFeatures()}), which the AuxK loss of topk and batchtopk needs; null = none.
+     */
+    public void syncTo(long atStep, float[] flat, int[] deadFeatures) {
+        this.replicaDead = deadFeatures == null ? null : deadFeatures.clone();
         if (flat.length != parameterCount()) {
             throw new IllegalArgumentException(String.format(
                     "weights hold %d values; this transcoder has %d parameters", flat.length, parameterCount()));
         }
         int offset = 0;
-        for (NDArray p : List.of(wEnc, bEnc, wDec, bDec)) {
+        for (NDArray p : params()) {
             int n = Math.toIntExact(p.getShape().size());
             p.set(FloatBuffer.wrap(flat, offset, n));
             offset += n;
@@ -341,7 +415,7 @@ public final class TranscoderTrainer implements AutoCloseable {
     public Gradients gradients(TrainingBatch batch) {
         requireReady();
         checkWidths(batch);
-        double lambda = TrainingSchedule.l1Coefficient(config, step);
+        double lambda = TrainingSchedule.sparsityCoefficient(config, step);
         try (NDManager m = manager.newSubManager()) {
             TranscoderLoss.Result r = loss(batch, lambda, m);
             float[] flat = new float[parameterCount()];
@@ -365,7 +439,7 @@ public final class TranscoderTrainer implements AutoCloseable {
             throw new IllegalArgumentException(String.format(
                     "gradients were computed at step %d; the trainer is at step %d", g.step(), step));
         }
-        double lambda = TrainingSchedule.l1Coefficient(config, step);
+        double lambda = TrainingSchedule.sparsityCoefficient(config, step);
         if (g.l1Coefficient() != lambda) {
             throw new IllegalArgumentException(String.format(
                     "gradients used lambda %s; step %d's lambda is %s (another config?)", g.l1Coefficient(), step, lambda));
@@ -378,7 +452,7 @@ public final class TranscoderTrainer implements AutoCloseable {
         try (NDManager m = manager.newSubManager()) {
             List<NDArray> sums = new ArrayList<>();
             int offset = 0;
-            for (long[] shape : Transcoder.shapes(config)) {
+            for (long[] shape : trainableShapes(config)) {
                 int n = Math.toIntExact(new Shape(shape).size());
                 sums.add(m.create(FloatBuffer.wrap(g.values(), offset, n), new Shape(shape)));
                 offset += n;
@@ -397,7 +471,15 @@ public final class TranscoderTrainer implements AutoCloseable {
         for (NDArray sum : sums) {
             grads.add(sum.divi(s.tokens()));
         }
-        adam.update(List.of(wEnc, bEnc, wDec, bDec), grads, lr);
+        adam.update(params(), grads, lr);
+        if (config.architecture().unitNormDecoder()) {
+            normaliseDecoderRows();
+        }
+        double observed = s.thresholdObservation();
+        if (config.activation() == Activation.BATCHTOPK && !Double.isNaN(observed)) {
+            double rate = config.architecture().thresholdRate();
+            batchThreshold = Double.isNaN(batchThreshold) ? observed : (1 - rate) * batchThreshold + rate * observed;
+        }
         dead.record(featureFires, s.tokens());
         tokensSeen += s.tokens();
         StepRecord r = new StepRecord(step, tokensSeen, s.loss(lambda), s.mse(), s.l1(), s.l0(), dead.deadFraction(),
@@ -407,10 +489,51 @@ public final class TranscoderTrainer implements AutoCloseable {
         return r;
     }
 
+    /**
+     * TopK's and BatchTopK's decoder rows back to unit norm after each update (sparsify's
+     * {@code set_decoder_norm_to_unit_norm}): their selection compares activations, which means the same only if every
+     * feature writes with the same norm. A zero row stays zero.
+     */
+    private void normaliseDecoderRows() {
+        try (NDManager m = manager.newSubManager()) {
+            NDArray norms = wDec.square().sum(new int[] {1}, true).sqrt().maximum(1e-30f);
+            norms.attach(m);
+            NDArray unit = wDec.div(norms);
+            unit.attach(m);
+            wDec.set(unit.toFloatArray());
+        }
+    }
+
+    /** 0/1 per feature, 1 = dead now, for AuxK; null when AuxK does not apply or nothing is dead. */
+    private NDArray deadMask(NDManager m) {
+        Activation a = config.activation();
+        if ((a != Activation.TOPK && a != Activation.BATCHTOPK) || config.architecture().auxKCoefficient() == 0) {
+            return null;
+        }
+        int[] deadNow = replicaDead != null ? replicaDead : dead.dead();
+        if (deadNow.length == 0) {
+            return null;
+        }
+        float[] mask = new float[config.dSae()];
+        for (int i : deadNow) {
+            mask[i] = 1f;
+        }
+        return m.create(mask).toDevice(manager.getDevice(), false);
+    }
+
+    private TranscoderLoss.Weights weights() {
+        return TranscoderLoss.Weights.of(params(), config.architecture());
+    }
+
     /** The batch's loss sums and gradients at the current weights; the arrays live in {@code m}. */
     private TranscoderLoss.Result loss(TrainingBatch batch, double lambda, NDManager m) {
         NDArray[] scaled = scaled(batch, m);
-        TranscoderLoss.Result r = TranscoderLoss.compute(wEnc, bEnc, wDec, bDec, scaled[0], scaled[1], lambda, true);
+        NDArray deadMask = deadMask(m);
+        if (deadMask != null) {
+            deadMask.attach(m);
+        }
+        TranscoderLoss.Result r = TranscoderLoss.compute(weights(), config.architecture(), scaled[0], scaled[1],
+                lambda, deadMask, true);
         if (!Double.isFinite(r.sse()) || !Double.isFinite(r.l1Sum())) {
             throw nonFinite(batch, String.format("at step %d (loss sums: squared error %s, l1 %s)",
                     step, r.sse(), r.l1Sum()));
@@ -425,7 +548,7 @@ public final class TranscoderTrainer implements AutoCloseable {
     public StepRecord step(TrainingBatch batch) {
         requireReady();
         checkWidths(batch);
-        double lambda = TrainingSchedule.l1Coefficient(config, step);
+        double lambda = TrainingSchedule.sparsityCoefficient(config, step);
         StepRecord r;
         try (NDManager m = manager.newSubManager()) {
             TranscoderLoss.Result loss = loss(batch, lambda, m);
@@ -471,7 +594,7 @@ public final class TranscoderTrainer implements AutoCloseable {
         float[] y;
         try (NDManager m = manager.newSubManager()) {
             NDArray[] scaled = scaled(batch, m);
-            y = TranscoderLoss.predict(wEnc, bEnc, wDec, bDec, scaled[0]).toFloatArray();
+            y = TranscoderLoss.predict(weights(), config.architecture(), scaled[0]).toFloatArray();
             x = scaled[0].toFloatArray();
             t = scaled[1].toFloatArray();
         }
@@ -536,6 +659,14 @@ public final class TranscoderTrainer implements AutoCloseable {
         zeroFeatures(adam.firstMoment(0), adam.secondMoment(0), deadIdx, dIn, dSae, false);
         zeroFeatures(adam.firstMoment(1), adam.secondMoment(1), deadIdx, 1, dSae, false);
         zeroFeatures(adam.firstMoment(2), adam.secondMoment(2), deadIdx, dSae, dOut, true);
+        if (logThreshold != null) {
+            float[] th = logThreshold.toFloatArray();
+            for (int i : deadIdx) {
+                th[i] = (float) Math.log(config.architecture().thresholdInit());
+            }
+            logThreshold.set(th);
+            zeroFeatures(adam.firstMoment(4), adam.secondMoment(4), deadIdx, 1, dSae, false);
+        }
         dead.revive(deadIdx);
         LOG.info("{}: resampled {} dead features after step {}", config.hookNameIn(), deadIdx.length, step);
         return deadIdx.length;
@@ -637,7 +768,7 @@ public final class TranscoderTrainer implements AutoCloseable {
 
     private int parameterCount() {
         long n = 0;
-        for (long[] s : Transcoder.shapes(config)) {
+        for (long[] s : trainableShapes(config)) {
             n += new Shape(s).size();
         }
         return Math.toIntExact(n);
@@ -715,8 +846,25 @@ public final class TranscoderTrainer implements AutoCloseable {
         if (scaling == null) {
             throw new IllegalStateException("no scaling factors yet: the transcoder would not know its units");
         }
-        return Transcoder.of(config, scaling, provenance(), manager.getDevice(), wEnc.toFloatArray(),
-                bEnc.toFloatArray(), wDec.toFloatArray(), bDec.toFloatArray());
+        List<float[]> values = new ArrayList<>();
+        for (NDArray p : List.of(wEnc, bEnc, wDec, bDec)) {
+            values.add(p.toFloatArray());
+        }
+        if (config.activation() == Activation.JUMPRELU) {
+            float[] t = logThreshold.toFloatArray();
+            for (int i = 0; i < t.length; i++) {
+                t[i] = (float) Math.exp(t[i]);
+            }
+            values.add(t);
+        } else if (config.activation() == Activation.BATCHTOPK) {
+            float[] t = new float[config.dSae()];
+            Arrays.fill(t, Double.isNaN(batchThreshold) ? 0f : (float) batchThreshold);
+            values.add(t);
+        }
+        if (wSkip != null) {
+            values.add(wSkip.toFloatArray());
+        }
+        return Transcoder.of(config, scaling, provenance(), manager.getDevice(), values.toArray(new float[0][]));
     }
 
     private TrainingProvenance provenance() {
@@ -738,9 +886,10 @@ public final class TranscoderTrainer implements AutoCloseable {
      */
     public void saveCheckpoint(Path dir) {
         SafetensorsWriter w = new SafetensorsWriter();
-        List<NDArray> params = List.of(wEnc, bEnc, wDec, bDec);
-        for (int i = 0; i < 4; i++) {
-            String name = Transcoder.PARAMETER_NAMES.get(i);
+        List<NDArray> params = params();
+        List<String> names = trainableNames(config);
+        for (int i = 0; i < params.size(); i++) {
+            String name = names.get(i);
             w.add(name, params.get(i), SafetensorsDType.F32);
             w.add("adam.m." + name, adam.firstMoment(i), SafetensorsDType.F32);
             w.add("adam.v." + name, adam.secondMoment(i), SafetensorsDType.F32);
@@ -756,6 +905,7 @@ public final class TranscoderTrainer implements AutoCloseable {
         state.addProperty("stream_position", streamPosition);
         state.addProperty("adam_step", adam.step());
         state.addProperty("rng_state", Long.toString(random.state()));
+        state.addProperty("batch_threshold", Double.toString(batchThreshold));
         if (scaling == null) {
             state.add("scaling", JsonNull.INSTANCE);
         } else {
@@ -844,11 +994,12 @@ public final class TranscoderTrainer implements AutoCloseable {
 
     private void restore(TranscoderConfig.JsonFields f, Path tensorFile) {
         try (SafetensorsReader r = SafetensorsReader.open(tensorFile)) {
-            List<NDArray> params = List.of(wEnc, bEnc, wDec, bDec);
+            List<NDArray> params = params();
+            List<String> names = trainableNames(config);
             List<float[]> first = new ArrayList<>();
             List<float[]> second = new ArrayList<>();
-            for (int i = 0; i < 4; i++) {
-                String name = Transcoder.PARAMETER_NAMES.get(i);
+            for (int i = 0; i < params.size(); i++) {
+                String name = names.get(i);
                 params.get(i).set(read(r, name, params.get(i).getShape()));
                 first.add(read(r, "adam.m." + name, params.get(i).getShape()));
                 second.add(read(r, "adam.v." + name, params.get(i).getShape()));
@@ -860,6 +1011,7 @@ public final class TranscoderTrainer implements AutoCloseable {
         tokensSeen = f.longValue("tokens_seen");
         streamPosition = f.longValue("stream_position");
         random = new TrainingRandom(Long.parseLong(f.string("rng_state")));
+        batchThreshold = Double.parseDouble(f.string("batch_threshold"));
         JsonElement s = f.get("scaling");
         scaling = s.isJsonNull() ? null : new ActivationScaling(s.getAsJsonObject().get("input").getAsDouble(),
                 s.getAsJsonObject().get("target").getAsDouble(), false);

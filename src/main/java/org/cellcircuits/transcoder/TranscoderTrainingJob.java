@@ -208,7 +208,7 @@ public final class TranscoderTrainingJob {
   }
 
   /** What the driver sends each worker for one step. */
-  record StepInput(long step, float[] weights, long[] positions) implements Serializable {
+  record StepInput(long step, float[] weights, int[] deadFeatures, long[] positions) implements Serializable {
     private static final long serialVersionUID = 1L;
   }
 
@@ -309,7 +309,7 @@ public final class TranscoderTrainingJob {
         long step = t.step();
         jsc.setJobDescription(String.format(Locale.ROOT, "train %s: step %,d of %,d (data-parallel, %d workers)",
             name, step + 1, c.totalSteps(), params.workers()));
-        Broadcast<StepInput> input = jsc.broadcast(new StepInput(step, t.flatWeights(), positions.clone()));
+        Broadcast<StepInput> input = jsc.broadcast(new StepInput(step, t.flatWeights(), t.deadFeatures(), positions.clone()));
         StepContribution sum;
         try {
           sum = workers.mapPartitions((Iterator<Integer> it) -> {

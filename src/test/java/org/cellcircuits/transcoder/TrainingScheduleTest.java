@@ -45,23 +45,23 @@ class TrainingScheduleTest {
         TranscoderConfig c = run().lrWarmUpSteps(0).lrDecaySteps(0).l1WarmUpSteps(0).build();
         for (long s : new long[] {0, 50, 99}) {
             assertThat(TrainingSchedule.learningRate(c, s)).isEqualTo(1e-3);
-            assertThat(TrainingSchedule.l1Coefficient(c, s)).isEqualTo(2e-4);
+            assertThat(TrainingSchedule.sparsityCoefficient(c, s)).isEqualTo(2e-4);
         }
     }
 
     @Test
     void lambdaWarmsUpLinearly() {
         TranscoderConfig c = run().build();
-        assertThat(TrainingSchedule.l1Coefficient(c, 0)).isCloseTo(4e-5, within(1e-18));
-        assertThat(TrainingSchedule.l1Coefficient(c, 2)).isCloseTo(1.2e-4, within(1e-18));
-        assertThat(TrainingSchedule.l1Coefficient(c, 4)).isCloseTo(2e-4, within(1e-18));
-        assertThat(TrainingSchedule.l1Coefficient(c, 50)).isEqualTo(2e-4);
+        assertThat(TrainingSchedule.sparsityCoefficient(c, 0)).isCloseTo(4e-5, within(1e-18));
+        assertThat(TrainingSchedule.sparsityCoefficient(c, 2)).isCloseTo(1.2e-4, within(1e-18));
+        assertThat(TrainingSchedule.sparsityCoefficient(c, 4)).isCloseTo(2e-4, within(1e-18));
+        assertThat(TrainingSchedule.sparsityCoefficient(c, 50)).isEqualTo(2e-4);
     }
 
     @Test
     void stepsOutsideTheRunAreRejected() {
         TranscoderConfig c = run().build();
         assertThatThrownBy(() -> TrainingSchedule.learningRate(c, 100)).hasMessageContaining("step 100 is outside");
-        assertThatThrownBy(() -> TrainingSchedule.l1Coefficient(c, -1)).hasMessageContaining("step -1 is outside");
+        assertThatThrownBy(() -> TrainingSchedule.sparsityCoefficient(c, -1)).hasMessageContaining("step -1 is outside");
     }
 }

@@ -199,8 +199,8 @@ class TranscoderLossTest {
         // Guards against a penalty whose norm is detached: then dL/dW_dec would not change with lambda.
         Problem p = problem(4, false);
         try (NDManager m = manager.newSubManager()) {
-            double[] with = compute(m, p, p.params(), LAMBDA, true).gradWDec().toDoubleArray();
-            double[] without = compute(m, p, p.params(), 0, true).gradWDec().toDoubleArray();
+            double[] with = compute(m, p, p.params(), LAMBDA, true).gradients().get(2).toDoubleArray();
+            double[] without = compute(m, p, p.params(), 0, true).gradients().get(2).toDoubleArray();
             double[] pre = preActivations(p);
             for (int i = 0; i < D_SAE; i++) {
                 double zSum = 0;

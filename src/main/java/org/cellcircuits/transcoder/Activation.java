@@ -1,0 +1,65 @@
+package org.cellcircuits.transcoder;
+
+import java.util.Arrays;
+import java.util.Locale;
+
+/**
+ * How a transcoder turns pre-activations {@code pre = x W_enc + b_enc} into feature activations z. In every case z is
+ * either 0 or equal to {@code pre}, so given which features are active a feature is linear in its input: what makes
+ * attribution graphs exact for all four (the active set is frozen with the cell, as the attention patterns are).
+ *
+ * <ul>
+ *   <li>{@link #RELU}: {@code z = max(pre, 0)}, sparsity from an L1 penalty (the paper; SAELens "standard").</li>
+ *   <li>{@link #TOPK}: the k largest positive pre-activations of each token survive (Gao et al. 2024; EleutherAI
+ *       {@code sparsify}; SAELens "topk"); no penalty, an AuxK loss revives dead features.</li>
+ *   <li>{@link #BATCHTOPK}: while training, the k x B largest positive pre-activations of a batch of B tokens survive
+ *       (Bussmann et al. 2024; SAELens "batchtopk"); afterwards a single threshold, the running mean of the smallest
+ *       activation that survived, decides, so the saved transcoder is a JumpReLU with one threshold for all features
+ *       (SAELens saves it the same way).</li>
+ *   <li>{@link #JUMPRELU}: {@code z = pre if pre > theta_i else 0} with a learned threshold per feature and a
+ *       straight-through L0 penalty (Rajamanoharan et al. 2024; Gemma Scope; SAELens "jumprelu").</li>
+ * </ul>
+ */
+public enum Activation {
+    RELU("relu"),
+    TOPK("topk"),
+    BATCHTOPK("batchtopk"),
+    JUMPRELU("jumprelu");
+
+    private final String configName;
+
+    Activation(String configName) {
+        this.configName = configName;
+    }
+
+    /** The value of {@code train.activation}. */
+    public String configName() {
+        return configName;
+    }
+
+    /** The activation a saved transcoder applies: BatchTopK is saved as JumpReLU with its learned threshold. */
+    public Activation atInference() {
+        return this == BATCHTOPK ? JUMPRELU : this;
+    }
+
+    /** Whether a saved transcoder of this activation carries a {@code threshold} tensor [d_sae]. */
+    public boolean hasThreshold() {
+        return atInference() == JUMPRELU;
+    }
+
+    /** Whether each token keeps exactly its k largest activations (at inference as in training). */
+    public boolean selectsTopK() {
+        return this == TOPK;
+    }
+
+    public static Activation parse(String text) {
+        String t = text == null ? "" : text.trim().toLowerCase(Locale.ROOT);
+        for (Activation a : values()) {
+            if (a.configName.equals(t)) {
+                return a;
+            }
+        }
+        throw new IllegalArgumentException(String.format("train.activation is invalid: '%s'; need one of %s", text,
+                Arrays.stream(values()).map(Activation::configName).toList()));
+    }
+}
