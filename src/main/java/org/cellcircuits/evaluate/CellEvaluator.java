@@ -359,7 +359,7 @@ public final class CellEvaluator {
       NDArray target = t.config().kind() == TranscoderKind.SAE ? x
           : rows(index, cache.get(HookNames.mlpOut(layers[i])).reshape(-1, d)).toType(DataType.FLOAT32, false);
       NDArray z = t.encode(x); // (M, d_sae)
-      NDArray reconstruction = t.decode(z); // (M, d_target)
+      NDArray reconstruction = t.decode(z, x); // (M, d_target): features plus the skip path, if any
       NDArray y = target.toDevice(reconstruction.getDevice(), false);
       sums.evTokens[i] += flat.length;
       sums.sse[i] += sum(y.sub(reconstruction).square().sum(new int[] {0}).toFloatArray());
@@ -368,7 +368,7 @@ public final class CellEvaluator {
         sums.targetSum[i][j] += columnSums[j];
       }
       sums.targetSumSq[i] += sum(y.square().sum(new int[] {0}).toFloatArray());
-      long[] fired = z.gt(0f).toType(DataType.INT64, false).sum(new int[] {0}).toLongArray(); // (d_sae)
+      long[] fired = z.neq(0f).toType(DataType.INT64, false).sum(new int[] {0}).toLongArray(); // (d_sae)
       for (int j = 0; j < fired.length; j++) {
         sums.fired[i][j] += fired[j];
         sums.active[i] += fired[j];
