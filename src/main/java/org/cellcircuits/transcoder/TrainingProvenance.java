@@ -17,6 +17,12 @@ public record TrainingProvenance(long steps, long tokensSeen, String configHash,
 
     private static final long serialVersionUID = 1L;
 
+    /**
+     * Starts {@link #configHash} of a transcoder trained elsewhere: no config of ours trained it, so no hash of one
+     * may stand there, and the prefix keeps it from ever equalling one.
+     */
+    public static final String IMPORTED = "imported:";
+
     public TrainingProvenance {
         if (steps < 0 || tokensSeen < 0) {
             throw new IllegalArgumentException(String.format(
@@ -29,5 +35,18 @@ public record TrainingProvenance(long steps, long tokensSeen, String configHash,
     /** An untrained transcoder of this config, made by this JVM's software. */
     public static TrainingProvenance untrained(TranscoderConfig config) {
         return new TrainingProvenance(0, 0, config.hash(), SoftwareVersions.current());
+    }
+
+    /**
+     * A transcoder read from another tool's files ({@code source} says which and from where); steps and tokens are
+     * 0 because those files do not record them, and the versions are of the software that imported it.
+     */
+    public static TrainingProvenance imported(String source) {
+        return new TrainingProvenance(0, 0, IMPORTED + source, SoftwareVersions.current());
+    }
+
+    /** Whether this transcoder came from another tool's files rather than from our trainer. */
+    public boolean isImported() {
+        return configHash.startsWith(IMPORTED);
     }
 }

@@ -17,7 +17,9 @@ import org.cellcircuits.io.SoftwareVersions;
  *       the scaling is folded into the weights), {@code reshape_activations}, and {@code metadata} with
  *       {@code model_name}, {@code hook_name}, {@code hook_name_out}, {@code hook_layer}, {@code hook_head_index}.
  *       SAELens ignores keys it does not know. Its disk loader expects the weights file to be called
- *       {@code sae_weights.safetensors}; ours is {@code weights.safetensors} (DESIGN.md), same tensors.</li>
+ *       {@code sae_weights.safetensors}; ours is {@code weights.safetensors} (DESIGN.md), same tensors.
+ *       {@link SaeLensTranscoder} reads SAELens's own folders, {@link CircuitTracerTranscoder} circuit-tracer's
+ *       files.</li>
  *   <li>circuit-tracer ({@code circuit_tracer/utils/hf_utils.py} {@code load_transcoders}, per-layer part of its
  *       transcoder-set config): {@code feature_input_hook} / {@code feature_output_hook} (block-relative hook names),
  *       {@code activation} ("relu", "topk" or "jump_relu"), {@code layer}.</li>
