@@ -14,7 +14,7 @@ final class CircuitProfile {
   enum Part {
     FORWARD("forward + freeze (LocalReplacementModel.of)"),
     SEEDS("rows: seeds (target directions through the frozen LayerNorm)"),
-    ATTENTION("rows: backward through frozen attention (+ its constants)"),
+    ATTENTION("rows: backward through frozen attention and skip paths (+ their constants)"),
     ERROR_TOKEN("rows: error, token and decoder-bias edges"),
     FEATURE_EDGES("rows: feature edges (decoder gather + products)"),
     COPIES("rows: Java copies (toFloatArray, scatter into rows)"),

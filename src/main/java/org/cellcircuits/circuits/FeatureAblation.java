@@ -14,7 +14,8 @@ import org.cellcircuits.model.TokenBatch;
 
 /**
  * Causal check of a circuit in the real replaced model: every MLP replaced by its transcoder (attention and
- * LayerNorms live, not frozen), chosen features zeroed, and the target read again. Each layer's error vectors are
+ * LayerNorms live, not frozen; the transcoder's own activation function, so a TopK layer may pick another active set;
+ * its skip path, if any, live too), chosen features zeroed, and the target read again. Each layer's error vectors are
  * added back unchanged, so with nothing zeroed the model is the original one and any change comes from the features:
  * downstream features respond through their own encoders, which the graph's linear picture does not assume.
  */
@@ -51,11 +52,11 @@ public final class FeatureAblation {
         NDArray err = cell.errorVectors(l);
         int layer = l;
         o = o.replacingMlp(l, x -> {
-          NDArray z = x.matMul(w.encoder[layer]).add(w.encoderBias[layer]).maximum(0f); // (1, T, S)
+          NDArray z = w.activate(layer, x.matMul(w.encoder[layer]).add(w.encoderBias[layer])); // (1, T, S)
           if (keep != null) {
             z = z.mul(keep);
           }
-          return z.matMul(w.decoder[layer]).add(w.decoderBias[layer]).add(err);
+          return w.reconstruct(layer, z, x).add(err);
         });
       }
       try (ActivationCache c = model.run(m, TokenBatch.rightPadded(List.of(cell.ids()), 0), o)) {

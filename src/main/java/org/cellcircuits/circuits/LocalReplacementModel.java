@@ -24,11 +24,19 @@ import org.cellcircuits.model.TokenBatch;
  * and it is linear from the node activations (features, error vectors, token embeddings) to every feature's
  * pre-activation and to the target.
  *
+ * <p>The active features are those the transcoder's own activation function leaves non-zero (ReLU, TopK, JumpReLU;
+ * see {@link org.cellcircuits.transcoder.Activation}): each gives 0 or its pre-activation, so with the active set
+ * frozen with the cell an active feature passes on its pre-activation, as an active ReLU does. A transcoder's skip
+ * path {@code ln2(x) W_skip^T} is linear in the residual stream once ln2's scale is frozen: it is part of the
+ * reconstruction the error node is measured against, and a path of the frozen model (like attention's), not a node,
+ * so edges include the paths through it.
+ *
  * <p>{@link #rows} computes the incoming edges of a batch of nodes with one backward pass through the frozen
- * attention-only model (a vector-Jacobian product: no path goes through an MLP, since the paths through a transcoder
- * go through its feature nodes), so the cost of a row is one backward, whatever the number of active features. The
- * backward carries each row's gradient as a few (position weights x vector) terms while that is cheaper than the
- * dense (positions x d_model) gradient ({@link Engine}), and computes only the feature edges the caller asks for.
+ * attention-and-skip model (a vector-Jacobian product: no other path goes through an MLP, since the paths through a
+ * transcoder's features go through their nodes), so the cost of a row is one backward, whatever the number of active
+ * features. The backward carries each row's gradient as a few (position weights x vector) terms while that is
+ * cheaper than the dense (positions x d_model) gradient ({@link Engine}), and computes only the feature edges the
+ * caller asks for.
  *
  * <p>Where each MLP reads: with a parallel residual (Pythia) block L's MLP reads {@code ln2(resid_pre_L)}, so it never
  * sees block L's own attention; a sequential block reads {@code ln2(resid_pre_L + attn_out_L)}. Both write into
@@ -241,9 +249,9 @@ public final class LocalReplacementModel implements AutoCloseable {
           NDArray rowMass = pattern.sum(new int[] {3}).reshape(w.config.numHeads(), t).transpose(); // (T, H)
           attnConstant[l] = rowMass.matMul(w.headConstant[l]).add(w.denseBias[l]); // (T, C)
           if (w.hasTranscoder(l)) {
-            NDArray z = mlpIn.matMul(w.encoder[l]).add(w.encoderBias[l]).maximum(0f); // (T, S)
-            NDArray recon = z.matMul(w.decoder[l]).add(w.decoderBias[l]); // (T, C)
-            errors[l] = mlpOut.sub(recon);
+            NDArray z = w.activate(l, mlpIn.matMul(w.encoder[l]).add(w.encoderBias[l])); // (T, S)
+            // the skip path is part of the reconstruction, so the error node carries only what neither captures
+            errors[l] = mlpOut.sub(w.reconstruct(l, z, mlpIn)); // (T, C)
             active[l] = activeFeatures(z.toFloatArray(), t, w.features(l), m);
           } else {
             errors[l] = mlpOut;
@@ -277,7 +285,7 @@ public final class LocalReplacementModel implements AutoCloseable {
     for (int p = 0; p < t; p++) {
       firstAt[p] = n;
       for (int f = 0; f < s; f++) {
-        if (z[p * s + f] > 0) {
+        if (z[p * s + f] != 0) {
           n++;
         }
       }
@@ -291,7 +299,9 @@ public final class LocalReplacementModel implements AutoCloseable {
     for (int p = 0; p < t; p++) {
       for (int f = 0; f < s; f++) {
         float v = z[p * s + f];
-        if (v > 0) {
+        // every activation gives 0 or the pre-activation, and a loaded JumpReLU threshold may be <= 0: active means
+        // non-zero, not positive
+        if (v != 0) {
           pos[k] = p;
           feature[k] = f;
           act[k] = v;
@@ -381,8 +391,9 @@ public final class LocalReplacementModel implements AutoCloseable {
   /**
    * How {@link #rows} carries a batch's gradients. A row's gradient starts as one vector at one position (its seed)
    * and, through each frozen attention layer, becomes itself plus one term per head, each term a vector over d_model
-   * times a weight per position: after k layers a sum of (1 + heads)^k such terms. Carried that way ("factored"),
-   * a row costs per term and layer O(d_model^2 + heads x positions^2) instead of the dense gradient's
+   * times a weight per position: after k layers a sum of (1 + heads)^k such terms (a transcoder's skip path adds one
+   * more per term: the term through W_skip and the frozen ln2, its weights scaled by ln2's). Carried that way
+   * ("factored"), a row costs per term and layer O(d_model^2 + heads x positions^2) instead of the dense gradient's
    * O(positions x d_model x (d_model + positions)), so the first layers below a seed cost a fraction of a dense
    * backward. Both forms are exact; {@link Engine#AUTO} switches each group of rows to the dense form when that is
    * cheaper by operation count. Package-private: tests run each form.
@@ -474,14 +485,19 @@ public final class LocalReplacementModel implements AutoCloseable {
         batch.choose(l);
         // 1. the nodes block l's MLP writes into resid_post_l: its features, its error nodes, its decoder bias
         batch.edges(l);
-        // 2. a sequential block's MLP reads after its own attention: seed before going through it
+        // 2. block l's skip path takes the gradient at resid_post_l to its MLP input, where step 3 or 5 adds it
+        batch.skip(l);
+        // 3. a sequential block's MLP reads after its own attention: its skip path and seeds join before going
+        // through it
         if (!parallel) {
+          batch.addSkip();
           batch.seed(targets, output, byLevel.get(l), l);
         }
-        // 3. through the frozen attention of block l (its constant terms: biases and the ln1 beta)
+        // 4. through the frozen attention of block l (its constant terms: biases and the ln1 beta)
         batch.attention(l);
-        // 4. a parallel block's MLP reads resid_pre_l, before its own attention
+        // 5. a parallel block's MLP reads resid_pre_l, before its own attention, which its skip path bypasses
         if (parallel) {
+          batch.addSkip();
           batch.seed(targets, output, byLevel.get(l), l);
         }
         batch.moveTo(next);
@@ -503,6 +519,9 @@ public final class LocalReplacementModel implements AutoCloseable {
     final List<Group> groups = new ArrayList<>();
     int[] denseRows = new int[0];
     NDArray dense; // (denseRows, t, C) or null
+    // the current layer's skip-path gradients at its MLP input, until addSkip: one group per group, in order
+    private final List<Group> skipGroups = new ArrayList<>();
+    private NDArray skipDense; // (denseRows, t, C) or null
 
     Batch(float[][] rows, double[] constants, int t, int[] kept, int featureWidth, NDManager cur,
         CircuitProfile prof) {
@@ -605,9 +624,13 @@ public final class LocalReplacementModel implements AutoCloseable {
       long clock = now();
       int c = width;
       int m = kept == null ? 0 : keptOf(l).count;
-      // operations per row and layer: attention, then error / constant / token products, then feature edges
-      double perTerm = 4.0 * c * c + 2.0 * heads * t * t + 6.0 * t * c + (kept == null ? 2.0 * t * c : 2.0 * m * c);
-      double perDenseRow = 2.0 * t * c * (2.0 * c + t) + 6.0 * t * c + (kept == null ? 0 : 2.0 * m * c);
+      // operations per row and layer: attention, then error / constant / token products, then feature edges, then
+      // the skip path
+      double skipTerm = w.hasSkip(l) ? 2.0 * c * (c + t) : 0;
+      double perTerm = 4.0 * c * c + 2.0 * heads * t * t + 6.0 * t * c + (kept == null ? 2.0 * t * c : 2.0 * m * c)
+          + skipTerm;
+      double perDenseRow = 2.0 * t * c * (2.0 * c + t) + 6.0 * t * c + (kept == null ? 0 : 2.0 * m * c)
+          + (w.hasSkip(l) ? 2.0 * t * c * c : 0);
       for (Group g : new ArrayList<>(groups)) {
         if (g.terms * perTerm > perDenseRow + 2.0 * t * g.terms * c) {
           densify(g);
@@ -750,6 +773,63 @@ public final class LocalReplacementModel implements AutoCloseable {
         clock = tick(CircuitProfile.Part.COPIES, clock);
       }
       return clock;
+    }
+
+    /**
+     * Through block {@code l}'s skip path, from the gradient at its output (resid_post_l) to the residual stream its
+     * MLP reads, held for {@link #addSkip}: with ln2's scale frozen, {@code ln2(x) W_skip^T} is linear in x. Its
+     * constant, the ln2 bias through W_skip, goes to the rows here.
+     */
+    void skip(int l) {
+      if (!w.hasSkip(l)) {
+        return;
+      }
+      long clock = now();
+      int c = width;
+      NDArray s2 = in(cur, upTo(ln2Scale[l], t, cur).reshape(t));
+      for (Group g : groups) {
+        addConstants(g.coef.sum(new int[] {2}).mul(g.vec.matMul(w.skipConstant[l])).sum(new int[] {0}), g.rows);
+        // a term coef x vec at the MLP output: vec W_skip at the MLP input, through the frozen ln2:
+        // (s2 * coef) x centre(gamma_2 (vec W_skip))
+        NDArray v = g.vec.matMul(w.skip[l]).mul(w.ln2Gamma[l]);
+        Group k = new Group();
+        k.rows = g.rows;
+        k.terms = g.terms;
+        k.coef = g.coef.mul(s2);
+        k.vec = v.sub(v.mean(new int[] {-1}, true));
+        skipGroups.add(k);
+        if (prof != null) {
+          prof.attentionFlops += 2.0 * g.terms * g.rows.length * c * (c + t);
+        }
+      }
+      if (dense != null) {
+        addConstants(dense.sum(new int[] {1}).matMul(w.skipConstant[l]), denseRows);
+        NDArray d = dense.matMul(w.skip[l]).mul(w.ln2Gamma[l]);
+        skipDense = d.sub(d.mean(new int[] {-1}, true)).mul(upTo(ln2Scale[l], t, cur));
+        if (prof != null) {
+          prof.attentionFlops += 2.0 * denseRows.length * t * c * c;
+        }
+      }
+      tick(CircuitProfile.Part.ATTENTION, clock);
+    }
+
+    /** Adds the skip-path terms of {@link #skip} to the gradients, now at the residual stream the MLP reads. */
+    void addSkip() {
+      for (int i = 0; i < skipGroups.size(); i++) {
+        Group k = skipGroups.get(i);
+        Group g = groups.get(i);
+        if (g.rows != k.rows) {
+          throw new IllegalStateException("the groups of rows changed between a skip path's input and output");
+        }
+        g.coef = g.coef.concat(k.coef, 0);
+        g.vec = g.vec.concat(k.vec, 0);
+        g.terms += k.terms;
+      }
+      skipGroups.clear();
+      if (skipDense != null) {
+        dense = dense.add(skipDense);
+        skipDense = null;
+      }
     }
 
     /** Through the frozen attention of block {@code l}, with its constant terms (biases and the ln1 beta). */

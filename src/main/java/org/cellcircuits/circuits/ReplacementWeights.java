@@ -1,9 +1,12 @@
 package org.cellcircuits.circuits;
 
+import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.SortedMap;
 import java.util.TreeMap;
@@ -15,8 +18,9 @@ import org.cellcircuits.transcoder.TranscoderKind;
 /**
  * The weights the local replacement model needs, cut out of a GPT-NeoX model and its transcoders once and shared by
  * every cell: per block the value and output projections of attention (the query/key side is frozen into each cell's
- * patterns, so it is never needed), the LayerNorm gains and biases, and the transcoder's encoder and decoder; the
- * embedding and the unembedding. Everything fp32 on the model's device, in its own manager; close it when done.
+ * patterns, so it is never needed), the LayerNorm gains and biases, and the transcoder's encoder, decoder, activation
+ * function and skip connection; the embedding and the unembedding. Everything fp32 on the model's device; close it
+ * when done.
  *
  * <p>Layouts, with C = d_model, H heads of size hs, V vocabulary, S transcoder features:
  * <pre>
@@ -27,13 +31,18 @@ import org.cellcircuits.transcoder.TranscoderKind;
  *                             LayerNorm bias: W_dense[:, h] (W_V,h beta_1 + b_V,h)
  *   encoder[L]       (C, S)   W_enc: feature f's encoder direction is column f
  *   decoder[L]       (S, C)   W_dec
+ *   skip[L]          (C, C)   W_skip [d_out, d_in]: the MLP output gains ln2(x) W_skip^T; null without a skip path
+ *   skipConstant[L]  (C)      W_skip beta_2: what the skip path adds when its input is only the ln2 bias
  * </pre>
- * A loaded transcoder's encoder and decoder (folded, fp32, on the model's device) are used in place, not copied: at
- * Pythia-410m's size they are ~270 MB a layer at 32x. Their transcoder must stay open while these weights are used
- * (the executor's transcoders do); any other is copied.
- * <pre>
- * </pre>
- * A block without a transcoder has none ({@link #hasTranscoder}): its whole MLP output becomes error nodes.
+ * {@link #activate} applies the transcoder's own activation function (ReLU, TopK, or JumpReLU, which a BatchTopK
+ * transcoder is saved as) to pre-activations, so the active set is the transcoder's. The skip path is linear in the
+ * MLP input, so with the LayerNorm scales frozen it is a path of the linear model, like attention's, not a node.
+ *
+ * <p>A loaded transcoder (folded, fp32, on the model's device) is used in place, not copied: at Pythia-410m's size its
+ * encoder and decoder are ~270 MB a layer at 32x. It must stay open while these weights are used (the executor's
+ * transcoders do). Any other is folded into a copy on the model's device that these weights own and close.
+ *
+ * <p>A block without a transcoder has none ({@link #hasTranscoder}): its whole MLP output becomes error nodes.
  */
 public final class ReplacementWeights implements AutoCloseable {
   final NeoXConfig config;
@@ -54,7 +63,12 @@ public final class ReplacementWeights implements AutoCloseable {
   final NDArray[] encoderBias;
   final NDArray[] decoder;
   final NDArray[] decoderBias;
+  final NDArray[] skip; // (C, C) [d_out, d_in], null for a block without a skip path
+  final NDArray[] skipT; // (C, C) its transpose, for the forward
+  final NDArray[] skipConstant; // (C)
   final int[] features;
+  private final Transcoder[] transcoder; // folded, on the model's device: its activation decides the active set
+  private final List<Transcoder> owned = new ArrayList<>();
 
   /**
    * @param model the model, any precision (its weights are copied to fp32)
@@ -90,7 +104,11 @@ public final class ReplacementWeights implements AutoCloseable {
       encoderBias = new NDArray[layers];
       decoder = new NDArray[layers];
       decoderBias = new NDArray[layers];
+      skip = new NDArray[layers];
+      skipT = new NDArray[layers];
+      skipConstant = new NDArray[layers];
       features = new int[layers];
+      transcoder = new Transcoder[layers];
       for (int l = 0; l < layers; l++) {
         String pre = "gpt_neox.layers." + l + ".";
         ln1Gamma[l] = copy(p.get(pre + "input_layernorm.weight"));
@@ -127,24 +145,57 @@ public final class ReplacementWeights implements AutoCloseable {
         headConstant[l] = perHead;
         Transcoder tc = tcs.get(l);
         if (tc != null) {
-          Transcoder folded = tc.scaling().folded() ? tc : tc.folded();
-          try {
-            boolean share = folded == tc && tc.device().equals(manager.getDevice());
-            encoder[l] = shareOrCopy(folded.weight("W_enc"), share);
-            encoderBias[l] = copy(folded.weight("b_enc"));
-            decoder[l] = shareOrCopy(folded.weight("W_dec"), share);
-            decoderBias[l] = copy(folded.weight("b_dec"));
-            features[l] = tc.config().dSae();
-          } finally {
-            if (folded != tc) {
-              folded.close();
-            }
+          Transcoder f = foldedOnDevice(tc);
+          transcoder[l] = f;
+          encoder[l] = f.weight("W_enc");
+          encoderBias[l] = copy(f.weight("b_enc"));
+          decoder[l] = f.weight("W_dec");
+          decoderBias[l] = copy(f.weight("b_dec"));
+          if (f.hasSkip()) {
+            skip[l] = f.weight(Transcoder.W_SKIP);
+            // results of operations land in the first operand's manager: here the transcoder's, which may be
+            // borrowed and outlive these weights
+            skipT[l] = skip[l].transpose();
+            skipT[l].attach(manager);
+            skipConstant[l] = skip[l].matMul(ln2Beta[l]);
+            skipConstant[l].attach(manager);
           }
+          features[l] = tc.config().dSae();
         }
       }
     } catch (RuntimeException e) {
-      manager.close();
+      close();
       throw e;
+    }
+  }
+
+  /**
+   * {@code tc} itself when it is folded and on the model's device, else a folded copy there, owned by these weights.
+   * Folding leaves pre-activations and so the activation's thresholds unchanged.
+   */
+  private Transcoder foldedOnDevice(Transcoder tc) {
+    Device device = manager.getDevice();
+    if (tc.scaling().folded() && tc.device().equals(device)) {
+      return tc;
+    }
+    Transcoder f = tc.scaling().folded() ? tc : tc.folded();
+    if (f != tc && f.device().equals(device)) {
+      owned.add(f);
+      return f;
+    }
+    try {
+      List<String> names = Transcoder.parameterNames(f.config());
+      float[][] values = new float[names.size()][];
+      for (int i = 0; i < values.length; i++) {
+        values[i] = f.weight(names.get(i)).toFloatArray();
+      }
+      Transcoder moved = Transcoder.of(f.config(), f.scaling(), f.provenance(), device, values);
+      owned.add(moved);
+      return moved;
+    } finally {
+      if (f != tc) {
+        f.close();
+      }
     }
   }
 
@@ -164,16 +215,10 @@ public final class ReplacementWeights implements AutoCloseable {
     }
   }
 
-  /** {@code a} itself when it may be shared (fp32, its owner outlives these weights), else a copy. */
-  private NDArray shareOrCopy(NDArray a, boolean share) {
-    return share && a.getDataType() == DataType.FLOAT32 ? a : copy(a);
-  }
-
   private NDArray copy(NDArray a) {
     // A fresh fp32 copy on the model's device, owned by this manager: the model's own arrays are never shared.
     // toType(FLOAT32, true) of an array that is fp32 already returns a new handle on the same memory (DJL's
-    // PyTorch engine), which dangles once that array is closed (a folded transcoder's weights are closed right
-    // after they are copied here): so an fp32 array is cloned.
+    // PyTorch engine), which dangles once that array is closed: so an fp32 array is cloned.
     NDArray out = a.getDataType() == DataType.FLOAT32 ? a.duplicate() : a.toType(DataType.FLOAT32, true);
     out.attach(manager);
     return out;
@@ -187,6 +232,25 @@ public final class ReplacementWeights implements AutoCloseable {
     return encoder[layer] != null;
   }
 
+  /** Whether the layer's transcoder has a skip path (false for a block without one). */
+  public boolean hasSkip(int layer) {
+    return skip[layer] != null;
+  }
+
+  /** Feature activations of pre-activations {@code pre} (..., S), by the layer's transcoder's activation function. */
+  NDArray activate(int layer, NDArray pre) {
+    return transcoder[layer].activate(pre);
+  }
+
+  /**
+   * The layer's MLP-output estimate (..., C) from feature activations {@code z} (..., S) and the MLP input they came
+   * from (..., C): decoded features, decoder bias and skip path.
+   */
+  NDArray reconstruct(int layer, NDArray z, NDArray mlpIn) {
+    NDArray y = z.matMul(decoder[layer]).add(decoderBias[layer]);
+    return skip[layer] == null ? y : y.add(mlpIn.matMul(skipT[layer]));
+  }
+
   /** Features of the layer's transcoder, 0 for a block without one. */
   public int features(int layer) {
     return features[layer];
@@ -195,5 +259,6 @@ public final class ReplacementWeights implements AutoCloseable {
   @Override
   public void close() {
     manager.close();
+    owned.forEach(Transcoder::close);
   }
 }

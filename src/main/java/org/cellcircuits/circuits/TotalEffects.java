@@ -4,9 +4,10 @@ package org.cellcircuits.circuits;
  * Signed attribution of every node to the target through the whole graph: how much of the target's value the node
  * accounts for, along every path of the graph (direct edges and paths through features).
  *
- * <p>In the local replacement model a feature's activation is its pre-activation (an active ReLU), so a share of a
- * feature's pre-activation reaches the target in the same proportion as the feature's whole activation does. With
- * {@code flow(target) = 1} and, for a feature f, {@code flow(f) = attribution(f) / total(f)}:
+ * <p>In the local replacement model an active feature's activation is its pre-activation (an active ReLU, TopK or
+ * JumpReLU feature passes its pre-activation on unchanged), so a share of a feature's pre-activation reaches the target
+ * in the same proportion as the feature's whole activation does. With {@code flow(target) = 1} and, for a feature f,
+ * {@code flow(f) = attribution(f) / total(f)}:
  * <pre>
  *   attribution(s) = sum over rows r of flow(r) * edge(r, s)
  * </pre>

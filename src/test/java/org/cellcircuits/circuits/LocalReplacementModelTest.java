@@ -10,7 +10,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.function.UnaryOperator;
 import java.util.stream.IntStream;
+import java.util.stream.Stream;
 import org.assertj.core.data.Offset;
+import org.cellcircuits.circuits.TinyCircuitModels.Arch;
 import org.cellcircuits.model.ActivationCache;
 import org.cellcircuits.model.ForwardOptions;
 import org.cellcircuits.model.GptNeoX;
@@ -19,13 +21,16 @@ import org.cellcircuits.model.LogitsMode;
 import org.cellcircuits.model.TokenBatch;
 import org.cellcircuits.transcoder.Transcoder;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * The local replacement model and its attribution graph on tiny random models with parallel and sequential residuals:
+ * The local replacement model and its attribution graph on tiny random models with parallel and sequential residuals
+ * and transcoders of each activation (ReLU, TopK, JumpReLU, a loaded BatchTopK), with and without a skip path:
  * sums of edges against the real forward's values, and every edge against an intervention in the frozen model run
  * through {@link GptNeoX}'s own forward (patterns and LayerNorm scales frozen by hook edits, MLPs held at their
- * outputs), which shares no code with the backward that made the edges.
+ * outputs but for the skip paths, which follow their inputs through the transcoder's own decode), which shares no code
+ * with the backward that made the edges.
  *
  * <p>Tolerances: everything is fp32 with values of order 1-10 summed over at most a few hundred terms, so rounding
  * is ~1e-6 of the sum of the terms' magnitudes; 1e-4 of that scale (the issue's bound) leaves two orders of margin and
@@ -46,9 +51,14 @@ class LocalReplacementModelTest {
     }
   }
 
-  private static Setup setup(boolean parallel) {
+  /** Every architecture of the tiny transcoders, with a parallel and a sequential residual. */
+  static Stream<Arguments> cases() {
+    return Arch.ALL.stream().flatMap(a -> Stream.of(Arguments.of(true, a), Arguments.of(false, a)));
+  }
+
+  private static Setup setup(boolean parallel, Arch arch) {
     GptNeoX model = TinyCircuitModels.model(parallel, parallel ? 3 : 4);
-    Map<Integer, Transcoder> tcs = TinyCircuitModels.transcoders(7);
+    Map<Integer, Transcoder> tcs = TinyCircuitModels.transcoders(7, arch);
     ReplacementWeights w = new ReplacementWeights(model, tcs);
     NDManager m = NDManager.newBaseManager(Device.cpu());
     LocalReplacementModel cell = LocalReplacementModel.of(model, w, TinyCircuitModels.prompt(11, T), m);
@@ -64,10 +74,10 @@ class LocalReplacementModelTest {
     return Attribution.build(cell, target, new Attribution.Options(1_000_000, 16, 4)).graph();
   }
 
-  @ParameterizedTest(name = "parallel residual = {0}")
-  @ValueSource(booleans = {true, false})
-  void edgesPlusBiasTermsSumToEveryPreActivationAndToTheLogit(boolean parallel) {
-    try (Setup s = setup(parallel)) {
+  @ParameterizedTest(name = "{1}, parallel residual = {0}")
+  @MethodSource("cases")
+  void edgesPlusBiasTermsSumToEveryPreActivationAndToTheLogit(boolean parallel, Arch arch) {
+    try (Setup s = setup(parallel, arch)) {
       OutputTarget target = argmaxTarget(s.cell());
       AttributionGraph g = fullGraph(s.cell(), target);
       assertThat(g.featureCount()).as("active features").isBetween(20, 3 * T * TinyCircuitModels.FEATURES);
@@ -91,10 +101,10 @@ class LocalReplacementModelTest {
     }
   }
 
-  @ParameterizedTest(name = "parallel residual = {0}")
-  @ValueSource(booleans = {true, false})
-  void logitDifferenceTargetIsComplete(boolean parallel) {
-    try (Setup s = setup(parallel)) {
+  @ParameterizedTest(name = "{1}, parallel residual = {0}")
+  @MethodSource("cases")
+  void logitDifferenceTargetIsComplete(boolean parallel, Arch arch) {
+    try (Setup s = setup(parallel, arch)) {
       float[] logits = s.cell().lastLogits();
       OutputTarget target = OutputTarget.difference(3, 9, "3 - 9");
       AttributionGraph g = fullGraph(s.cell(), target);
@@ -110,10 +120,10 @@ class LocalReplacementModelTest {
     }
   }
 
-  @ParameterizedTest(name = "parallel residual = {0}")
-  @ValueSource(booleans = {true, false})
-  void transcodersPlusErrorNodesReproduceTheOriginalLogits(boolean parallel) {
-    try (Setup s = setup(parallel); NDManager m = NDManager.newBaseManager(Device.cpu())) {
+  @ParameterizedTest(name = "{1}, parallel residual = {0}")
+  @MethodSource("cases")
+  void transcodersPlusErrorNodesReproduceTheOriginalLogits(boolean parallel, Arch arch) {
+    try (Setup s = setup(parallel, arch); NDManager m = NDManager.newBaseManager(Device.cpu())) {
       TokenBatch batch = TokenBatch.rightPadded(List.of(s.cell().ids()), 0);
       float[] original;
       try (ActivationCache c = s.model().run(m, batch, ForwardOptions.logitsOnly())) {
@@ -141,10 +151,10 @@ class LocalReplacementModelTest {
    * Total effects: token, error and bias-term attributions add up to the target, and a token's attribution is the
    * derivative of the target along its embedding in the frozen model with live transcoders (finite difference).
    */
-  @ParameterizedTest(name = "parallel residual = {0}")
-  @ValueSource(booleans = {true, false})
-  void totalEffectsAddUpAndMatchAFiniteDifferenceWithLiveTranscoders(boolean parallel) {
-    try (Setup s = setup(parallel); NDManager m = NDManager.newBaseManager(Device.cpu())) {
+  @ParameterizedTest(name = "{1}, parallel residual = {0}")
+  @MethodSource("cases")
+  void totalEffectsAddUpAndMatchAFiniteDifferenceWithLiveTranscoders(boolean parallel, Arch arch) {
+    try (Setup s = setup(parallel, arch); NDManager m = NDManager.newBaseManager(Device.cpu())) {
       OutputTarget target = argmaxTarget(s.cell());
       AttributionGraph g = fullGraph(s.cell(), target);
       double[] attr = TotalEffects.attribution(g);
@@ -159,39 +169,69 @@ class LocalReplacementModelTest {
 
       TokenBatch batch = TokenBatch.rightPadded(List.of(s.cell().ids()), 0);
       ActivationCache original = s.model().run(m, batch, ForwardOptions.logitsOnly().keeping(n -> true));
-      // The replaced model is piecewise linear: a step of 1e-2 already switches features that sit near zero. At 1e-3 fp32
-      // rounding of the two logits (~1e-5 each at values ~10) costs at most ~5e-3 of the derivative: the 1e-2 bound.
-      double eps = 1e-3;
+      // The replaced model is piecewise linear, and TopK and JumpReLU features switch with a jump: the derivative is
+      // the frozen model's only while a step keeps every layer's active set. Each token takes the largest step of
+      // 1e-2, 3e-3, 1e-3 that does; a token that switches a feature even at 1e-3 is not compared, and most must be.
+      // At 1e-3 fp32 rounding of the two logits (~1e-5 each) costs up to ~1e-2 of the derivative: the 1e-2 bound,
+      // with a 10 times margin at 1e-2.
+      boolean[][] active = new boolean[TinyCircuitModels.LAYERS][];
+      for (int l = 0; l < TinyCircuitModels.LAYERS; l++) {
+        active[l] = nonZero(s.tcs().get(l).encode(original.get(HookNames.ln2Normalized(l))));
+      }
+      int compared = 0;
       for (int p = 0; p < T; p++) {
-        double[] values = new double[2];
-        for (int side = 0; side < 2; side++) {
-          ForwardOptions o = ForwardOptions.logitsOnly().withLogits(LogitsMode.LAST);
-          for (String name : HookNames.all(TinyCircuitModels.LAYERS)) {
-            if (name.endsWith("hook_scale") || name.endsWith("hook_pattern")) {
-              NDArray frozen = original.get(name);
-              o = o.editing(name, x -> frozen);
+        for (double eps : new double[] {1e-2, 3e-3, 1e-3}) {
+          double[] values = new double[2];
+          boolean[] switched = new boolean[1];
+          for (int side = 0; side < 2; side++) {
+            ForwardOptions o = ForwardOptions.logitsOnly().withLogits(LogitsMode.LAST);
+            for (String name : HookNames.all(TinyCircuitModels.LAYERS)) {
+              if (name.endsWith("hook_scale") || name.endsWith("hook_pattern")) {
+                NDArray frozen = original.get(name);
+                o = o.editing(name, x -> frozen);
+              }
+            }
+            for (int l = 0; l < TinyCircuitModels.LAYERS; l++) {
+              Transcoder tc = s.tcs().get(l);
+              NDArray err = s.cell().errorVectors(l);
+              boolean[] before = active[l];
+              o = o.replacingMlp(l, x -> {
+                NDArray z = tc.encode(x);
+                switched[0] |= !java.util.Arrays.equals(nonZero(z), before);
+                return tc.decode(z, x).add(err);
+              });
+            }
+            float[] mask = new float[T];
+            mask[p] = (float) (side == 0 ? eps : -eps);
+            NDArray scaleAt = m.create(mask, new ai.djl.ndarray.types.Shape(1, T, 1));
+            o = o.editing(HookNames.embed(), x -> x.add(x.mul(scaleAt)));
+            try (ActivationCache c = s.model().run(m, batch, o)) {
+              values[side] = target.value(c.logits().toFloatArray());
             }
           }
-          for (int l = 0; l < TinyCircuitModels.LAYERS; l++) {
-            Transcoder tc = s.tcs().get(l);
-            NDArray err = s.cell().errorVectors(l);
-            o = o.replacingMlp(l, x -> tc.forward(x).add(err));
+          if (switched[0]) {
+            continue;
           }
-          float[] mask = new float[T];
-          mask[p] = (float) (side == 0 ? eps : -eps);
-          NDArray scaleAt = m.create(mask, new ai.djl.ndarray.types.Shape(1, T, 1));
-          o = o.editing(HookNames.embed(), x -> x.add(x.mul(scaleAt)));
-          try (ActivationCache c = s.model().run(m, batch, o)) {
-            values[side] = target.value(c.logits().toFloatArray());
-          }
+          compared++;
+          double derivative = (values[0] - values[1]) / (2 * eps);
+          double expected = attr[g.tokenIndex(p)];
+          assertThat(Math.abs(derivative - expected)).as("token %d, step %s: finite difference %s, attribution %s",
+              p, eps, derivative, expected).isLessThanOrEqualTo(1e-2 * Math.max(1, Math.abs(expected)));
+          break;
         }
-        double derivative = (values[0] - values[1]) / (2 * eps);
-        double expected = attr[g.tokenIndex(p)];
-        assertThat(Math.abs(derivative - expected)).as("token %d: finite difference %s, attribution %s", p,
-            derivative, expected).isLessThanOrEqualTo(1e-2 * Math.max(1, Math.abs(expected)));
       }
+      assertThat(compared).as("tokens whose steps keep the active set").isGreaterThanOrEqualTo(T - 2);
       original.close();
     }
+  }
+
+  private static boolean[] nonZero(NDArray z) {
+    float[] v = z.toFloatArray();
+    boolean[] on = new boolean[v.length];
+    for (int i = 0; i < v.length; i++) {
+      on[i] = v[i] != 0;
+    }
+    return on;
   }
 
   /**
@@ -199,10 +239,10 @@ class LocalReplacementModelTest {
    * cost), any batch size, all feature columns or some, give every row the edges of that row computed alone and
    * dense (which the intervention test below checks edge by edge).
    */
-  @ParameterizedTest(name = "parallel residual = {0}")
-  @ValueSource(booleans = {true, false})
-  void everyEngineBatchAndColumnChoiceGivesTheSameRows(boolean parallel) {
-    try (Setup s = setup(parallel)) {
+  @ParameterizedTest(name = "{1}, parallel residual = {0}")
+  @MethodSource("cases")
+  void everyEngineBatchAndColumnChoiceGivesTheSameRows(boolean parallel, Arch arch) {
+    try (Setup s = setup(parallel, arch)) {
       LocalReplacementModel cell = s.cell();
       OutputTarget target = argmaxTarget(cell);
       int nF = cell.featureCount();
@@ -244,10 +284,10 @@ class LocalReplacementModelTest {
   }
 
   /** With nothing zeroed, the ablation check's replaced model reads the original model's value of the target. */
-  @ParameterizedTest(name = "parallel residual = {0}")
-  @ValueSource(booleans = {true, false})
-  void ablationWithNothingZeroedReadsTheOriginalTarget(boolean parallel) {
-    try (Setup s = setup(parallel)) {
+  @ParameterizedTest(name = "{1}, parallel residual = {0}")
+  @MethodSource("cases")
+  void ablationWithNothingZeroedReadsTheOriginalTarget(boolean parallel, Arch arch) {
+    try (Setup s = setup(parallel, arch)) {
       LocalReplacementModel cell = s.cell();
       OutputTarget target = argmaxTarget(cell);
       double none = FeatureAblation.targetWithZeroed(s.model(), s.weights(), cell, target, List.of(), s.manager());
@@ -272,7 +312,7 @@ class LocalReplacementModelTest {
         NDArray mask = s.manager().create(keep, new ai.djl.ndarray.types.Shape(1, T, TinyCircuitModels.FEATURES));
         Transcoder tc = s.tcs().get(l);
         NDArray err = cell.errorVectors(l);
-        o = o.replacingMlp(l, x -> tc.decode(tc.encode(x).mul(mask)).add(err));
+        o = o.replacingMlp(l, x -> tc.decode(tc.encode(x).mul(mask), x).add(err));
       }
       try (ActivationCache c = s.model().run(s.manager(), TokenBatch.rightPadded(List.of(cell.ids()), 0), o)) {
         double expected = target.value(c.logits().toFloatArray());
@@ -285,13 +325,13 @@ class LocalReplacementModelTest {
    * Every edge of the full graph, checked by intervention: scaling one source node by (1 + 1) in the frozen model
    * moves each target's pre-activation (or the logit) by exactly that edge.
    */
-  @ParameterizedTest(name = "parallel residual = {0}")
-  @ValueSource(booleans = {true, false})
-  void everyEdgeEqualsTheEffectOfAnInterventionInTheFrozenModel(boolean parallel) {
-    try (Setup s = setup(parallel); NDManager m = NDManager.newBaseManager(Device.cpu())) {
+  @ParameterizedTest(name = "{1}, parallel residual = {0}")
+  @MethodSource("cases")
+  void everyEdgeEqualsTheEffectOfAnInterventionInTheFrozenModel(boolean parallel, Arch arch) {
+    try (Setup s = setup(parallel, arch); NDManager m = NDManager.newBaseManager(Device.cpu())) {
       OutputTarget target = argmaxTarget(s.cell());
       AttributionGraph g = fullGraph(s.cell(), target);
-      FrozenForward frozen = new FrozenForward(s.model(), s.tcs(), s.cell().ids(), m);
+      FrozenForward frozen = new FrozenForward(s.model(), s.tcs(), s.cell().ids(), m, true);
       double[] base = frozen.readouts(null, target);
       int checked = 0;
       for (int src = 0; src < g.targetIndex(); src++) {
@@ -312,11 +352,143 @@ class LocalReplacementModelTest {
     }
   }
 
+  static Stream<Arguments> skipCases() {
+    return cases().filter(a -> ((Arch) a.get()[1]).skip());
+  }
+
+  /**
+   * The intervention test above has teeth for skip paths: with each skip path held at its value on the cell instead
+   * of following its input, the interventions disagree with some of the graph's edges, which the live skip paths
+   * account for (so a backward that left them out would fail it).
+   */
+  @ParameterizedTest(name = "{1}, parallel residual = {0}")
+  @MethodSource("skipCases")
+  void edgesIncludeThePathsThroughSkipConnections(boolean parallel, Arch arch) {
+    try (Setup s = setup(parallel, arch); NDManager m = NDManager.newBaseManager(Device.cpu())) {
+      OutputTarget target = argmaxTarget(s.cell());
+      AttributionGraph g = fullGraph(s.cell(), target);
+      FrozenForward held = new FrozenForward(s.model(), s.tcs(), s.cell().ids(), m, false);
+      double[] base = held.readouts(null, target);
+      int throughSkip = 0;
+      for (int src = 0; src < g.targetIndex(); src++) {
+        double[] moved = held.readouts(g.node(src), target);
+        for (int row = 0; row < g.size(); row++) {
+          if (!g.hasRow(row)) {
+            continue;
+          }
+          int readout = held.readoutIndex(g.node(row));
+          if (Math.abs(moved[readout] - base[readout] - g.edge(row, src)) > 1e-2 * Math.max(1,
+              Math.abs(base[readout]))) {
+            throughSkip++;
+          }
+        }
+      }
+      assertThat(throughSkip).as("edges that differ by more than 1e-2 with the skip paths held").isGreaterThan(10);
+    }
+  }
+
+  /**
+   * The nodes are the features the transcoder's own activation leaves non-zero, recomputed here from the cell's MLP
+   * inputs and the folded weights in double precision: a JumpReLU feature between 0 and its threshold is no node, one
+   * above a negative threshold is (with its negative activation), and a TopK feature with a positive pre-activation
+   * outside its token's k largest is no node. Each node's activation is its pre-activation.
+   */
+  @ParameterizedTest(name = "{1}, parallel residual = {0}")
+  @MethodSource("cases")
+  void theNodesAreTheFeaturesTheTranscodersActivationLeavesNonZero(boolean parallel, Arch arch) {
+    try (Setup s = setup(parallel, arch); NDManager m = NDManager.newBaseManager(Device.cpu())) {
+      LocalReplacementModel cell = s.cell();
+      int nF = TinyCircuitModels.FEATURES;
+      int c = TinyCircuitModels.WIDTH;
+      ActivationCache original = s.model().run(m, TokenBatch.rightPadded(List.of(cell.ids()), 0),
+          ForwardOptions.logitsOnly().keeping(n -> n.endsWith("ln2.hook_normalized")));
+      List<NodeId> expected = new ArrayList<>();
+      List<Double> expectedPre = new ArrayList<>();
+      int belowThreshold = 0;
+      int negative = 0;
+      int outsideTopK = 0;
+      for (int l = 0; l < TinyCircuitModels.LAYERS; l++) {
+        Transcoder tc = s.tcs().get(l);
+        float[] we;
+        float[] be;
+        float[] threshold = null;
+        try (Transcoder f = tc.folded()) {
+          we = f.weight("W_enc").toFloatArray();
+          be = f.weight("b_enc").toFloatArray();
+          if (f.activation().hasThreshold()) {
+            threshold = f.weight(Transcoder.THRESHOLD).toFloatArray();
+          }
+        }
+        float[] x = original.get(HookNames.ln2Normalized(l)).toFloatArray();
+        for (int p = 0; p < T; p++) {
+          double[] pre = new double[nF];
+          for (int f = 0; f < nF; f++) {
+            pre[f] = be[f];
+            for (int k = 0; k < c; k++) {
+              pre[f] += (double) x[p * c + k] * we[k * nF + f];
+            }
+          }
+          boolean[] on = new boolean[nF];
+          switch (tc.activation()) {
+            case RELU -> {
+              for (int f = 0; f < nF; f++) {
+                on[f] = pre[f] > 0;
+              }
+            }
+            case TOPK -> {
+              double[] p0 = pre;
+              int[] byPre = IntStream.range(0, nF).filter(f -> p0[f] > 0).boxed()
+                  .sorted((a, b) -> Double.compare(p0[b], p0[a])).mapToInt(Integer::intValue).toArray();
+              for (int i = 0; i < byPre.length; i++) {
+                on[byPre[i]] = i < TinyCircuitModels.K;
+              }
+              outsideTopK += Math.max(0, byPre.length - TinyCircuitModels.K);
+            }
+            case JUMPRELU -> {
+              for (int f = 0; f < nF; f++) {
+                on[f] = pre[f] > threshold[f] && pre[f] != 0;
+                belowThreshold += pre[f] > 0 && !on[f] ? 1 : 0;
+                negative += on[f] && pre[f] < 0 ? 1 : 0;
+              }
+            }
+            default -> throw new AssertionError("a loaded transcoder applies " + tc.activation());
+          }
+          for (int f = 0; f < nF; f++) {
+            if (on[f]) {
+              expected.add(NodeId.feature(l, p, f));
+              expectedPre.add(pre[f]);
+            }
+          }
+        }
+      }
+      original.close();
+      List<NodeId> nodes = new ArrayList<>();
+      for (int col = 0; col < cell.featureCount(); col++) {
+        nodes.add(cell.featureNode(col));
+      }
+      assertThat(nodes).as("the cell's feature nodes").containsExactlyElementsOf(expected);
+      for (int col = 0; col < cell.featureCount(); col++) {
+        double pre = expectedPre.get(col);
+        assertThat((double) cell.featureActivation(col)).as("activation of %s", nodes.get(col))
+            .isCloseTo(pre, Offset.offset(1e-4 * Math.max(1, Math.abs(pre))));
+      }
+      switch (s.tcs().get(0).activation()) {
+        case TOPK -> assertThat(outsideTopK).as("positive features outside the top k").isGreaterThan(0);
+        case JUMPRELU -> {
+          assertThat(belowThreshold).as("features between 0 and their threshold").isGreaterThan(0);
+          assertThat(negative).as("features active above a negative threshold").isGreaterThan(0);
+        }
+        default -> { }
+      }
+    }
+  }
+
   /**
    * The frozen local replacement model run through GptNeoX's own forward: attention patterns and LayerNorm scales
    * replaced by their values on the cell (hook edits), each MLP replaced by its original output, optionally with one
-   * node doubled. Readouts: every active feature's pre-activation (in the order of the features' NodeIds) and the
-   * target.
+   * node doubled. A transcoder's skip path {@code tc.decode(0, x) - tc.decode(0)} follows the MLP's input (the rest of
+   * the output is held) when {@code liveSkip}, as in the local replacement model; else it is held too. Readouts: every
+   * active feature's pre-activation (in the order of the features' NodeIds) and the target.
    */
   private static final class FrozenForward {
     private final GptNeoX model;
@@ -327,8 +499,10 @@ class LocalReplacementModelTest {
     private final List<NodeId> features = new ArrayList<>();
     private final float[][] encoder = new float[TinyCircuitModels.LAYERS][];
     private final float[][] encoderBias = new float[TinyCircuitModels.LAYERS][];
+    private final boolean liveSkip;
 
-    FrozenForward(GptNeoX model, Map<Integer, Transcoder> tcs, long[] ids, NDManager m) {
+    FrozenForward(GptNeoX model, Map<Integer, Transcoder> tcs, long[] ids, NDManager m, boolean liveSkip) {
+      this.liveSkip = liveSkip;
       this.model = model;
       this.tcs = tcs;
       this.m = m;
@@ -342,7 +516,7 @@ class LocalReplacementModelTest {
         float[] z = tcs.get(l).encode(original.get(HookNames.ln2Normalized(l))).toFloatArray();
         for (int p = 0; p < T; p++) {
           for (int f = 0; f < TinyCircuitModels.FEATURES; f++) {
-            if (z[p * TinyCircuitModels.FEATURES + f] > 0) {
+            if (z[p * TinyCircuitModels.FEATURES + f] != 0) {
               features.add(NodeId.feature(l, p, f));
             }
           }
@@ -370,7 +544,13 @@ class LocalReplacementModelTest {
           extra = nodeContribution(doubled, l);
         }
         NDArray total = extra == null ? out : out.add(extra);
-        o = o.replacingMlp(l, x -> total);
+        Transcoder tc = tcs.get(l);
+        if (liveSkip && tc.hasSkip()) {
+          NDArray held = total.sub(skipPath(tc, original.get(HookNames.ln2Normalized(l))));
+          o = o.replacingMlp(l, x -> held.add(skipPath(tc, x)));
+        } else {
+          o = o.replacingMlp(l, x -> total);
+        }
       }
       if (doubled != null && doubled.kind() == NodeKind.TOKEN) {
         NDArray embed = original.get(HookNames.embed());
@@ -411,6 +591,12 @@ class LocalReplacementModelTest {
           z.toFloatArray()[node.pos() * TinyCircuitModels.FEATURES + node.feature()];
       NDArray one = m.create(only, z.getShape());
       return tc.decode(one).sub(tc.decode(m.zeros(z.getShape())));
+    }
+
+    /** The skip path's output for MLP inputs x (1, T, C), through the transcoder's own decode. */
+    private NDArray skipPath(Transcoder tc, NDArray x) {
+      NDArray zero = m.zeros(new ai.djl.ndarray.types.Shape(1, T, TinyCircuitModels.FEATURES));
+      return tc.decode(zero, x).sub(tc.decode(zero));
     }
 
     private NDArray positionMask(int pos) {

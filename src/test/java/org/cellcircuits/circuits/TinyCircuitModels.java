@@ -2,12 +2,21 @@ package org.cellcircuits.circuits;
 
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.TreeMap;
+import java.util.stream.Stream;
 import org.cellcircuits.io.SoftwareVersions;
 import org.cellcircuits.model.GptNeoX;
 import org.cellcircuits.model.NeoXConfig;
+import org.cellcircuits.transcoder.Activation;
 import org.cellcircuits.transcoder.ActivationScaling;
 import org.cellcircuits.transcoder.TrainingProvenance;
 import org.cellcircuits.transcoder.Transcoder;
@@ -54,24 +63,95 @@ final class TinyCircuitModels {
   }
 
   /**
-   * A random, unfolded transcoder (training scale factors 2 and 0.5) for every block, its encoder bias shifted so that
-   * about a third of the features fire on a token.
+   * How the tiny transcoders are built: their activation function (TopK keeps {@link #K} features a token; JumpReLU and
+   * BatchTopK get random thresholds, a sixth of them negative, which a loaded file may hold), whether they have a skip
+   * path (a random, non-zero W_skip), and whether they go through save and load (folded, used in place by the
+   * replacement weights) or stay unfolded (copied).
+   */
+  record Arch(String name, Activation activation, boolean skip, boolean loaded) {
+    static final Arch RELU = new Arch("relu", Activation.RELU, false, false);
+    static final Arch RELU_SKIP = new Arch("relu + skip", Activation.RELU, true, false);
+    static final Arch TOPK = new Arch("topk", Activation.TOPK, false, false);
+    static final Arch TOPK_SKIP = new Arch("topk + skip", Activation.TOPK, true, false);
+    static final Arch JUMPRELU = new Arch("jumprelu", Activation.JUMPRELU, false, false);
+    static final Arch BATCHTOPK_SKIP_LOADED =
+        new Arch("batchtopk + skip, saved and loaded", Activation.BATCHTOPK, true, true);
+    static final List<Arch> ALL = List.of(RELU, RELU_SKIP, TOPK, TOPK_SKIP, JUMPRELU, BATCHTOPK_SKIP_LOADED);
+
+    @Override
+    public String toString() {
+      return name;
+    }
+  }
+
+  /** Features a TopK transcoder keeps per token: fewer than the ~8 of 24 whose pre-activation is positive. */
+  static final int K = 4;
+
+  /**
+   * A random, unfolded ReLU transcoder (training scale factors 2 and 0.5) for every block, its encoder bias shifted so
+   * that about a third of the features fire on a token.
    */
   static Map<Integer, Transcoder> transcoders(long seed) {
+    return transcoders(seed, Arch.RELU);
+  }
+
+  /**
+   * {@link #transcoders(long)}'s weights with another architecture: the same encoders and decoders, plus thresholds
+   * and W_skip drawn from their own seeds (so the ReLU weights do not depend on them).
+   */
+  static Map<Integer, Transcoder> transcoders(long seed, Arch arch) {
     Map<Integer, Transcoder> out = new TreeMap<>();
     Random r = new Random(seed);
     for (int l = 0; l < LAYERS; l++) {
-      TranscoderConfig c = TranscoderConfig.builder().modelName("tiny").layer(l).dIn(WIDTH).dOut(WIDTH)
-          .dSae(FEATURES).trainingTokens(4096L * 100).lrWarmUpSteps(10).lrDecaySteps(20).l1WarmUpSteps(5).build();
+      TranscoderConfig.Builder b = TranscoderConfig.builder().modelName("tiny").layer(l).dIn(WIDTH).dOut(WIDTH)
+          .dSae(FEATURES).trainingTokens(4096L * 100).lrWarmUpSteps(10).lrDecaySteps(20).l1WarmUpSteps(5)
+          .activation(arch.activation()).skipConnection(arch.skip());
+      TranscoderConfig c = arch.activation() == Activation.RELU ? b.build() : b.k(K).build();
       TrainingProvenance p = new TrainingProvenance(1, 2, c.hash(), SoftwareVersions.current());
       float[] benc = random(r, FEATURES, 0.5);
       for (int i = 0; i < benc.length; i++) {
         benc[i] -= 0.8f;
       }
-      out.put(l, Transcoder.of(c, new ActivationScaling(2.0, 0.5, false), p, Device.cpu(),
-          random(r, WIDTH * FEATURES, 0.4), benc, random(r, FEATURES * WIDTH, 0.3), random(r, WIDTH, 0.2)));
+      List<float[]> values = new ArrayList<>();
+      values.add(random(r, WIDTH * FEATURES, 0.4));
+      values.add(benc);
+      values.add(random(r, FEATURES * WIDTH, 0.3));
+      values.add(random(r, WIDTH, 0.2));
+      Random extra = new Random(seed * 31 + l);
+      if (c.activation().hasThreshold()) {
+        float[] threshold = new float[FEATURES];
+        for (int f = 0; f < FEATURES; f++) {
+          threshold[f] = f % 6 == 0 ? -0.1f - 0.4f * extra.nextFloat() : 0.1f + 0.9f * extra.nextFloat();
+        }
+        values.add(threshold);
+      }
+      if (c.skipConnection()) {
+        values.add(random(extra, WIDTH * WIDTH, 0.3));
+      }
+      Transcoder tc = Transcoder.of(c, new ActivationScaling(2.0, 0.5, false), p, Device.cpu(),
+          values.toArray(new float[0][]));
+      out.put(l, arch.loaded() ? savedAndLoaded(tc) : tc);
     }
     return out;
+  }
+
+  private static Transcoder savedAndLoaded(Transcoder tc) {
+    try {
+      Path dir = Files.createTempDirectory("tiny-transcoder");
+      try {
+        tc.save(dir);
+        return Transcoder.load(dir, Device.cpu());
+      } finally {
+        tc.close();
+        try (Stream<Path> files = Files.walk(dir)) {
+          for (Path f : files.sorted(Comparator.reverseOrder()).toList()) {
+            Files.delete(f);
+          }
+        }
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
   }
 
   static long[] prompt(long seed, int length) {
