@@ -90,4 +90,61 @@ class TranscoderConfigTest {
         assertThatThrownBy(() -> TranscoderConfig.fromJson(json2, "cfg.json"))
                 .hasMessageContaining("cfg.json: key d_sae is \"many\"; need an integer");
     }
+
+    @Test
+    void architectureKeysAreReadValidatedAndRoundTrip() {
+        Config train = ConfigFactory.parseString("activation = batchtopk, k = 12, aux-k-coefficient = 0.5, "
+                + "l0-coefficient = 3, jumprelu-threshold-init = 0.3, jumprelu-bandwidth = 0.2, "
+                + "batchtopk-threshold-rate = 0.05, skip-connection = true")
+                .withFallback(ConfigLoader.reference().getConfig("cellcircuits.train"));
+        TranscoderConfig c = TranscoderConfig.fromConfig(train, "m", 1, 16, 16);
+        assertThat(c.architecture()).isEqualTo(
+                new TranscoderArchitecture(Activation.BATCHTOPK, 12, 0.5, 3, 0.3, 0.2, 0.05, true));
+        assertThat(c.sparsityCoefficient()).as("k, not a penalty, sets batchtopk's sparsity").isZero();
+        assertThat(TranscoderConfig.fromJson(c.toJson(), "test")).isEqualTo(c);
+        assertThat(c.hash()).isNotEqualTo(c.toBuilder().skipConnection(false).build().hash());
+        assertThat(c.toBuilder().activation(Activation.JUMPRELU).build().sparsityCoefficient()).isEqualTo(3);
+        assertThat(c.toBuilder().activation(Activation.RELU).build().sparsityCoefficient()).isEqualTo(1.4e-4);
+
+        // A cfg.json or checkpoint written before the keys existed was ReLU + L1 without skip.
+        var legacy = base().build().toJson();
+        for (String key : new String[] {"activation", "k", "aux_loss_coefficient", "l0_coefficient",
+            "jumprelu_init_threshold", "jumprelu_bandwidth", "topk_threshold_lr", "skip_connection"}) {
+            legacy.remove(key);
+        }
+        assertThat(TranscoderConfig.fromJson(legacy, "old/cfg.json").architecture())
+                .isEqualTo(TranscoderArchitecture.DEFAULT);
+
+        expectInvalid(b -> b.activation(Activation.TOPK).k(200), "train.k is invalid: 200; need <= d_sae (128)");
+        expectInvalid(b -> b.k(0), "train.k is invalid: 0; need >= 1");
+        expectInvalid(b -> b.l0Coefficient(-1), "train.l0-coefficient is invalid: -1.0");
+        expectInvalid(b -> b.kind(TranscoderKind.SAE).skipConnection(true), "skip connections are for transcoders");
+        assertThatThrownBy(() -> new TranscoderArchitecture(Activation.JUMPRELU, 4, 0, 1, 0, 0.1, 0.01, false))
+                .hasMessageContaining("train.jumprelu-threshold-init is invalid: 0.0; need > 0");
+        assertThatThrownBy(() -> new TranscoderArchitecture(Activation.JUMPRELU, 4, 0, 1, 0.1, 0.1, 1.5, false))
+                .hasMessageContaining("train.batchtopk-threshold-rate is invalid: 1.5; need in (0, 1]");
+        assertThatThrownBy(() -> Activation.parse("gated"))
+                .hasMessageContaining("train.activation is invalid: 'gated'; need one of [relu, topk, batchtopk, jumprelu]");
+    }
+
+    @Test
+    void savedArchitectureNamesAreSaeLenssAndCircuitTracers() {
+        TranscoderArchitecture d = TranscoderArchitecture.DEFAULT;
+        assertThat(d.saeLensArchitecture(TranscoderKind.TRANSCODER)).isEqualTo("transcoder");
+        assertThat(d.withSkipConnection(true).saeLensArchitecture(TranscoderKind.TRANSCODER))
+                .isEqualTo("skip_transcoder");
+        assertThat(d.withActivation(Activation.JUMPRELU).saeLensArchitecture(TranscoderKind.TRANSCODER))
+                .isEqualTo("jumprelu_transcoder");
+        assertThat(d.withActivation(Activation.BATCHTOPK).withSkipConnection(true)
+                .saeLensArchitecture(TranscoderKind.TRANSCODER)).isEqualTo("jumprelu_skip_transcoder");
+        assertThat(d.withActivation(Activation.TOPK).saeLensArchitecture(TranscoderKind.TRANSCODER))
+                .isEqualTo("topk_transcoder");
+        assertThat(d.saeLensArchitecture(TranscoderKind.SAE)).isEqualTo("standard");
+        assertThat(d.withActivation(Activation.TOPK).saeLensArchitecture(TranscoderKind.SAE)).isEqualTo("topk");
+        assertThat(d.withActivation(Activation.BATCHTOPK).saeLensArchitecture(TranscoderKind.SAE))
+                .isEqualTo("jumprelu");
+        assertThat(d.withActivation(Activation.BATCHTOPK).circuitTracerActivation()).isEqualTo("jump_relu");
+        assertThat(d.withActivation(Activation.TOPK).circuitTracerActivation()).isEqualTo("topk");
+        assertThat(d.circuitTracerActivation()).isEqualTo("relu");
+    }
 }
