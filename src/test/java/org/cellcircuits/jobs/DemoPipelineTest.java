@@ -139,5 +139,38 @@ class DemoPipelineTest {
     assertThat(stats.get("types_with_3_markers_in_top_genes")).isEqualTo(12.0);
     assertThat(stats.get("causal_agreement")).as("share of cells where the circuit's features matter more than random")
         .isGreaterThanOrEqualTo(0.9);
+
+    // [frontier]: every architecture trains, saves, loads and evaluates on the demo. A short run each (100k tokens a
+    // layer, 40 held-out cells) on the harvest above; evaluate loads what train saved, so the layout and the
+    // activation it names are what gets scored.
+    record Arch(String activation, boolean skip, String saved) {}
+    for (Arch a : List.of(new Arch("relu", false, "transcoder"), new Arch("topk", true, "topk_skip_transcoder"),
+        new Arch("batchtopk", false, "jumprelu_transcoder"), new Arch("jumprelu", true, "jumprelu_skip_transcoder"))) {
+      List<String> sets = List.of("--config", "conf/demo.conf", "--root", root, "--overwrite",
+          "--set", "sentences.max-cells=" + CELLS, "--set", "sentences.rows-per-partition=600",
+          "--set", "harvest.cells-per-task=300", "--set", "train.activation=" + a.activation(),
+          "--set", "train.skip-connection=" + a.skip(), "--set", "train.k=8", "--set", "train.training-tokens=100000",
+          "--set", "train.lr-warm-up-steps=10", "--set", "train.lr-decay-steps=40", "--set", "train.l1-warm-up-steps=20",
+          "--set", "train.jumprelu-threshold-init=0.3", "--set", "train.jumprelu-bandwidth=0.3",
+          "--set", "evaluate.max-cells=40");
+      for (String stage : List.of("train", "evaluate")) {
+        List<String> args = new java.util.ArrayList<>(List.of(stage));
+        args.addAll(sets);
+        assertThat(cli.execute(args.toArray(new String[0]))).as("%s with %s: %s", stage, a, err).isZero();
+      }
+      Path cfg = Path.of(java.net.URI.create(run.committedPath("train", "transcoders/layer=0") + "/cfg.json"));
+      assertThat(java.nio.file.Files.readString(cfg)).as("saved layout of %s", a)
+          .contains("\"architecture\": \"" + a.saved() + "\"");
+      Map<String, Double> e = run.requireCommitted("evaluate").stats();
+      assertThat(e.get("answer_loss_replaced_all")).as("%s: replaced answer loss vs MLPs zeroed", a)
+          .isLessThan(e.get("answer_loss_zero_mlp"));
+      for (int l = 0; l < 4; l++) {
+        assertThat(e.get("explained_variance_layer_" + l)).as("%s layer %d EV on held-out cells", a, l)
+            .isGreaterThanOrEqualTo(0.5);
+        if (a.activation().equals("topk")) {
+          assertThat(e.get("l0_layer_" + l)).as("topk layer %d L0", l).isLessThanOrEqualTo(8.0);
+        }
+      }
+    }
   }
 }
