@@ -157,6 +157,13 @@ public final class TranscoderTrainer implements AutoCloseable {
      * start identical.
      */
     public static TranscoderTrainer create(TranscoderConfig config, Device device) {
+        double rate = config.architecture().thresholdRate();
+        if (config.activation() == Activation.BATCHTOPK && rate * config.totalSteps() < 10) {
+            LOG.warn("{}: batchtopk-threshold-rate {} over {} steps: the saved threshold, a running mean of each "
+                    + "batch's smallest survivor, would still remember the first steps' activations; raise the rate "
+                    + "to >= {} or train longer", config.hookNameIn(), rate, config.totalSteps(),
+                    10.0 / config.totalSteps());
+        }
         TranscoderTrainer t = new TranscoderTrainer(config, device);
         try {
             t.initialize();

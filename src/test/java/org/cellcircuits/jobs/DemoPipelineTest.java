@@ -152,6 +152,9 @@ class DemoPipelineTest {
           "--set", "train.skip-connection=" + a.skip(), "--set", "train.k=8", "--set", "train.training-tokens=100000",
           "--set", "train.lr-warm-up-steps=10", "--set", "train.lr-decay-steps=40", "--set", "train.l1-warm-up-steps=20",
           "--set", "train.jumprelu-threshold-init=0.3", "--set", "train.jumprelu-bandwidth=0.3",
+          // ~100 steps: BatchTopK's running threshold must forget its first steps within the run (the trainer warns
+          // below 10 / rate steps); at the default 0.01 it still remembered them and layer 0's EV was -0.87.
+          "--set", "train.batchtopk-threshold-rate=0.1",
           "--set", "evaluate.max-cells=40");
       for (String stage : List.of("train", "evaluate")) {
         List<String> args = new java.util.ArrayList<>(List.of(stage));
