@@ -3,11 +3,6 @@ package org.cellcircuits.transcoder;
 import ai.djl.Device;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
-import com.google.gson.JsonParseException;
-import com.google.gson.JsonParser;
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -80,14 +75,7 @@ public final class SaeLensTranscoder {
             throw new IllegalArgumentException(String.format("%s is not a SAELens folder: it needs %s and %s%s", dir,
                     CONFIG_FILE, WEIGHTS_FILE, ours));
         }
-        JsonObject json;
-        try {
-            json = JsonParser.parseString(Files.readString(cfgFile, StandardCharsets.UTF_8)).getAsJsonObject();
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot read " + cfgFile, e);
-        } catch (JsonParseException | IllegalStateException e) {
-            throw new IllegalArgumentException(cfgFile + " is not a JSON object: " + e.getMessage(), e);
-        }
+        JsonObject json = TranscoderCfgJson.readObject(cfgFile);
         String where = cfgFile.toString();
         TranscoderConfig.JsonFields f = new TranscoderConfig.JsonFields(json, where);
 

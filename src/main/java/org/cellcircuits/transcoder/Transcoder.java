@@ -7,8 +7,6 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonObject;
-import com.google.gson.JsonParseException;
-import com.google.gson.JsonParser;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
@@ -366,14 +364,7 @@ public final class Transcoder implements MlpReplacement, AutoCloseable {
             throw new IllegalArgumentException(String.format(
                     "transcoder folder %s has %s but no %s", dir, CONFIG_FILE, WEIGHTS_FILE));
         }
-        JsonObject json;
-        try {
-            json = JsonParser.parseString(Files.readString(cfgFile, StandardCharsets.UTF_8)).getAsJsonObject();
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot read " + cfgFile, e);
-        } catch (JsonParseException | IllegalStateException e) {
-            throw new IllegalArgumentException(cfgFile + " is not a JSON object: " + e.getMessage(), e);
-        }
+        JsonObject json = TranscoderCfgJson.readObject(cfgFile);
         TranscoderCfgJson.Parsed parsed = TranscoderCfgJson.read(json, cfgFile.toString());
         TranscoderConfig c = parsed.config();
         long[][] s = shapes(c);

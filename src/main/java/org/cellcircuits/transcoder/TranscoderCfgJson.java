@@ -114,6 +114,18 @@ public final class TranscoderCfgJson {
         return new Parsed(c, scaling, provenance);
     }
 
+    /** A cfg.json file's top-level object; errors name the file. */
+    static JsonObject readObject(java.nio.file.Path cfgFile) {
+        try {
+            return com.google.gson.JsonParser.parseString(
+                    java.nio.file.Files.readString(cfgFile, java.nio.charset.StandardCharsets.UTF_8)).getAsJsonObject();
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException("cannot read " + cfgFile, e);
+        } catch (com.google.gson.JsonParseException | IllegalStateException e) {
+            throw new IllegalArgumentException(cfgFile + " is not a JSON object: " + e.getMessage(), e);
+        }
+    }
+
     private static String blockRelative(String hookName, int layer) {
         String prefix = "blocks." + layer + ".";
         return hookName.startsWith(prefix) ? hookName.substring(prefix.length()) : hookName;
