@@ -230,11 +230,26 @@ public final class EvaluationJob {
    * @throws org.cellcircuits.io.StageNotCommittedException when the train stage has not committed
    */
   public static List<Dictionary> committedDictionaries(RunRoot root, NeoXConfig model) throws IOException {
+    List<Dictionary> out = committedDictionaries(root);
+    for (Dictionary d : out) {
+      TranscoderConfig c = d.config();
+      CellEvaluator.checkFits(d.layer(), c.dIn(), c.dOut(), c.layer(), model.numLayers(), model.hiddenSize());
+    }
+    return out;
+  }
+
+  /**
+   * The committed train stage's dictionaries, read from their cfg.json files, for a reader that has no model to check
+   * them against (the interpret stage checks d_in against the harvest instead).
+   *
+   * @throws org.cellcircuits.io.StageNotCommittedException when the train stage has not committed
+   * @throws FileNotFoundException when it committed no transcoder
+   */
+  public static List<Dictionary> committedDictionaries(RunRoot root) throws IOException {
     Map<Integer, Path> layers = TranscoderStore.committedLayers(root);
     if (layers.isEmpty()) {
       throw new FileNotFoundException(String.format(
-          "the train stage under %s committed no transcoders (no table %s); nothing to evaluate", root.uri(),
-          "transcoders/layer=L"));
+          "the train stage under %s committed no transcoders (no table %s)", root.uri(), "transcoders/layer=L"));
     }
     List<Dictionary> out = new ArrayList<>();
     for (Map.Entry<Integer, Path> e : layers.entrySet()) {
@@ -251,7 +266,6 @@ public final class EvaluationJob {
         throw new IllegalArgumentException(cfg + " is not a JSON object: " + ex.getMessage(), ex);
       }
       TranscoderConfig c = TranscoderCfgJson.read(json, cfg.toString()).config();
-      CellEvaluator.checkFits(e.getKey(), c.dIn(), c.dOut(), c.layer(), model.numLayers(), model.hiddenSize());
       out.add(new Dictionary(e.getKey(), e.getValue().toString(), c));
     }
     return out;

@@ -40,6 +40,15 @@ public record FeatureSummary(int feature, long firingCount, double firingFrequen
         acc.examples().strongestFirst(), FeatureLabel.assign(acc.firingCount(), genes, types, mass, params));
   }
 
+  /**
+   * The same summary under another index: a layer interpreted in feature shards accumulates features
+   * {@code [start, end)} as {@code 0 .. end - start - 1}, and each summary is moved back to {@code start + f}.
+   */
+  public FeatureSummary withFeature(int index) {
+    return new FeatureSummary(index, firingCount, firingFrequency, geneScore, cellTypes, templateShare,
+        topPositionShare, topGenes, examples, label);
+  }
+
   /** Whether the feature fired at least once. */
   public boolean isLive() {
     return firingCount > 0;

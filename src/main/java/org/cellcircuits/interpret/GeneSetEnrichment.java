@@ -2,6 +2,7 @@ package org.cellcircuits.interpret;
 
 import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -80,5 +81,22 @@ public final class GeneSetEnrichment {
           h.pValue(), q[i]));
     }
     return out;
+  }
+
+  /**
+   * Each feature's most significant test among {@code tests} (as {@link #test} returns them): the smallest p-value,
+   * equal p-values by the smaller q, then by the set that comes first in {@code tests} (file order).
+   *
+   * @return feature to its strongest enrichment, in the order features first appear in {@code tests}
+   */
+  public static Map<Integer, Enrichment> strongestByFeature(List<Enrichment> tests) {
+    Map<Integer, Enrichment> best = new LinkedHashMap<>();
+    for (Enrichment e : tests) {
+      Enrichment b = best.get(e.feature());
+      if (b == null || e.pValue() < b.pValue() || (e.pValue() == b.pValue() && e.qValue() < b.qValue())) {
+        best.put(e.feature(), e);
+      }
+    }
+    return best;
   }
 }

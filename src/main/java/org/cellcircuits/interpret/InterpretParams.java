@@ -1,5 +1,7 @@
 package org.cellcircuits.interpret;
 
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigException;
 import java.io.Serializable;
 import java.util.Locale;
 
@@ -37,6 +39,21 @@ public record InterpretParams(int topExamples, int enrichmentTopGenes, double ge
   public static InterpretParams defaults() {
     return new InterpretParams(20, 10, 0.5, 0.8, 0.5, 0.5);
   }
+
+  /** Reads these six keys of the {@code cellcircuits.interpret} section; a bad value names its key. */
+  public static InterpretParams fromConfig(Config all) {
+    try {
+      Config c = all.getConfig(SECTION);
+      return new InterpretParams(c.getInt("top-examples"), c.getInt("enrichment-top-genes"),
+          c.getDouble("gene-level-threshold"), c.getDouble("cell-type-threshold"), c.getDouble("template-threshold"),
+          c.getDouble("position-threshold"));
+    } catch (ConfigException e) {
+      throw new IllegalArgumentException("bad value in " + SECTION + ": " + e.getMessage(), e);
+    }
+  }
+
+  /** The config section of the interpret stage. */
+  public static final String SECTION = "cellcircuits.interpret";
 
   public InterpretParams withGeneLevelThreshold(double t) {
     return new InterpretParams(topExamples, enrichmentTopGenes, t, cellTypeThreshold, templateThreshold,

@@ -39,8 +39,7 @@ public final class StageRegistry {
         new TrainStage(),
         new EvaluateStage(),
         new CircuitsStage(),
-        new PendingStage("interpret", "label features by their top genes and cell types; HTML report",
-            List.of("harvest", "circuits"), "issue 14")));
+        new InterpretStage()));
   }
 
   public List<Stage> inOrder() {

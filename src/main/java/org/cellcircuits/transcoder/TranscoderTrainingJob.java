@@ -172,7 +172,7 @@ public final class TranscoderTrainingJob {
    * trains several layers, or runs several data-parallel workers, at once oversubscribes its cores. The setting is per
    * thread, so every task makes it. Returns the thread count set, or 0 outside a Spark task or on a GPU.
    */
-  static int useTaskCores(Device device) {
+  public static int useTaskCores(Device device) {
     TaskContext tc = TaskContext.get();
     if (tc == null || device.isGpu()) {
       return 0;

@@ -54,4 +54,22 @@ class GeneSetEnrichmentTest {
     assertThatThrownBy(() -> GeneSetEnrichment.test(Map.of(7, List.of("VWF")), SETS, UNIVERSE))
         .hasMessage("feature 7: top gene VWF is not in the universe of 20 genes seen");
   }
+
+  @Test
+  void eachFeaturesStrongestTestIsItsSmallestPValueFirstSetOnTies() {
+    Map<Integer, List<String>> top = new LinkedHashMap<>();
+    top.put(3, List.of("G10", "G0"));       // one gene of S1 (5 genes), one of S2 (2 genes): S2 is less likely by chance
+    top.put(4, List.of("G0", "G1", "G2"));  // S1 only
+    List<Enrichment> all = GeneSetEnrichment.test(top, SETS, UNIVERSE);
+    Map<Integer, Enrichment> best = GeneSetEnrichment.strongestByFeature(all);
+    assertThat(best.keySet()).containsExactly(3, 4);
+    assertThat(best.get(3).geneSet()).isEqualTo("S2");
+    assertThat(best.get(3).pValue()).isLessThan(all.stream()
+        .filter(e -> e.feature() == 3 && e.geneSet().equals("S1")).findFirst().orElseThrow().pValue());
+    assertThat(best.get(4).geneSet()).isEqualTo("S1");
+
+    Enrichment a = new Enrichment(9, "A", List.of("G0"), 5, 1, 20, 0.25, 0.5);
+    Enrichment b = new Enrichment(9, "B", List.of("G0"), 5, 1, 20, 0.25, 0.5);
+    assertThat(GeneSetEnrichment.strongestByFeature(List.of(a, b)).get(9).geneSet()).isEqualTo("A");
+  }
 }

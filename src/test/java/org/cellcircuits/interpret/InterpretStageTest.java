@@ -1,0 +1,308 @@
+package org.cellcircuits.interpret;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.within;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import com.typesafe.config.Config;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.SortedMap;
+import java.util.TreeMap;
+import java.util.stream.Stream;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.parquet.example.data.Group;
+import org.apache.parquet.hadoop.ParquetReader;
+import org.apache.parquet.hadoop.example.GroupReadSupport;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+import org.cellcircuits.evaluate.EvaluateFixtures;
+import org.cellcircuits.evaluate.ExecutorTranscoders;
+import org.cellcircuits.harvest.ActivationStore;
+import org.cellcircuits.harvest.CellPrompt;
+import org.cellcircuits.harvest.ExecutorModels;
+import org.cellcircuits.harvest.LayerManifest;
+import org.cellcircuits.harvest.VectorFormat;
+import org.cellcircuits.io.RunRoot;
+import org.cellcircuits.io.StageOutcome;
+import org.cellcircuits.jobs.BadConfigException;
+import org.cellcircuits.jobs.InterpretJob;
+import org.cellcircuits.jobs.InterpretStage;
+import org.cellcircuits.jobs.StageRegistry;
+import org.cellcircuits.jobs.StageRunner;
+import org.cellcircuits.sentences.CellSplit;
+import org.cellcircuits.transcoder.Transcoder;
+import org.cellcircuits.transcoder.TranscoderKind;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The interpret stage on a tiny model's harvest with random transcoders: it commits one row per (layer, feature) whose
+ * figures equal a plain recomputation in this JVM over the same harvested tokens (so the Spark pass, its several
+ * tasks and feature shards lose and duplicate nothing), skips a rerun, refuses bad config naming the key, and commits
+ * nothing when a task fails.
+ */
+class InterpretStageTest {
+  @TempDir static Path shared;
+  private static SparkSession spark;
+  private static Path model;
+  private static final int LAYERS = 3;
+  private static final int D_SAE = 48;
+  /** 5 cells per harvest task: several activation files, so several tasks, per layer. */
+  private static final String[] SETTINGS = {"split.held-out-fraction=0.3", "harvest.cells-per-task=5",
+      "interpret.top-examples=5", "interpret.enrichment-top-genes=4", "interpret.batch-size=16",
+      "interpret.feature-shards=3", "interpret.device=cpu"};
+
+  @BeforeAll
+  static void start() throws Exception {
+    spark = SparkSession.builder().master("local[2]").appName("InterpretStageTest")
+        .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "2").getOrCreate();
+    model = EvaluateFixtures.model(shared.resolve("model"), 7);
+  }
+
+  @AfterAll
+  static void stop() {
+    spark.stop();
+    ExecutorModels.clear();
+    ExecutorTranscoders.clear();
+  }
+
+  private static Configuration hadoop() {
+    return spark.sparkContext().hadoopConfiguration();
+  }
+
+  private static StageOutcome run(Config config, String stage) throws Exception {
+    try (StageRunner runner = new StageRunner(StageRegistry.defaults(), config, settings -> spark, false)) {
+      return runner.run(stage);
+    }
+  }
+
+  private static Config config(RunRoot root, String... more) {
+    return EvaluateFixtures.config(root.uri(), model,
+        Stream.concat(Stream.of(SETTINGS), Stream.of(more)).toArray(String[]::new));
+  }
+
+  /** Sentences, harvest and a train stage of random transcoders (every fifth feature dead), committed under root. */
+  private static SortedMap<Integer, Transcoder> upstream(RunRoot root, Config config, List<CellPrompt> cells)
+      throws Exception {
+    EvaluateFixtures.commitSentences(spark, root, cells);
+    assertThat(run(config, "harvest").status()).isEqualTo(StageOutcome.Status.COMMITTED);
+    SortedMap<Integer, Transcoder> tcs = new TreeMap<>();
+    for (int layer = 0; layer < LAYERS; layer++) {
+      tcs.put(layer, EvaluateFixtures.transcoder(TranscoderKind.TRANSCODER, layer, 32, D_SAE, 0.2, 100 + layer));
+    }
+    EvaluateFixtures.commitTrain(root, tcs, hadoop());
+    return tcs;
+  }
+
+  @Test
+  void commitsOneRowPerFeatureEqualToAPlainRecomputationAndSkipsARerun() throws Exception {
+    RunRoot root = RunRoot.of(shared.resolve("run").toString(), hadoop());
+    List<CellPrompt> cells = EvaluateFixtures.cells(40, 9);
+    Path markers = shared.resolve("markers.tsv");
+    Files.writeString(markers, "cell_type\tgene\tweight\n"
+        + "endothelial cell\tVWF\t1\nendothelial cell\tPECAM1\t1\nendothelial cell\tCDH5\t1\nendothelial cell\tKDR\t1\n"
+        + "fibroblast\tDCN\t1\nfibroblast\tLUM\t1\nfibroblast\tCOL1A2\t1\n");
+    Path gmt = shared.resolve("sets.gmt");
+    Files.writeString(gmt, "MAST_CELL\tmast cell markers\tKIT\tTPSAB1\t\nBLOOD\t\tHBB\tB2M\tCD74\n");
+    Config config = config(root, "interpret.markers-path=" + markers, "interpret.gene-sets-path=" + gmt);
+    SortedMap<Integer, Transcoder> tcs = upstream(root, config, cells);
+
+    StageOutcome outcome = run(config, "interpret");
+    assertThat(outcome.status()).isEqualTo(StageOutcome.Status.COMMITTED);
+    assertThat(outcome.marker().rowCounts()).containsEntry(InterpretJob.FEATURES_TABLE, (long) LAYERS * D_SAE)
+        .containsEntry(InterpretJob.TABLE_FILE, 1L);
+    Map<String, Double> stats = outcome.marker().stats();
+    List<Row> table = spark.read().parquet(root.committedPath("interpret", InterpretJob.FEATURES_TABLE).toString())
+        .collectAsList();
+    assertThat(table).hasSize(LAYERS * D_SAE);
+    Set<String> keys = new HashSet<>();
+    table.forEach(r -> keys.add(r.getAs("layer") + "/" + r.getAs("feature")));
+    assertThat(keys).as("one row per (layer, feature)").hasSize(LAYERS * D_SAE);
+
+    InterpretParams params = InterpretSettings.fromConfig(config).params();
+    List<GeneSet> both = new ArrayList<>(MarkerTableReader.read(markers).sets());
+    both.addAll(GmtReader.read(gmt).sets());
+    GeneSets sets = new GeneSets("both", both);
+    double liveAll = 0;
+    double geneLevelAll = 0;
+    for (int layer = 0; layer < LAYERS; layer++) {
+      // the plain recomputation: every stored token of the layer, read in this JVM, encoded in one batch
+      LayerAccumulator expected = recompute(root, layer, tcs.get(layer), cells, params);
+      assertThat(stats.get("layer_" + layer + "_tasks")).as("tasks of layer %d: at least 2 in each of 3 shards", layer)
+          .isGreaterThanOrEqualTo(6.0);
+      assertThat(stats.get("layer_" + layer + "_tokens")).isEqualTo((double) expected.tokensSeen());
+      List<FeatureSummary> summaries = new ArrayList<>();
+      Map<Integer, List<String>> topGenes = new LinkedHashMap<>();
+      for (int f = 0; f < D_SAE; f++) {
+        FeatureSummary s = FeatureSummary.of(f, expected, params);
+        summaries.add(s);
+        if (!s.topGenes().isEmpty()) {
+          topGenes.put(f, s.topGenes());
+        }
+      }
+      Map<Integer, Enrichment> enriched = GeneSetEnrichment.strongestByFeature(
+          GeneSetEnrichment.test(topGenes, sets, expected.genesSeen()));
+      assertThat(enriched).as("some feature's top genes overlap the markers").isNotEmpty();
+      Map<Integer, Row> rows = new HashMap<>();
+      for (Row r : table) {
+        if ((int) r.getAs("layer") == layer) {
+          rows.put(r.getAs("feature"), r);
+        }
+      }
+      for (FeatureSummary s : summaries) {
+        assertSameFeature(layer, s, rows.get(s.feature()), enriched.get(s.feature()));
+      }
+      long live = summaries.stream().filter(FeatureSummary::isLive).count();
+      long geneLevel = summaries.stream()
+          .filter(s -> s.isLive() && s.geneScore().topGeneShare() >= params.geneLevelThreshold()).count();
+      assertThat(summaries.stream().filter(s -> s.feature() % 5 == 0)).allMatch(s -> !s.isLive());
+      assertThat(stats.get("layer_" + layer + "_live_features")).isEqualTo((double) live);
+      assertThat(stats.get("layer_" + layer + "_dead_share")).isCloseTo(1 - live / (double) D_SAE, within(1e-12));
+      assertThat(stats.get("layer_" + layer + "_gene_level_share"))
+          .isCloseTo(geneLevel / (double) live, within(1e-12));
+      liveAll += live;
+      geneLevelAll += geneLevel;
+    }
+    assertThat(stats.get("gene_level_share")).isCloseTo(geneLevelAll / liveAll, within(1e-12));
+    assertThat(stats.get("features")).isEqualTo((double) LAYERS * D_SAE);
+
+    // the printed table, the same whether the stage ran or was skipped
+    String report = new InterpretStage().report(outcome.marker(), root);
+    assertThat(report).contains("layer 0 (transcoder, 48 features", "threshold  live  gene-level  share",
+        "all layers: 144 features");
+    StageOutcome again = run(config, "interpret");
+    assertThat(again.status()).isEqualTo(StageOutcome.Status.SKIPPED);
+    assertThat(new InterpretStage().report(again.marker(), root)).isEqualTo(report);
+    tcs.values().forEach(Transcoder::close);
+  }
+
+  /** The stage's row of one feature against the recomputed summary and enrichment. */
+  private static void assertSameFeature(int layer, FeatureSummary s, Row r, Enrichment e) {
+    String what = "layer " + layer + " feature " + s.feature();
+    assertThat(r).as(what).isNotNull();
+    assertThat((long) r.getAs("firing_count")).as(what).isEqualTo(s.firingCount());
+    assertThat((double) r.getAs("firing_frequency")).as(what).isCloseTo(s.firingFrequency(), within(1e-12));
+    assertThat((String) r.getAs("top_gene")).as(what).isEqualTo(s.geneScore().topGene());
+    assertThat((double) r.getAs("top_gene_share")).as(what).isCloseTo(s.geneScore().topGeneShare(), within(1e-6));
+    assertThat(r.<String>getList(r.fieldIndex("top3_genes"))).as(what).isEqualTo(s.geneScore().topGenes());
+    assertThat((double) r.getAs("top3_share")).as(what).isCloseTo(s.geneScore().topGenesShare(), within(1e-6));
+    assertThat((String) r.getAs("top_cell_type")).as(what).isEqualTo(s.cellTypes().topType());
+    assertThat((double) r.getAs("cell_type_tau")).as(what).isCloseTo(s.cellTypes().specificity(), within(1e-6));
+    assertThat((double) r.getAs("template_share")).as(what).isCloseTo(s.templateShare(), within(1e-6));
+    assertThat((String) r.getAs("label")).as(what).isEqualTo(s.label().text());
+    assertThat(r.<String>getList(r.fieldIndex("top_genes"))).as(what).isEqualTo(s.topGenes());
+    List<Row> examples = r.getList(r.fieldIndex("top_examples"));
+    assertThat(examples).as(what).hasSize(s.examples().size());
+    for (int i = 0; i < examples.size(); i++) {
+      Row x = examples.get(i);
+      TopExample want = s.examples().get(i);
+      assertThat((String) x.getAs("cell_id")).as("%s example %d", what, i).isEqualTo(want.cellId());
+      assertThat((int) x.getAs("pos")).as("%s example %d", what, i).isEqualTo(want.position());
+      assertThat((String) x.getAs("gene")).as("%s example %d", what, i).isEqualTo(want.gene());
+      assertThat((String) x.getAs("cell_type")).as("%s example %d", what, i).isEqualTo(want.cellType());
+      assertThat((float) x.getAs("activation")).as("%s example %d", what, i)
+          .isCloseTo(want.activation(), within(1e-5f));
+    }
+    if (e == null) {
+      assertThat((String) r.getAs("enriched_set")).as(what).isNull();
+      assertThat(r.isNullAt(r.fieldIndex("enrichment_p"))).as(what).isTrue();
+    } else {
+      assertThat((String) r.getAs("enriched_set")).as(what).isEqualTo(e.geneSet());
+      assertThat(r.<String>getList(r.fieldIndex("enriched_genes"))).as(what).isEqualTo(e.overlapGenes());
+      assertThat((double) r.getAs("enrichment_p")).as(what).isCloseTo(e.pValue(), within(1e-12));
+      assertThat((double) r.getAs("enrichment_q")).as(what).isCloseTo(e.qValue(), within(1e-12));
+    }
+  }
+
+  /**
+   * The layer's totals from a plain loop in this JVM: every row of the committed activation files, each cell's type
+   * from the cells given (unannotated ones as the stage names them), encoded in one batch by the transcoder object
+   * the fixture made (not the one the stage loaded from disk).
+   */
+  private static LayerAccumulator recompute(RunRoot root, int layer, Transcoder transcoder, List<CellPrompt> cells,
+      InterpretParams params) throws Exception {
+    Map<String, String> types = new HashMap<>();
+    cells.forEach(c -> types.put(c.cellId(), c.cellType() == null ? InterpretJob.UNANNOTATED : c.cellType()));
+    ActivationStore store = ActivationStore.open(root, layer);
+    // every committed file of the layer, through parquet's generic Group reader (not the stage's reader)
+    List<Group> rows = new ArrayList<>();
+    for (LayerManifest.FileEntry f : store.files()) {
+      org.apache.hadoop.fs.Path file = new org.apache.hadoop.fs.Path(store.layerDir(), f.name());
+      try (ParquetReader<Group> reader = ParquetReader.builder(new GroupReadSupport(), file).withConf(hadoop())
+          .build()) {
+        for (Group g = reader.read(); g != null; g = reader.read()) {
+          rows.add(g);
+        }
+      }
+    }
+    assertThat((long) rows.size()).isEqualTo(store.rows());
+    rows.sort(Comparator.comparing((Group g) -> g.getString("cell_id", 0)).thenComparingInt(g -> g.getInteger("pos", 0)));
+    int d = store.dModel();
+    VectorFormat format = store.format();
+    float[] x = new float[rows.size() * d];
+    for (int i = 0; i < rows.size(); i++) {
+      format.decode(rows.get(i).getBinary("mlp_in", 0).getBytes(), 0, d, x, i * d);
+    }
+    float[] z;
+    try (NDManager m = NDManager.newBaseManager(Device.cpu())) {
+      z = transcoder.encode(m.create(x, new Shape(rows.size(), d))).toFloatArray();
+    }
+    LayerAccumulator acc = new LayerAccumulator(D_SAE, params.topExamples());
+    for (int i = 0; i < rows.size(); i++) {
+      Group g = rows.get(i);
+      String cell = g.getString("cell_id", 0);
+      int pos = g.getInteger("pos", 0);
+      HarvestedToken t = g.getFieldRepetitionCount("gene_symbol") == 0
+          ? HarvestedToken.nonGene(cell, types.get(cell), pos)
+          : HarvestedToken.gene(cell, types.get(cell), pos, g.getString("gene_symbol", 0), g.getInteger("gene_rank", 0));
+      float[] zi = new float[D_SAE];
+      System.arraycopy(z, i * D_SAE, zi, 0, D_SAE);
+      acc.add(t, zi);
+    }
+    return acc;
+  }
+
+  @Test
+  void badConfigNamesTheKeyAndAFailedTaskCommitsNothing() throws Exception {
+    RunRoot root = RunRoot.of(shared.resolve("failing").toString(), hadoop());
+    List<CellPrompt> cells = EvaluateFixtures.cells(20, 3);
+    SortedMap<Integer, Transcoder> tcs = upstream(root, config(root), cells);
+
+    assertThatThrownBy(() -> run(config(root, "interpret.gene-level-threshold=1.5"), "interpret"))
+        .isInstanceOf(BadConfigException.class)
+        .hasMessage("cellcircuits.interpret.gene-level-threshold is 1.5; must be a share in (0, 1]");
+    assertThatThrownBy(() -> run(config(root, "interpret.layers=[0, 7]"), "interpret"))
+        .isInstanceOf(BadConfigException.class)
+        .hasMessageStartingWith("cellcircuits.interpret.layers lists layer 7, which has no harvested activations");
+    assertThatThrownBy(() -> run(config(root, "interpret.markers-path=" + shared.resolve("missing.tsv")),
+        "interpret")).hasMessageContaining("interpret.markers-path").hasMessageContaining("missing.tsv");
+    Path badMarkers = Files.writeString(shared.resolve("bad-markers.tsv"), "type\tsymbol\nfibroblast\tDCN\n");
+    assertThatThrownBy(() -> run(config(root, "interpret.markers-path=" + badMarkers), "interpret"))
+        .isInstanceOf(BadConfigException.class).hasMessageStartingWith("cellcircuits.interpret.markers-path: ")
+        .hasMessageContaining("lacks a cell_type or a gene column");
+    assertThat(root.committed("interpret")).isEmpty();
+
+    // a harvested cell that the sentences table no longer has: the task that meets it fails the stage
+    CellSplit split = new CellSplit(0.3, 42);
+    CellPrompt gone = cells.stream().filter(c -> !split.isHeldOut(c.cellId())).findFirst().orElseThrow();
+    EvaluateFixtures.commitSentences(spark, root, cells.stream().filter(c -> c != gone).toList());
+    assertThatThrownBy(() -> run(config(root), "interpret")).rootCause()
+        .hasMessageContaining("harvested cell " + gone.cellId() + " is not in the committed sentences table");
+    assertThat(root.committed("interpret")).isEmpty();
+    tcs.values().forEach(Transcoder::close);
+  }
+}
