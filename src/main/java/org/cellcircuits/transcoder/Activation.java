@@ -47,9 +47,12 @@ public enum Activation {
         return atInference() == JUMPRELU;
     }
 
-    /** Whether each token keeps exactly its k largest activations (at inference as in training). */
-    public boolean selectsTopK() {
-        return this == TOPK;
+    /**
+     * Whether training keeps the k largest activations (of a token, or of a batch): TopK and BatchTopK, the two that
+     * k sets, that keep unit-norm decoder rows and that revive dead features with AuxK.
+     */
+    public boolean selectsByRank() {
+        return this == TOPK || this == BATCHTOPK;
     }
 
     public static Activation parse(String text) {

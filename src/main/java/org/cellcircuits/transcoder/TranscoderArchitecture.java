@@ -43,14 +43,14 @@ public record TranscoderArchitecture(Activation activation, int k, double auxKCo
     public TranscoderArchitecture {
         Objects.requireNonNull(activation, "activation");
         if (k < 1) {
-            throw invalid("k", k, ">= 1");
+            throw TranscoderConfig.invalid("k", k, ">= 1");
         }
-        finiteAtLeast("aux-k-coefficient", auxKCoefficient);
-        finiteAtLeast("l0-coefficient", l0Coefficient);
+        TranscoderConfig.finiteAtLeast("aux-k-coefficient", auxKCoefficient, 0);
+        TranscoderConfig.finiteAtLeast("l0-coefficient", l0Coefficient, 0);
         positive("jumprelu-threshold-init", thresholdInit);
         positive("jumprelu-bandwidth", bandwidth);
         if (!(thresholdRate > 0 && thresholdRate <= 1)) {
-            throw invalid("batchtopk-threshold-rate", thresholdRate, "in (0, 1]");
+            throw TranscoderConfig.invalid("batchtopk-threshold-rate", thresholdRate, "in (0, 1]");
         }
     }
 
@@ -80,7 +80,7 @@ public record TranscoderArchitecture(Activation activation, int k, double auxKCo
 
     /** Whether training keeps every decoder row at unit norm (TopK and BatchTopK, as sparsify and SAELens do). */
     public boolean unitNormDecoder() {
-        return activation == Activation.TOPK || activation == Activation.BATCHTOPK;
+        return activation.selectsByRank();
     }
 
     /**
@@ -116,8 +116,8 @@ public record TranscoderArchitecture(Activation activation, int k, double auxKCo
     }
 
     void checkAgainst(int dSae, boolean isSae) {
-        if ((activation == Activation.TOPK || activation == Activation.BATCHTOPK) && k > dSae) {
-            throw invalid("k", k, "<= d_sae (" + dSae + ") for activation " + activation.configName());
+        if (activation.selectsByRank() && k > dSae) {
+            throw TranscoderConfig.invalid("k", k, "<= d_sae (" + dSae + ") for activation " + activation.configName());
         }
         if (isSae && skipConnection) {
             throw new IllegalArgumentException(
@@ -155,19 +155,10 @@ public record TranscoderArchitecture(Activation activation, int k, double auxKCo
                 train.getDouble("batchtopk-threshold-rate"), train.getBoolean("skip-connection"));
     }
 
-    private static void finiteAtLeast(String key, double v) {
-        if (!(v >= 0) || Double.isInfinite(v)) {
-            throw invalid(key, v, ">= 0 and finite");
-        }
-    }
-
     private static void positive(String key, double v) {
         if (!(v > 0) || Double.isInfinite(v)) {
-            throw invalid(key, v, "> 0 and finite");
+            throw TranscoderConfig.invalid(key, v, "> 0 and finite");
         }
     }
 
-    private static IllegalArgumentException invalid(String key, Object value, String need) {
-        return new IllegalArgumentException(String.format("train.%s is invalid: %s; need %s", key, value, need));
-    }
 }

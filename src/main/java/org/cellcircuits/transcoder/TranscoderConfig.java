@@ -195,7 +195,7 @@ public record TranscoderConfig(
         }
     }
 
-    private static void finiteAtLeast(String key, double value, double min) {
+    static void finiteAtLeast(String key, double value, double min) {
         if (!(value >= min) || Double.isInfinite(value)) {
             throw invalid(key, value, ">= " + min + " and finite");
         }
@@ -207,7 +207,7 @@ public record TranscoderConfig(
         }
     }
 
-    private static IllegalArgumentException invalid(String key, Object value, String need) {
+    static IllegalArgumentException invalid(String key, Object value, String need) {
         return new IllegalArgumentException(String.format("train.%s is invalid: %s; need %s", key, value, need));
     }
 

@@ -164,7 +164,7 @@ final class TranscoderLoss {
             double auxSum = 0;
             NDArray auxActive = null;
             NDArray auxGrad = null;
-            if ((act == Activation.TOPK || act == Activation.BATCHTOPK) && dead != null && arch.auxKCoefficient() > 0) {
+            if (act.selectsByRank() && dead != null && arch.auxKCoefficient() > 0) {
                 int nDead = (int) Math.round(scalar(dead.sum()));
                 if (nDead > 0) {
                     int kAux = Math.max(1, Math.toIntExact(err.getShape().get(1)) / 2);

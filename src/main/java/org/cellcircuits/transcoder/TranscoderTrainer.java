@@ -72,6 +72,8 @@ public final class TranscoderTrainer implements AutoCloseable {
     private final NDArray logThreshold;
     /** With a skip connection only, else null: [d_out, d_in]. */
     private final NDArray wSkip;
+    /** The six above (those that exist) in the order of names, flat gradients and checkpoints. */
+    private final TranscoderLoss.Weights weights;
     private final Adam adam;
     private final DeadFeatures dead;
     private final List<StepRecord> log = new ArrayList<>();
@@ -97,6 +99,7 @@ public final class TranscoderTrainer implements AutoCloseable {
         this.logThreshold = config.activation() == Activation.JUMPRELU
                 ? manager.zeros(new Shape(shapes[next++]), DataType.FLOAT32) : null;
         this.wSkip = config.skipConnection() ? manager.zeros(new Shape(shapes[next]), DataType.FLOAT32) : null;
+        this.weights = new TranscoderLoss.Weights(wEnc, bEnc, wDec, bDec, logThreshold, wSkip);
         List<Shape> s = new ArrayList<>();
         for (long[] shape : shapes) {
             s.add(new Shape(shape));
@@ -138,14 +141,7 @@ public final class TranscoderTrainer implements AutoCloseable {
 
     /** The live weights in {@link #trainableNames} order. */
     private List<NDArray> params() {
-        List<NDArray> p = new ArrayList<>(List.of(wEnc, bEnc, wDec, bDec));
-        if (logThreshold != null) {
-            p.add(logThreshold);
-        }
-        if (wSkip != null) {
-            p.add(wSkip);
-        }
-        return p;
+        return weights.list();
     }
 
     /**
@@ -514,7 +510,7 @@ public final class TranscoderTrainer implements AutoCloseable {
     /** 0/1 per feature, 1 = dead now, for AuxK; null when AuxK does not apply or nothing is dead. */
     private NDArray deadMask(NDManager m) {
         Activation a = config.activation();
-        if ((a != Activation.TOPK && a != Activation.BATCHTOPK) || config.architecture().auxKCoefficient() == 0) {
+        if (!a.selectsByRank() || config.architecture().auxKCoefficient() == 0) {
             return null;
         }
         int[] deadNow = replicaDead != null ? replicaDead : dead.dead();
@@ -528,10 +524,6 @@ public final class TranscoderTrainer implements AutoCloseable {
         return m.create(mask).toDevice(manager.getDevice(), false);
     }
 
-    private TranscoderLoss.Weights weights() {
-        return TranscoderLoss.Weights.of(params(), config.architecture());
-    }
-
     /** The batch's loss sums and gradients at the current weights; the arrays live in {@code m}. */
     private TranscoderLoss.Result loss(TrainingBatch batch, double lambda, NDManager m) {
         NDArray[] scaled = scaled(batch, m);
@@ -539,7 +531,7 @@ public final class TranscoderTrainer implements AutoCloseable {
         if (deadMask != null) {
             deadMask.attach(m);
         }
-        TranscoderLoss.Result r = TranscoderLoss.compute(weights(), config.architecture(), scaled[0], scaled[1],
+        TranscoderLoss.Result r = TranscoderLoss.compute(weights, config.architecture(), scaled[0], scaled[1],
                 lambda, deadMask, true);
         if (!Double.isFinite(r.sse()) || !Double.isFinite(r.l1Sum())) {
             throw nonFinite(batch, String.format("at step %d (loss sums: squared error %s, l1 %s)",
@@ -601,7 +593,7 @@ public final class TranscoderTrainer implements AutoCloseable {
         float[] y;
         try (NDManager m = manager.newSubManager()) {
             NDArray[] scaled = scaled(batch, m);
-            y = TranscoderLoss.predict(weights(), config.architecture(), scaled[0]).toFloatArray();
+            y = TranscoderLoss.predict(weights, config.architecture(), scaled[0]).toFloatArray();
             x = scaled[0].toFloatArray();
             t = scaled[1].toFloatArray();
         }
