@@ -25,6 +25,15 @@ public final class FeatureAblation {
   /** The target's value with {@code zeroed} features set to 0 on the cell (an empty set gives the original value). */
   public static double targetWithZeroed(GptNeoX model, ReplacementWeights w, LocalReplacementModel cell,
       OutputTarget target, Collection<NodeId> zeroed, NDManager parent) {
+    return target.value(lastLogitsWithZeroed(model, w, cell, zeroed, parent));
+  }
+
+  /**
+   * The last position's logits over the vocabulary with {@code zeroed} features set to 0 on the cell, for checks that
+   * need more than the target's value (its log-probability, whether the prediction changes).
+   */
+  public static float[] lastLogitsWithZeroed(GptNeoX model, ReplacementWeights w, LocalReplacementModel cell,
+      Collection<NodeId> zeroed, NDManager parent) {
     int layers = w.config.numLayers();
     int t = cell.positions();
     try (NDManager m = parent.newSubManager()) {
@@ -60,7 +69,7 @@ public final class FeatureAblation {
         });
       }
       try (ActivationCache c = model.run(m, TokenBatch.rightPadded(List.of(cell.ids()), 0), o)) {
-        return target.value(c.logits().toFloatArray());
+        return c.logits().toFloatArray();
       }
     }
   }

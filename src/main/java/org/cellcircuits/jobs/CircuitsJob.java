@@ -298,6 +298,22 @@ public final class CircuitsJob {
   /** The replacement weights cut once per executor JVM for each loaded (model, transcoder set). */
   private static final Map<String, ReplacementWeights> WEIGHTS = new ConcurrentHashMap<>();
 
+  /**
+   * The replaced model's weights for the executor's model and the transcoders in {@code folders} (layer to committed
+   * folder), cut once per JVM and shared by its tasks (the circuits stage's and the interpret stage's knockout check).
+   */
+  static ReplacementWeights replacementWeights(ExecutorModels.Loaded loaded, Map<Integer, String> folders,
+      Configuration hadoop) {
+    Device device = loaded.model().device();
+    SortedMap<Integer, Transcoder> transcoders = new TreeMap<>();
+    folders.forEach((layer, folder) -> transcoders.put(layer, ExecutorTranscoders.get(folder, device, hadoop)));
+    // keyed by the very model and transcoders (the weights use their arrays in place), so weights cut from ones a
+    // test has since closed and reloaded are never handed out
+    StringBuilder key = new StringBuilder(loaded.folder() + "|" + device + "|" + System.identityHashCode(loaded.model()));
+    transcoders.forEach((layer, t) -> key.append('|').append(layer).append(':').append(System.identityHashCode(t)));
+    return WEIGHTS.computeIfAbsent(key.toString(), k -> new ReplacementWeights(loaded.model(), transcoders));
+  }
+
   /** The work of one task. */
   private static final class CircuitTask implements FlatMapFunction<Iterator<Row>, CellOutput> {
     private static final long serialVersionUID = 1L;
@@ -327,15 +343,7 @@ public final class CircuitsJob {
       TaskContext tc = TaskContext.get();
       Configuration hadoop = conf.value().value();
       ExecutorModels.Loaded loaded = ExecutorModels.get(params.model(), tc == null ? 1 : tc.cpus(), hadoop);
-      Device device = loaded.model().device();
-      SortedMap<Integer, Transcoder> transcoders = new TreeMap<>();
-      folders.forEach((layer, folder) -> transcoders.put(layer, ExecutorTranscoders.get(folder, device, hadoop)));
-      // keyed by the very model and transcoders (the weights use their arrays in place), so weights cut from ones a
-      // test has since closed and reloaded are never handed out
-      StringBuilder key = new StringBuilder(loaded.folder() + "|" + device + "|" + System.identityHashCode(loaded.model()));
-      transcoders.forEach((layer, t) -> key.append('|').append(layer).append(':').append(System.identityHashCode(t)));
-      ReplacementWeights weights = WEIGHTS.computeIfAbsent(key.toString(), k -> new ReplacementWeights(loaded.model(),
-          transcoders));
+      ReplacementWeights weights = replacementWeights(loaded, folders, hadoop);
       CircuitExtractor extractor = new CircuitExtractor(loaded.model(), weights, params.settings(),
           params.randomSeed());
       List<CellOutput> out = new ArrayList<>(cells.size());

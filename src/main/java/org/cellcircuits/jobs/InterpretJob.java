@@ -58,6 +58,7 @@ import org.cellcircuits.interpret.InterpretParams;
 import org.cellcircuits.interpret.InterpretSettings;
 import org.cellcircuits.interpret.InterpretabilityTable;
 import org.cellcircuits.interpret.LayerAccumulator;
+import org.cellcircuits.interpret.MarkerCoverage;
 import org.cellcircuits.interpret.MarkerTableReader;
 import org.cellcircuits.interpret.TopExample;
 import org.cellcircuits.io.RunRoot;
@@ -162,8 +163,10 @@ public final class InterpretJob {
    * @param sentencesPath the committed sentences table (for cell types)
    * @param layers the layers, in order
    * @param geneSets the sets enrichment tests against, or null when none is configured
+   * @param markers the marker table's sets alone (one per cell type), or null: which types have a gene-level feature
+   *     for one of their markers ({@link MarkerCoverage})
    */
-  public record Plan(String sentencesPath, List<LayerInput> layers, GeneSets geneSets) {
+  public record Plan(String sentencesPath, List<LayerInput> layers, GeneSets geneSets, GeneSets markers) {
     public Plan {
       layers = List.copyOf(layers);
     }
@@ -247,7 +250,8 @@ public final class InterpretJob {
       }
       inputs.add(new LayerInput(layer, files, store.dModel(), store.format(), store.rows(), d));
     }
-    return new Plan(sentencesPath, inputs, geneSets(settings, hadoop));
+    return new Plan(sentencesPath, inputs, geneSets(settings, hadoop), settings.markersPath() == null ? null
+        : readSets(settings.markersPath(), "markers-path", hadoop, true));
   }
 
   /** The configured marker table and GMT file, read through Hadoop (local, s3a, hdfs); null when neither is set. */
@@ -306,6 +310,8 @@ public final class InterpretJob {
     long geneLevel = 0;
     long rows = 0;
     long significant = 0;
+    MarkerCoverage coverage = plan.markers() == null ? null
+        : new MarkerCoverage(plan.markers(), params.geneLevelThreshold());
     try {
       for (LayerInput layer : plan.layers()) {
         int dSae = layer.dictionary().config().dSae();
@@ -373,6 +379,9 @@ public final class InterpretJob {
             .parquet(attemptDir + "/" + FEATURES_TABLE);
         rows += out.size();
         layerFigures(layer, summaries, params, tasks, best, stats, table);
+        if (coverage != null) {
+          coverage.add(layer.layer(), summaries);
+        }
         InterpretabilityTable layerTable = InterpretabilityTable.of(summaries);
         for (int t = 0; t < liveByThreshold.length; t++) {
           liveByThreshold[t] += layerTable.rows().get(t).liveFeatures();
@@ -408,6 +417,11 @@ public final class InterpretJob {
     if (plan.geneSets() != null) {
       table.append(String.format(Locale.ROOT, "features whose top genes are enriched in a set of %s at q <= %.2f: "
           + "%,d%n", plan.geneSets().source(), SIGNIFICANT_Q, significant));
+    }
+    if (coverage != null) {
+      stats.put("marker_types", (double) coverage.types());
+      stats.put("marker_types_with_gene_level_feature", (double) coverage.coveredTypes());
+      table.append(coverage.format());
     }
     Path tableFile = new Path(attemptDir, TABLE_FILE);
     FileSystem fs = tableFile.getFileSystem(hadoop);
@@ -610,9 +624,9 @@ public final class InterpretJob {
     }
   }
 
-  /** The stage's table, kept in the committed attempt; a placeholder line when the file is gone. */
-  static String readTable(RunRoot root, StageMarker marker) throws IOException {
-    Path file = new Path(root.attemptPath("interpret", marker.attemptId()), TABLE_FILE);
+  /** One of the stage's printed tables, kept in the committed attempt; a placeholder line when the file is gone. */
+  static String readTable(RunRoot root, StageMarker marker, String name) throws IOException {
+    Path file = new Path(root.attemptPath("interpret", marker.attemptId()), name);
     try (var in = file.getFileSystem(root.hadoop()).open(file)) {
       return new String(in.readAllBytes(), StandardCharsets.UTF_8);
     } catch (FileNotFoundException e) {

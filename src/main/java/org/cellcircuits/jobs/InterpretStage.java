@@ -5,8 +5,10 @@ import java.io.IOException;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import org.cellcircuits.interpret.InterpretParams;
 import org.cellcircuits.interpret.InterpretSettings;
+import org.cellcircuits.interpret.ValidationSettings;
 import org.cellcircuits.io.RunRoot;
 import org.cellcircuits.io.StageMarker;
 import org.cellcircuits.io.StageResult;
@@ -15,7 +17,9 @@ import org.cellcircuits.io.StageResult;
  * The {@code interpret} stage: every feature of every committed transcoder read off the committed harvest
  * ({@link InterpretJob}): firing frequency, top examples, gene-level score, cell-type specificity, enrichment of its
  * top genes in the configured gene sets, and a label. Table {@code features/} (one row per layer and feature) and
- * {@value InterpretJob#TABLE_FILE}, the per-layer figures and interpretability table printed after the stage.
+ * {@value InterpretJob#TABLE_FILE}, the per-layer figures and interpretability table printed after the stage. Then the
+ * knockout check of the committed circuits ({@link ValidationJob}): {@code validation/knockouts},
+ * {@code validation/summary} and its printed table.
  */
 public final class InterpretStage implements Stage {
   @Override
@@ -28,10 +32,19 @@ public final class InterpretStage implements Stage {
     return "every feature read off the harvest: top genes, gene-level score, cell-type specificity, enrichment, label";
   }
 
-  /** Sentences for the cell types, harvest for the activations, train for the transcoders. */
+  /**
+   * Sentences for the cell types and prompts, harvest for the activations, train for the transcoders, circuits for the
+   * graphs the knockouts check.
+   */
   @Override
   public List<String> upstream() {
-    return List.of("sentences", "harvest", "train");
+    return List.of("sentences", "harvest", "train", "circuits");
+  }
+
+  /** The knockout check reruns the model. */
+  @Override
+  public Config stageConfig(Config all) {
+    return Stage.sections(all, "interpret", "model");
   }
 
   /**
@@ -40,7 +53,7 @@ public final class InterpretStage implements Stage {
    */
   @Override
   public Map<String, String> externalInputs(Config all) {
-    Map<String, String> in = new LinkedHashMap<>();
+    Map<String, String> in = new LinkedHashMap<>(Stage.modelInput(all));
     for (String key : new String[] {"markers-path", "gene-sets-path"}) {
       String path = InterpretParams.SECTION + "." + key;
       if (all.hasPath(path) && !all.getIsNull(path)) {
@@ -53,8 +66,10 @@ public final class InterpretStage implements Stage {
   @Override
   public StageResult write(StageContext ctx, String attemptDir) throws Exception {
     InterpretSettings settings;
+    ValidationSettings validation;
     try {
       settings = InterpretSettings.fromConfig(ctx.config());
+      validation = ValidationSettings.fromConfig(ctx.config());
     } catch (IllegalArgumentException e) {
       throw new BadConfigException(e.getMessage(), e);
     }
@@ -63,18 +78,42 @@ public final class InterpretStage implements Stage {
     try (Progress progress = ctx.progress("interpret", "tokens", plan.tokenPasses(settings.featureShards()))) {
       outcome = InterpretJob.run(ctx.spark(), plan, settings, attemptDir, progress);
     }
-    StageResult result = StageResult.of(Map.of(
-        InterpretJob.FEATURES_TABLE, outcome.features(),
-        InterpretJob.TABLE_FILE, 1L));
-    for (Map.Entry<String, Double> e : outcome.stats().entrySet()) {
+    Map<String, Long> rows = new LinkedHashMap<>();
+    rows.put(InterpretJob.FEATURES_TABLE, outcome.features());
+    rows.put(InterpretJob.TABLE_FILE, 1L);
+    Map<String, Double> stats = new TreeMap<>(outcome.stats());
+    if (validation.enabled()) {
+      ValidationJob.Plan vplan = ValidationJob.plan(ctx.spark(), ctx.root(), validation);
+      ValidationJob.Outcome v;
+      try (Progress progress = ctx.progress("interpret knockouts", "cells", vplan.cells().size())) {
+        v = ValidationJob.run(ctx.spark(), vplan, validation, attemptDir, progress.counter());
+      }
+      rows.put(ValidationJob.KNOCKOUTS_TABLE, v.knockouts());
+      rows.put(ValidationJob.SUMMARY_TABLE, v.summaryRows());
+      rows.put(ValidationJob.TABLE_FILE, 1L);
+      for (String kind : List.of("gene", "feature")) {
+        double median = v.summary().medianSpearman(kind);
+        if (!Double.isNaN(median)) {
+          stats.put("validation_" + kind + "_median_spearman", median);
+        }
+        stats.put("validation_" + kind + "_positive_types", (double) v.summary().positiveTypes(kind));
+      }
+      stats.put("validation_cells", (double) vplan.cells().size());
+    }
+    StageResult result = StageResult.of(rows);
+    for (Map.Entry<String, Double> e : stats.entrySet()) {
       result = result.withStat(e.getKey(), e.getValue());
     }
     return result;
   }
 
-  /** The per-layer figures and interpretability table the stage wrote next to its table. */
+  /** The per-layer figures and interpretability table, then the knockout table, as the stage wrote them. */
   @Override
   public String report(StageMarker marker, RunRoot root) throws IOException {
-    return InterpretJob.readTable(root, marker);
+    String features = InterpretJob.readTable(root, marker, InterpretJob.TABLE_FILE);
+    if (!marker.rowCounts().containsKey(ValidationJob.TABLE_FILE)) {
+      return features;
+    }
+    return features + System.lineSeparator() + InterpretJob.readTable(root, marker, ValidationJob.TABLE_FILE);
   }
 }

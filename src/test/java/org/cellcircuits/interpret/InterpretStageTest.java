@@ -20,6 +20,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.SortedMap;
 import java.util.TreeMap;
+import java.util.TreeSet;
 import java.util.stream.Stream;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.parquet.example.data.Group;
@@ -39,6 +40,13 @@ import org.cellcircuits.io.StageOutcome;
 import org.cellcircuits.jobs.BadConfigException;
 import org.cellcircuits.jobs.InterpretJob;
 import org.cellcircuits.jobs.InterpretStage;
+import org.cellcircuits.jobs.CircuitsJob;
+import org.cellcircuits.jobs.ValidationJob;
+import org.cellcircuits.circuits.FeatureAblation;
+import org.cellcircuits.circuits.LocalReplacementModel;
+import org.cellcircuits.circuits.NodeId;
+import org.cellcircuits.circuits.OutputTarget;
+import org.cellcircuits.circuits.ReplacementWeights;
 import org.cellcircuits.jobs.StageRegistry;
 import org.cellcircuits.jobs.StageRunner;
 import org.cellcircuits.sentences.CellSplit;
@@ -64,7 +72,10 @@ class InterpretStageTest {
   /** 5 cells per harvest task: several activation files, so several tasks, per layer. */
   private static final String[] SETTINGS = {"split.held-out-fraction=0.3", "harvest.cells-per-task=5",
       "interpret.top-examples=5", "interpret.enrichment-top-genes=4", "interpret.batch-size=16",
-      "interpret.feature-shards=3", "interpret.device=cpu"};
+      "interpret.feature-shards=3", "interpret.device=cpu", "circuits.cells-per-type=2", "circuits.cells-per-task=3",
+      "circuits.max-feature-nodes=20", "circuits.batch-size=8", "circuits.ablation-features=0",
+      "interpret.validation.cells-per-type=2", "interpret.validation.top-genes=3",
+      "interpret.validation.top-features=2", "interpret.validation.cells-per-task=2"};
 
   @BeforeAll
   static void start() throws Exception {
@@ -105,6 +116,7 @@ class InterpretStageTest {
       tcs.put(layer, EvaluateFixtures.transcoder(TranscoderKind.TRANSCODER, layer, 32, D_SAE, 0.2, 100 + layer));
     }
     EvaluateFixtures.commitTrain(root, tcs, hadoop());
+    assertThat(run(config, "circuits").status()).isEqualTo(StageOutcome.Status.COMMITTED);
     return tcs;
   }
 
@@ -180,14 +192,147 @@ class InterpretStageTest {
     assertThat(stats.get("gene_level_share")).isCloseTo(geneLevelAll / liveAll, within(1e-12));
     assertThat(stats.get("features")).isEqualTo((double) LAYERS * D_SAE);
 
-    // the printed table, the same whether the stage ran or was skipped
+    assertThat(stats).containsEntry("marker_types", 2.0).containsKey("marker_types_with_gene_level_feature");
+    assertKnockouts(root, config, cells, tcs, outcome.marker());
+
+    // the printed tables, the same whether the stage ran or was skipped
     String report = new InterpretStage().report(outcome.marker(), root);
     assertThat(report).contains("layer 0 (transcoder, 48 features", "threshold  live  gene-level  share",
-        "all layers: 144 features");
+        "all layers: 144 features", "cell types with a gene-level feature", "knockout check of the circuits",
+        "median Spearman rho");
     StageOutcome again = run(config, "interpret");
     assertThat(again.status()).isEqualTo(StageOutcome.Status.SKIPPED);
     assertThat(new InterpretStage().report(again.marker(), root)).isEqualTo(report);
     tcs.values().forEach(Transcoder::close);
+  }
+
+  /**
+   * The knockout tables: each checked cell's units are its circuit's top genes and features by |attribution| (from
+   * circuits/nodes, recomputed here); a gene's drop equals a single-prompt forward of the knocked-out prompt in this
+   * JVM, a feature's the replaced model with it zeroed; the summary is the knockouts' grouping.
+   */
+  private static void assertKnockouts(RunRoot root, Config config, List<CellPrompt> cells,
+      SortedMap<Integer, Transcoder> tcs, org.cellcircuits.io.StageMarker marker) throws Exception {
+    List<Row> knockouts = spark.read()
+        .parquet(root.committedPath("interpret", ValidationJob.KNOCKOUTS_TABLE).toString()).collectAsList();
+    assertThat(marker.rowCounts()).containsEntry(ValidationJob.KNOCKOUTS_TABLE, (long) knockouts.size());
+    List<Row> graphs = spark.read().parquet(root.committedPath("circuits", CircuitsJob.GRAPHS_TABLE).toString())
+        .collectAsList();
+    // 2 checked cells per type, the first by id of those traced
+    Map<String, List<String>> tracedByType = new TreeMap<>();
+    graphs.forEach(g -> tracedByType.computeIfAbsent(String.valueOf((Object) g.getAs("cell_type")),
+        k -> new ArrayList<>()).add(g.getAs("cell_id")));
+    Set<String> expectedCells = new TreeSet<>();
+    tracedByType.values().forEach(ids -> ids.stream().sorted().limit(2).forEach(expectedCells::add));
+    Set<String> checked = new TreeSet<>();
+    knockouts.forEach(k -> checked.add(k.getAs("cell_id")));
+    assertThat(checked).isEqualTo(expectedCells);
+
+    // the units, recomputed from the committed nodes
+    List<Row> nodes = spark.read().parquet(root.committedPath("circuits", CircuitsJob.NODES_TABLE).toString())
+        .collectAsList();
+    ExecutorModels.Loaded loaded = ExecutorModels.get(model.toString(), "cpu", "fp32", 1, new Configuration());
+    int genesChecked = 0;
+    int featuresChecked = 0;
+    try (ReplacementWeights w = new ReplacementWeights(loaded.model(), tcs);
+        NDManager m = loaded.model().manager().newSubManager()) {
+      for (String cellId : checked) {
+        Map<String, Double> geneSums = new TreeMap<>();
+        Map<String, Double> featureSums = new TreeMap<>();
+        Map<String, List<Integer>> featurePositions = new TreeMap<>();
+        for (Row n : nodes) {
+          if (!cellId.equals(n.getAs("cell_id"))) {
+            continue;
+          }
+          if ("token".equals(n.getAs("kind")) && n.getAs("gene") != null) {
+            geneSums.merge(n.getAs("gene"), (double) n.getAs("attribution"), Double::sum);
+          } else if ("feature".equals(n.getAs("kind"))) {
+            String key = n.getAs("layer") + "/" + n.getAs("feature");
+            featureSums.merge(key, (double) n.getAs("attribution"), Double::sum);
+            featurePositions.computeIfAbsent(key, k -> new ArrayList<>()).add(n.getAs("pos"));
+          }
+        }
+        List<String> topGenes = geneSums.keySet().stream()
+            .sorted(Comparator.comparingDouble((String g) -> -Math.abs(geneSums.get(g))).thenComparing(g -> g))
+            .limit(3).toList();
+        List<Row> rows = knockouts.stream().filter(k -> cellId.equals(k.getAs("cell_id"))).toList();
+        List<Row> geneRows = rows.stream().filter(k -> "gene".equals(k.getAs("kind")))
+            .sorted(Comparator.comparingInt(k -> k.getAs("attribution_rank"))).toList();
+        assertThat(geneRows).extracting(k -> (String) k.getAs("gene")).as("cell %s", cellId).isEqualTo(topGenes);
+
+        Row graph = graphs.stream().filter(g -> cellId.equals(g.getAs("cell_id"))).findFirst().orElseThrow();
+        long token = graph.getAs("target_token");
+        OutputTarget target = OutputTarget.logit(token, "t");
+        CellPrompt cell = cells.stream().filter(c -> c.cellId().equals(cellId)).findFirst().orElseThrow();
+        // fp32 logits of a few units; batch and single-row forwards sum in other orders: ~1e-6 apart, far below 1e-4
+        double base = logProbability(loaded, List.of(loaded.encode(cell).ids()), token);
+        for (Row k : geneRows) {
+          assertThat((double) k.getAs("attribution")).isCloseTo(geneSums.get((String) k.getAs("gene")), within(1e-9));
+          assertThat((double) k.getAs("base_logprob")).isCloseTo(base, within(1e-4));
+          CellPrompt out = GeneKnockout.without(cell, k.getAs("gene"));
+          double after = logProbability(loaded, List.of(loaded.encode(out).ids()), token);
+          assertThat((double) k.getAs("logprob_drop")).as("cell %s without %s", cellId, k.getAs("gene"))
+              .isCloseTo(base - after, within(1e-4));
+          genesChecked++;
+        }
+
+        List<String> topFeatures = featureSums.keySet().stream()
+            .sorted(Comparator.comparingDouble((String f) -> -Math.abs(featureSums.get(f)))
+                .thenComparing(f -> Integer.parseInt(f.split("/")[0])).thenComparing(f -> Integer.parseInt(f.split("/")[1])))
+            .limit(2).toList();
+        List<Row> featureRows = rows.stream().filter(k -> "feature".equals(k.getAs("kind")))
+            .sorted(Comparator.comparingInt(k -> k.getAs("attribution_rank"))).toList();
+        assertThat(featureRows).extracting(k -> k.getAs("layer") + "/" + k.getAs("feature")).isEqualTo(topFeatures);
+        try (LocalReplacementModel replaced = LocalReplacementModel.of(loaded.model(), w, loaded.encode(cell).ids(),
+            m)) {
+          double value = target.value(replaced.lastLogits());
+          for (Row k : featureRows) {
+            String key = k.getAs("layer") + "/" + k.getAs("feature");
+            List<NodeId> zeroed = featurePositions.get(key).stream()
+                .map(p -> NodeId.feature(k.getAs("layer"), p, k.getAs("feature"))).toList();
+            double after = FeatureAblation.targetWithZeroed(loaded.model(), w, replaced, target, zeroed, m);
+            assertThat((double) k.getAs("value_drop")).isCloseTo(value - after, within(1e-4));
+            featuresChecked++;
+          }
+        }
+      }
+    }
+    assertThat(genesChecked).isGreaterThan(0);
+    assertThat(featuresChecked).isGreaterThan(0);
+
+    List<ValidationSummary.Pair> pairs = new ArrayList<>();
+    knockouts.forEach(k -> pairs.add(new ValidationSummary.Pair(k.getAs("cell_id"), k.getAs("cell_type"),
+        k.getAs("kind"), k.getAs("attribution"), k.getAs("logprob_drop"), k.getAs("prediction_changed"))));
+    List<Row> summary = spark.read().parquet(root.committedPath("interpret", ValidationJob.SUMMARY_TABLE).toString())
+        .collectAsList();
+    List<ValidationSummary.Row> expected = ValidationSummary.of(pairs).rows();
+    assertThat(summary).hasSize(expected.size());
+    for (ValidationSummary.Row e : expected) {
+      Row r = summary.stream().filter(x -> java.util.Objects.equals(x.getAs("cell_type"), e.cellType())
+          && e.kind().equals(x.getAs("kind"))).findFirst().orElseThrow();
+      assertThat((long) r.getAs("units")).isEqualTo(e.units());
+      assertThat((Double) r.getAs("spearman")).isEqualTo(e.spearman());
+      assertThat((double) r.getAs("changed_share")).isEqualTo(e.changedShare());
+    }
+  }
+
+  /** log softmax of the last position's logits at {@code token}, in double, for one prompt run alone. */
+  private static double logProbability(ExecutorModels.Loaded loaded, List<long[]> ids, long token) {
+    try (NDManager m = loaded.model().manager().newSubManager();
+        org.cellcircuits.model.ActivationCache c = loaded.model().run(m,
+            org.cellcircuits.model.TokenBatch.rightPadded(ids, 0),
+            org.cellcircuits.model.ForwardOptions.logitsOnly().withLogits(org.cellcircuits.model.LogitsMode.LAST))) {
+      float[] logits = c.logits().toFloatArray();
+      double max = Double.NEGATIVE_INFINITY;
+      for (float v : logits) {
+        max = Math.max(max, v);
+      }
+      double sum = 0;
+      for (float v : logits) {
+        sum += Math.exp(v - max);
+      }
+      return logits[(int) token] - max - Math.log(sum);
+    }
   }
 
   /** The stage's row of one feature against the recomputed summary and enrichment. */

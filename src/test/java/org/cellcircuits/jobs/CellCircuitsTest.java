@@ -290,7 +290,7 @@ class CellCircuitsTest {
         "train      runs after harvest",
         "evaluate   runs after sentences, train",
         "circuits   runs after sentences, harvest, train",
-        "interpret  runs after sentences, harvest, train");
+        "interpret  runs after sentences, harvest, train, circuits");
   }
 
   @Test
