@@ -63,6 +63,7 @@ public final class CellCircuits implements Callable<Integer> {
     }
     cli.addSubcommand("run", new CommandLine(new RunCommand(launch)));
     cli.addSubcommand("status", new CommandLine(new StatusCommand(launch)));
+    cli.addSubcommand("report", new CommandLine(new ReportCommand(launch)));
     cli.setExecutionExceptionHandler(CellCircuits::handle);
     return cli;
   }
@@ -228,6 +229,45 @@ public final class CellCircuits implements Callable<Integer> {
                   : String.format(Locale.ROOT, "%.4g", v));
         }
       }
+      out.flush();
+      return 0;
+    }
+  }
+
+  @Command(name = "report", mixinStandardHelpOptions = true,
+      description = {"Print a committed stage's own report again (the tables it printed when it ran), e.g. "
+          + "`report interpret` for the interpretability and knockout tables and where the HTML report is. Starts no "
+          + "Spark and writes nothing."})
+  static final class ReportCommand implements Callable<Integer> {
+    @Spec CommandSpec spec;
+    @Mixin RunOptions options;
+
+    @CommandLine.Parameters(paramLabel = "STAGE", description = "the stage, e.g. interpret")
+    String stage;
+
+    private final Launch launch;
+
+    ReportCommand(Launch launch) {
+      this.launch = launch;
+    }
+
+    @Override
+    public Integer call() throws Exception {
+      PrintWriter out = spec.commandLine().getOut();
+      Stage s = launch.registry().get(stage).orElseThrow(() -> new BadConfigException(String.format(
+          "report %s: no such stage; stages are %s", stage,
+          launch.registry().inOrder().stream().map(Stage::name).toList())));
+      Config config = options.load(launch.reference());
+      RunSettings settings = RunSettings.from(config);
+      RunRoot root = RunRoot.of(settings.root(), settings.hadoopConfiguration());
+      var marker = root.committed(stage);
+      if (marker.isEmpty()) {
+        spec.commandLine().getErr().printf(Locale.ROOT, "report: stage %s has not committed under %s%n", stage,
+            root.uri());
+        return 1;
+      }
+      String report = s.report(marker.get(), root);
+      out.print(report == null ? stage + " has no report\n" : report.endsWith("\n") ? report : report + "\n");
       out.flush();
       return 0;
     }

@@ -4,6 +4,7 @@ import com.typesafe.config.Config;
 import java.io.IOException;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
 import org.cellcircuits.interpret.InterpretParams;
@@ -22,6 +23,9 @@ import org.cellcircuits.io.StageResult;
  * {@code validation/summary} and its printed table.
  */
 public final class InterpretStage implements Stage {
+  /** The HTML report's folder under the attempt. */
+  public static final String REPORT_DIR = "report";
+
   @Override
   public String name() {
     return "interpret";
@@ -110,10 +114,35 @@ public final class InterpretStage implements Stage {
   /** The per-layer figures and interpretability table, then the knockout table, as the stage wrote them. */
   @Override
   public String report(StageMarker marker, RunRoot root) throws IOException {
-    String features = InterpretJob.readTable(root, marker, InterpretJob.TABLE_FILE);
-    if (!marker.rowCounts().containsKey(ValidationJob.TABLE_FILE)) {
-      return features;
+    StringBuilder out = new StringBuilder(InterpretJob.readTable(root, marker, InterpretJob.TABLE_FILE));
+    if (marker.rowCounts().containsKey(ValidationJob.TABLE_FILE)) {
+      out.append(System.lineSeparator()).append(InterpretJob.readTable(root, marker, ValidationJob.TABLE_FILE));
     }
-    return features + System.lineSeparator() + InterpretJob.readTable(root, marker, ValidationJob.TABLE_FILE);
+    out.append(System.lineSeparator()).append(headline(marker));
+    if (marker.rowCounts().containsKey(REPORT_DIR)) {
+      out.append(String.format(Locale.ROOT, "HTML report (%,d files, opens offline): %s/index.html%n",
+          marker.rowCounts().get(REPORT_DIR), root.committedPath(name(), REPORT_DIR)));
+    }
+    return out.toString();
+  }
+
+  /** The figures a reader looks for first, from the marker. */
+  static String headline(StageMarker marker) {
+    Map<String, Double> s = marker.stats();
+    StringBuilder out = new StringBuilder(String.format(Locale.ROOT,
+        "interpret: %.1f%% of %,.0f live features gene-level (the paper's hand count: 35%%)",
+        100 * s.getOrDefault("gene_level_share", 0.0), s.getOrDefault("live_features", 0.0)));
+    if (s.containsKey("marker_types")) {
+      out.append(String.format(Locale.ROOT, "; %,.0f of %,.0f cell types have a gene-level feature for one of their "
+          + "markers", s.get("marker_types_with_gene_level_feature"), s.get("marker_types")));
+    }
+    for (String kind : List.of("gene", "feature")) {
+      Double rho = s.get("validation_" + kind + "_median_spearman");
+      if (rho != null) {
+        out.append(String.format(Locale.ROOT, "; median rho %s %+.2f", kind.equals("gene") ? "gene knockout"
+            : "feature zeroed", rho));
+      }
+    }
+    return out.append(System.lineSeparator()).toString();
   }
 }

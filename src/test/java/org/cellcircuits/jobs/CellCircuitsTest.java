@@ -178,6 +178,19 @@ class CellCircuitsTest {
   }
 
   @Test
+  void reportPrintsACommittedStagesReportAndNamesWhatIsMissing() throws Exception {
+    assertThat(toys("report", "toy", "--root", root)).isEqualTo(1);
+    assertThat(err.toString()).isEqualTo("report: stage toy has not committed under " + runRoot().uri() + "\n");
+    assertThat(toys("report", "nosuch", "--root", root)).isEqualTo(2);
+    assertThat(err.toString()).contains("report nosuch: no such stage; stages are [toy, double]");
+    assertThat(toys("toy", "--root", root, "--set", "toy.rows=5")).isZero();
+    out.getBuffer().setLength(0);
+    assertThat(toys("report", "toy", "--root", root)).isZero();
+    assertThat(out.toString()).isEqualTo("toy has no report\n");
+    assertThat(TOY_WRITES).hasValue(1);
+  }
+
+  @Test
   void configErrorsAreUsageErrorsAndWriteNothing() throws Exception {
     assertThat(toys("toy", "--root", root, "--set", "toy.rowz=5")).isEqualTo(2);
     assertThat(err.toString()).isEqualTo("toy: --set toy.rowz=5: unknown key cellcircuits.toy.rowz (not in "
