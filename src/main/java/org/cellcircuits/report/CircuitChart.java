@@ -153,7 +153,7 @@ public final class CircuitChart {
     return v > 0 ? "+" + s : s;
   }
 
-  /** Pixel height of the chart: enough for the fullest column at ~28 px a node, at least 420. */
+  /** Pixel height of the chart: ~40 px a node in the fullest column (room for its label), at least 480. */
   public static int height(TypeCircuit c) {
     Map<Integer, Integer> perColumn = new HashMap<>();
     for (TypeCircuit.Node n : c.nodes()) {
@@ -165,6 +165,6 @@ public final class CircuitChart {
       perColumn.merge(col, 1, Integer::sum);
     }
     int most = perColumn.values().stream().mapToInt(Integer::intValue).max().orElse(1);
-    return Math.max(420, 28 * most + 60);
+    return Math.max(480, 40 * most + 60);
   }
 }

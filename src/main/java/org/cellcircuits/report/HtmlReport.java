@@ -228,7 +228,7 @@ public final class HtmlReport {
       FeatureInfo info = n.feature() == null ? null : data.features().get(n.feature());
       s.append("</td><td>").append(n.kind().name().toLowerCase(java.util.Locale.ROOT)).append("</td><td>")
           .append(Html.escape(info == null ? "" : info.label())).append("</td>");
-      num(s, n.meanInfluence());
+      num(s, n.kind() == TypeCircuit.Kind.LOGIT ? null : n.meanInfluence()); // the target's own influence is 0
       num(s, n.meanAttribution());
       s.append("<td class=\"num\">").append(n.cellsWith()).append(" / ").append(c.cells()).append("</td></tr>\n");
     }
