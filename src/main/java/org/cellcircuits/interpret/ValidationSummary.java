@@ -131,7 +131,7 @@ public final class ValidationSummary {
     if (r == null) {
       return "-";
     }
-    return String.format(Locale.ROOT, "%" + pad + "s %7.0f%% %10.3f", r.spearman() == null ? "n/a"
+    return String.format(Locale.ROOT, "%" + pad + "s %7.0f%% %10.2e", r.spearman() == null ? "n/a"
         : String.format(Locale.ROOT, "%+.2f", r.spearman()), 100 * r.changedShare(), r.meanLogprobDrop());
   }
 

@@ -20,11 +20,12 @@ import org.cellcircuits.io.StageResult;
  * top genes in the configured gene sets, and a label. Table {@code features/} (one row per layer and feature) and
  * {@value InterpretJob#TABLE_FILE}, the per-layer figures and interpretability table printed after the stage. Then the
  * knockout check of the committed circuits ({@link ValidationJob}): {@code validation/knockouts},
- * {@code validation/summary} and its printed table.
+ * {@code validation/summary} and its printed table. Last, the static HTML report over all of it ({@link InterpretReport},
+ * {@code report/index.html}).
  */
 public final class InterpretStage implements Stage {
   /** The HTML report's folder under the attempt. */
-  public static final String REPORT_DIR = "report";
+  public static final String REPORT_DIR = InterpretReport.REPORT_DIR;
 
   @Override
   public String name() {
@@ -104,6 +105,8 @@ public final class InterpretStage implements Stage {
       }
       stats.put("validation_cells", (double) vplan.cells().size());
     }
+    // last, so it shows the knockout tables just written
+    rows.put(REPORT_DIR, InterpretReport.write(ctx.spark(), ctx.root(), attemptDir));
     StageResult result = StageResult.of(rows);
     for (Map.Entry<String, Double> e : stats.entrySet()) {
       result = result.withStat(e.getKey(), e.getValue());

@@ -54,10 +54,10 @@ class DemoPipelineTest {
     cli.setOut(new PrintWriter(new StringWriter(), true));
     cli.setErr(new PrintWriter(err, true));
     // 2,400 of the 6,000 cells: ~450k training tokens per layer, so the demo's 1M-token transcoders take 3 epochs.
-    int code = cli.execute("run", "--until", "circuits", "--config", "conf/demo.conf", "--root", root,
+    int code = cli.execute("run", "--until", "interpret", "--config", "conf/demo.conf", "--root", root,
         "--set", "sentences.max-cells=" + CELLS, "--set", "sentences.rows-per-partition=600",
         "--set", "harvest.cells-per-task=300", "--set", "train.max-epochs=3", "--set", "evaluate.max-cells=120",
-        "--set", "circuits.cells-per-type=3");
+        "--set", "circuits.cells-per-type=3", "--set", "interpret.validation.cells-per-type=3");
     assertThat(code).as(err.toString()).isZero();
     RunRoot run = RunRoot.of(root, spark.sparkContext().hadoopConfiguration());
 
@@ -139,6 +139,38 @@ class DemoPipelineTest {
     assertThat(stats.get("types_with_3_markers_in_top_genes")).isEqualTo(12.0);
     assertThat(stats.get("causal_agreement")).as("share of cells where the circuit's features matter more than random")
         .isGreaterThanOrEqualTo(0.9);
+
+    // interpret: every feature of the 4 x 1,024 read off the harvest and labelled; the knockout check of the circuits
+    // above; the HTML report, opened in a real browser.
+    var interpret = run.requireCommitted("interpret");
+    Map<String, Double> is = interpret.stats();
+    System.out.printf("demo interpret: %.0f live features, %.1f%% gene-level; %.0f of %.0f types with a gene-level "
+        + "feature for a marker; median rho gene knockout %.2f, feature zeroed %.2f%n", is.get("live_features"),
+        100 * is.get("gene_level_share"), is.get("marker_types_with_gene_level_feature"), is.get("marker_types"),
+        is.get("validation_gene_median_spearman"), is.get("validation_feature_median_spearman"));
+    assertThat(interpret.rowCounts()).containsEntry("features", 4096L).containsKeys("validation/knockouts",
+        "validation/summary", "report");
+    assertThat(is.get("marker_types")).isEqualTo(12.0);
+    assertThat(is.get("validation_cells")).isEqualTo(36.0);
+    // 3 cells of each of the 12 types, each with its top 5 genes and 5 features (fewer only where its circuit keeps
+    // fewer)
+    assertThat(interpret.rowCounts().get("validation/knockouts")).isBetween(36L * 5, 36L * 10);
+    assertThat(new InterpretStage().report(interpret, run)).contains("median Spearman rho", "HTML report (",
+        "cell types with a gene-level feature");
+    Path report = Path.of(java.net.URI.create(run.committedPath("interpret", "report") + "/index.html")).getParent();
+    Path shots = Path.of("target", "demo-report");
+    java.nio.file.Files.createDirectories(shots);
+    try (org.cellcircuits.report.HeadlessChromium chromium = org.cellcircuits.report.HeadlessChromium.start()) {
+      var index = chromium.open(report.resolve("index.html"), shots.resolve("index.png"));
+      assertThat(index.errors()).as("console errors on the index").isEmpty();
+      assertThat(index.text()).contains("endothelial cell");
+      var endothelial = chromium.open(report.resolve("celltypes/endothelial-cell.html"),
+          shots.resolve("endothelial-cell.png"));
+      assertThat(endothelial.errors()).as("console errors on the endothelial page").isEmpty();
+      assertThat(endothelial.canvases() + endothelial.svgs()).as("the circuit is drawn").isPositive();
+      assertThat(endothelial.text()).as("the endothelial circuit names a planted marker")
+          .containsAnyOf("VWF", "PECAM1");
+    }
 
     // [frontier]: every architecture trains, saves, loads and evaluates on the demo. A short run each (100k tokens a
     // layer, 40 held-out cells) on the harvest above; evaluate loads what train saved, so the layout and the
