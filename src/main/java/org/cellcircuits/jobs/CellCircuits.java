@@ -3,6 +3,7 @@ package org.cellcircuits.jobs;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigException;
 import java.io.FileNotFoundException;
+import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -10,10 +11,12 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import java.util.stream.Collectors;
-import java.io.IOException;
+import org.apache.hadoop.fs.FileStatus;
+import org.apache.hadoop.fs.FileSystem;
 import org.cellcircuits.io.RunRoot;
 import org.cellcircuits.io.SoftwareVersions;
 import org.cellcircuits.io.StageConflictException;
+import org.cellcircuits.io.StageMarker;
 import org.cellcircuits.io.StageOutcome;
 import org.cellcircuits.jobs.StageRunner.PlanLine;
 import org.cellcircuits.jobs.StageRunner.SparkProvider;
@@ -38,6 +41,7 @@ import picocli.CommandLine.Spec;
     description = "Transcoder circuits for single-cell foundation models, as Spark batch jobs.",
     footer = {"", "Exit codes: 0 ok, 1 a stage failed or refused, 2 usage (bad option or config, stage not built)."})
 public final class CellCircuits implements Callable<Integer> {
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(CellCircuits.class);
   @Spec CommandSpec spec;
 
   public static void main(String[] args) {
@@ -208,30 +212,68 @@ public final class CellCircuits implements Callable<Integer> {
       Config config = options.load(launch.reference());
       RunSettings settings = RunSettings.from(config);
       RunRoot root = RunRoot.of(settings.root(), settings.hadoopConfiguration());
+      FileSystem fs = root.fileSystem();
+      if (!fs.exists(root.path())) {
+        spec.commandLine().getErr().println("status: no run root at " + root.uri());
+        spec.commandLine().getErr().flush();
+        return 1;
+      }
       out.println("run root " + root.uri());
       for (Stage stage : launch.registry().inOrder()) {
         var marker = root.committed(stage.name());
+        String committed = marker.map(StageMarker::attemptId).orElse(null);
         if (marker.isEmpty()) {
           out.printf(Locale.ROOT, "  %-10s not committed%n", stage.name());
+        } else {
+          var m = marker.get();
+          out.printf(Locale.ROOT, "  %-10s committed %s (config %s)%n", stage.name(), m.createdAt(),
+              m.configHash().substring(0, 12));
+          int width = m.rowCounts().keySet().stream().mapToInt(String::length).max().orElse(0);
+          for (var table : m.rowCounts().entrySet()) {
+            out.printf(Locale.ROOT, "    %-" + width + "s %,14d rows  %s%n", table.getKey(), table.getValue(),
+                root.committedPath(stage.name(), table.getKey()));
+          }
+          int statWidth = m.stats().keySet().stream().mapToInt(String::length).max().orElse(0);
+          for (var stat : m.stats().entrySet()) {
+            double v = stat.getValue();
+            out.printf(Locale.ROOT, "    %-" + statWidth + "s %s%n", stat.getKey(),
+                v == Math.rint(v) && Math.abs(v) < 1e15 ? String.format(Locale.ROOT, "%,d", (long) v)
+                    : String.format(Locale.ROOT, "%.4g", v));
+          }
+        }
+        // what else the stage folder holds: attempts no marker names (a crashed or running attempt; the next run of
+        // the stage deletes them) and anything else, such as train's checkpoints
+        org.apache.hadoop.fs.Path stageDir = root.stagePath(stage.name());
+        if (!fs.exists(stageDir)) {
           continue;
         }
-        var m = marker.get();
-        out.printf(Locale.ROOT, "  %-10s committed %s (config %s)%n", stage.name(), m.createdAt(),
-            m.configHash().substring(0, 12));
-        for (var table : m.rowCounts().entrySet()) {
-          out.printf(Locale.ROOT, "    %-12s %,12d rows  %s%n", table.getKey(), table.getValue(),
-              root.committedPath(stage.name(), table.getKey()));
-        }
-        for (var stat : m.stats().entrySet()) {
-          double v = stat.getValue();
-          out.printf(Locale.ROOT, "    %-24s %s%n", stat.getKey(),
-              v == Math.rint(v) && Math.abs(v) < 1e15 ? String.format(Locale.ROOT, "%,d", (long) v)
-                  : String.format(Locale.ROOT, "%.4g", v));
+        for (FileStatus f : fs.listStatus(stageDir)) {
+          String name = f.getPath().getName();
+          if (name.equals(RunRoot.MARKER) || name.equals(RunRoot.ATTEMPT_PREFIX + committed)) {
+            continue;
+          }
+          long bytes = f.isDirectory() ? fs.getContentSummary(f.getPath()).getLength() : f.getLen();
+          String what = name.startsWith(RunRoot.ATTEMPT_PREFIX)
+              ? "uncommitted attempt (crashed or running; the stage's next run deletes it)"
+              : f.isDirectory() ? "folder" : "file";
+          out.printf(Locale.ROOT, "    %s %s: %s, %s%n", what, name, humanBytes(bytes), f.getPath());
         }
       }
       out.flush();
       return 0;
     }
+  }
+
+  /** 1,536 -> "1.5 KB"; decimal units as {@code du -h --si} prints them. */
+  static String humanBytes(long bytes) {
+    String[] units = {"B", "KB", "MB", "GB", "TB"};
+    double v = bytes;
+    int u = 0;
+    while (v >= 1000 && u < units.length - 1) {
+      v /= 1000;
+      u++;
+    }
+    return u == 0 ? bytes + " B" : String.format(Locale.ROOT, "%.1f %s", v, units[u]);
   }
 
   @Command(name = "report", mixinStandardHelpOptions = true,
@@ -309,11 +351,12 @@ public final class CellCircuits implements Callable<Integer> {
       err.flush();
       return 2;
     }
-    err.println(command + " failed: " + messages(e));
-    // Expected refusals explain themselves; anything else is a bug or an environment problem worth its stack trace.
+    // The cause once, last, as one line; the stack trace (a bug or an environment problem is worth one) goes to the log
+    // file, not the terminal, where Spark's task failures have already printed their own lines.
     if (!(e instanceof StageConflictException || e instanceof FileNotFoundException)) {
-      e.printStackTrace(err);
+      LOG.error(command + " failed: " + messages(e), e);
     }
+    err.println(command + " failed: " + cause(e));
     err.flush();
     return 1;
   }
@@ -322,6 +365,19 @@ public final class CellCircuits implements Callable<Integer> {
    * The root cause's message first (for a Spark job, the task's own error: "cell 7 has ..."), then the first line of
    * each wrapping exception, innermost first, so the line that says what went wrong is the first one read.
    */
+  /**
+   * The one line the terminal gets: the root cause's message (for a Spark job, the task's own error: "cell 7 has ...";
+   * a message of several lines is joined with "; "). {@link #messages} gives the whole chain, for the log.
+   */
+  static String cause(Throwable e) {
+    Throwable root = e;
+    for (int depth = 0; root.getCause() != null && root.getCause() != root && depth < 16; depth++) {
+      root = root.getCause();
+    }
+    String text = root.getMessage() == null ? root.getClass().getName() : root.getMessage().strip();
+    return String.join("; ", text.lines().map(String::strip).filter(l -> !l.isEmpty()).toList());
+  }
+
   static String messages(Throwable e) {
     List<String> chain = new ArrayList<>();
     for (Throwable t = e; t != null && chain.size() < 8; t = t.getCause()) {

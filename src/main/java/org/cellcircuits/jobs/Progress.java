@@ -26,9 +26,10 @@ import org.slf4j.LoggerFactory;
  * }</pre>
  *
  * <p>Executors add to a named {@link LongAccumulator}; a daemon thread on the driver polls it. Spark merges an
- * executor's accumulator updates into the driver when the task ends, so the count moves once per finished task: keep
- * partitions small enough that tasks end every few seconds. The accumulator is named, so the Spark UI's stage page
- * shows it live as well. The Spark job description is set when progress starts (Spark reads a description when a job
+ * executor's accumulator updates into the driver only when the task ends, so the count adds what running tasks have
+ * counted so far as their executors' heartbeats report it ({@link RunningTaskCounts}): a long task (a layer's training)
+ * moves the count every heartbeat, not only when it ends. The accumulator is named, so the Spark UI's stage page shows
+ * it live as well. The Spark job description is set when progress starts (Spark reads a description when a job
  * is submitted, so it cannot follow the count of a running job; {@link #refreshJobDescription()} updates it between
  * jobs) and restored on {@link #close()}.
  */
@@ -85,12 +86,22 @@ public final class Progress implements AutoCloseable {
   public static Progress start(SparkSession spark, String what, String unit, long total, Duration every) {
     SparkContext sc = spark.sparkContext();
     LongAccumulator counter = sc.longAccumulator(what + ": " + unit + " done");
+    RunningTaskCounts running = new RunningTaskCounts(counter);
+    sc.addSparkListener(running);
     String previous = sc.getLocalProperty(DESCRIPTION);
     sc.setJobDescription(total > 0
         ? String.format(Locale.ROOT, "%s: %,d %s", what, total, unit)
         : what + ": " + unit);
-    return new Progress(what, unit, total, counter::value, System::nanoTime, LOG::info, counter,
-        Objects.requireNonNull(every, "every"), () -> sc.setJobDescription(previous), sc);
+    // a task's final value can reach the accumulator a moment before its end reaches the listener: never past total
+    LongSupplier done = () -> {
+      long n = counter.value() + running.inFlight();
+      return total > 0 ? Math.min(n, total) : n;
+    };
+    return new Progress(what, unit, total, done, System::nanoTime, LOG::info, counter,
+        Objects.requireNonNull(every, "every"), () -> {
+          sc.removeSparkListener(running);
+          sc.setJobDescription(previous);
+        }, sc);
   }
 
   /** A reporter driven by hand, with an injected count and clock (tests, or work counted on the driver). */

@@ -191,6 +191,30 @@ class CellCircuitsTest {
   }
 
   @Test
+  void statusNamesAMissingRootUncommittedAttemptsAndOtherFoldersAndAlignsLongNames() throws Exception {
+    assertThat(toys("status", "--root", root)).isEqualTo(1);
+    assertThat(err.toString()).isEqualTo("status: no run root at " + runRoot().uri() + "\n");
+
+    assertThat(toys("toy", "--root", root, "--set", "toy.rows=5")).isZero();
+    // what a killed attempt and a resumable checkpoint leave behind
+    Path stale = tmp.resolve("run/toy/attempt-20260101-000000-deadbeef/numbers");
+    Files.createDirectories(stale);
+    Files.write(stale.resolve("part-0.parquet"), new byte[1500]);
+    Files.createDirectories(tmp.resolve("run/toy/checkpoints/layer=0"));
+    Files.write(tmp.resolve("run/toy/checkpoints/layer=0/state.bin"), new byte[20]);
+    out.getBuffer().setLength(0);
+    assertThat(toys("status", "--root", root)).isZero();
+    List<String> lines = out.toString().lines().toList();
+    assertThat(lines).contains("    uncommitted attempt (crashed or running; the stage's next run deletes it) "
+        + "attempt-20260101-000000-deadbeef: 1.5 KB, " + runRoot().stagePath("toy") + "/attempt-20260101-000000-deadbeef",
+        "    folder checkpoints: 20 B, " + runRoot().stagePath("toy") + "/checkpoints", "  double     not committed");
+    String committed = runRoot().requireCommitted("toy").attemptId();
+    assertThat(lines).noneMatch(l -> l.contains("attempt-" + committed + ":"));
+    assertThat(CellCircuits.humanBytes(999)).isEqualTo("999 B");
+    assertThat(CellCircuits.humanBytes(321_400_000)).isEqualTo("321.4 MB");
+  }
+
+  @Test
   void configErrorsAreUsageErrorsAndWriteNothing() throws Exception {
     assertThat(toys("toy", "--root", root, "--set", "toy.rowz=5")).isEqualTo(2);
     assertThat(err.toString()).isEqualTo("toy: --set toy.rowz=5: unknown key cellcircuits.toy.rowz (not in "
@@ -281,8 +305,12 @@ class CellCircuitsTest {
     int code = execute(new StageRegistry(List.of(new FailingStage())), REFERENCE, settings -> spark,
         "toy", "--root", root);
     assertThat(code).isEqualTo(1);
-    assertThat(err.toString()).startsWith("toy failed: cell 7 has a negative count in column 3\n  in: ")
-        .contains("Job aborted due to stage failure");
+    // the task's own message, once, as the one line on the terminal; the chain and the traces go to the log file
+    assertThat(err.toString()).isEqualTo("toy failed: cell 7 has a negative count in column 3\n");
+    assertThat(CellCircuits.messages(new IllegalStateException("stage toy failed", new IllegalArgumentException(
+        "cell 7 has a negative count\nin column 3")))).isEqualTo("cell 7 has a negative count\n  in: stage toy failed");
+    assertThat(CellCircuits.cause(new IllegalStateException("stage toy failed", new IllegalArgumentException(
+        "cell 7 has a negative count\nin column 3")))).isEqualTo("cell 7 has a negative count; in column 3");
     assertThat(runRoot().committed("toy")).isEmpty();
   }
 

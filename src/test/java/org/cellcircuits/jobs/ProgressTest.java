@@ -99,4 +99,43 @@ class ProgressTest {
       spark.stop();
     }
   }
+
+  private static final java.util.concurrent.CountDownLatch RELEASE = new java.util.concurrent.CountDownLatch(1);
+
+  @Test
+  void aLongRunningTaskMovesTheCountWithEachHeartbeat() throws Exception {
+    // one task does all the work, as one layer's training does; heartbeats every 200 ms instead of 10 s
+    SparkSession spark = SparkSession.builder().master("local[2]").appName("ProgressHeartbeatTest")
+        .config("spark.ui.enabled", "false").config("spark.executor.heartbeatInterval", "200ms").getOrCreate();
+    try (Progress p = Progress.start(spark, "train", "steps", 1_000, Duration.ofHours(1))) {
+      LongAccumulator counter = p.counter();
+      java.util.concurrent.CompletableFuture<Long> job = java.util.concurrent.CompletableFuture.supplyAsync(
+          () -> spark.range(0, 1, 1, 1).map((org.apache.spark.api.java.function.MapFunction<Long, Long>) x -> {
+            counter.add(300);
+            RELEASE.await(60, java.util.concurrent.TimeUnit.SECONDS);
+            return x;
+          }, Encoders.LONG()).count());
+      String seen = p.report();
+      long deadline = System.nanoTime() + 30 * SECOND;
+      while (!seen.startsWith("train: 300 / 1,000 steps") && System.nanoTime() < deadline) {
+        Thread.sleep(50);
+        seen = p.report();
+      }
+      assertThat(job).as("the task is still running").isNotDone();
+      assertThat(counter.value()).as("the driver's accumulator has nothing before the task ends").isZero();
+      assertThat(seen).startsWith("train: 300 / 1,000 steps (30.0%)");
+      RELEASE.countDown();
+      assertThat(job.get(60, java.util.concurrent.TimeUnit.SECONDS)).isEqualTo(1);
+      assertThat(counter.value()).isEqualTo(300);
+      // the finished task's value is in the accumulator and no longer counted as running
+      deadline = System.nanoTime() + 30 * SECOND;
+      while (!p.report().startsWith("train: 300 / 1,000 steps") && System.nanoTime() < deadline) {
+        Thread.sleep(50);
+      }
+      assertThat(p.report()).startsWith("train: 300 / 1,000 steps (30.0%)");
+    } finally {
+      RELEASE.countDown();
+      spark.stop();
+    }
+  }
 }
