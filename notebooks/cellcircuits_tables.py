@@ -82,9 +82,9 @@ def query(name, **values):
             raise ValueError(f"query {name} needs a value for param {p} ({kind})")
         if kind == "string":
             return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
-        if kind == "int":
-            return str(int(str(value).strip()))
-        return repr(float(value))
+        if kind == "int" and not re.fullmatch(r"-?[0-9]+", str(value).strip()):
+            raise ValueError(f"query {name} param {p} is '{value}'; expected an integer")
+        return str(value).strip() if kind == "int" else repr(float(value))
 
     return spark.sql(re.sub(r"\$\{(\w+)\}", lambda m: literal(m.group(1)), text))
 
