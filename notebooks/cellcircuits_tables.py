@@ -1,146 +1,150 @@
 # Databricks notebook source
 # MAGIC %md
 # MAGIC # cellcircuits tables
-# MAGIC Registers every committed table of a cellcircuits run root as a temporary view, then shows a few analyst
-# MAGIC queries. Tables are found through each stage's `_COMMITTED.json` marker, never by listing attempt folders:
-# MAGIC a crashed or running attempt is never read. Works in Databricks, EMR notebooks and a local `pyspark` shell.
+# MAGIC Registers every committed table of a cellcircuits run root as a temporary view, then runs the analyst queries of
+# MAGIC `queries/`: which features drive a cell type, which genes a feature reads, how faithful the transcoders are.
+# MAGIC Tables are found through each stage's `_COMMITTED.json` marker, never by listing attempt folders: a crashed or
+# MAGIC running attempt is never read. Works in Databricks, EMR notebooks and a local `pyspark` shell (run from the
+# MAGIC repository root or from `notebooks/`).
+# MAGIC
+# MAGIC The SQL lives only in `queries/*.sql`, one query per file, so the Java tests run the very same text on a fixture
+# MAGIC run root and on the demo's outputs (`org.cellcircuits.jobs.NamedQuery`, `RunTables`). Each file opens with
+# MAGIC `-- param: <name> string|int|double [= default]` lines; `${name}` in the body becomes the value as a SQL literal.
+# MAGIC The view names and the skipped non-Parquet entries below must stay as `RunTables` makes them.
 
 # COMMAND ----------
 
 import json
+import os
 import re
 
 RUN_ROOT = "s3a://my-bucket/cellcircuits/heart-v2"   # or "runs/demo" locally
+QUERIES = "queries" if os.path.isdir("queries") else "notebooks/queries"
 STAGES = ["sentences", "harvest", "train", "evaluate", "circuits", "interpret"]
+NOT_PARQUET_FOLDERS = {"transcoders", "export", "report"}
 
 
-def read_marker(root, stage):
-    """The stage's commit marker as a dict, or None when the stage has not committed."""
-    path = f"{root.rstrip('/')}/{stage}/_COMMITTED.json"
+def read_text(path):
+    """A small file's text through Spark (any file system Spark reads), or None when it does not exist."""
     try:
-        text = "\n".join(r.value for r in spark.read.text(path).collect())
+        return "\n".join(r.value for r in spark.read.text(path).collect())
     except Exception:
         return None
-    return json.loads(text)
 
 
-# Tables that are folders of other files, not Parquet: transcoders/layer=L is cfg.json + weights.safetensors,
-# circuits/export holds circuit-tracer JSON, circuits/summary.txt is the printed table.
-NOT_PARQUET = ("transcoders/", "circuits/export", "circuits/summary.txt")
+def view_name(stage, table):
+    """<stage>_<table> with non-identifier characters as '_', the stage not repeated (circuits/summary in circuits
+    is circuits_summary); None for entries that are not Parquet tables (files with an extension, anything in a
+    transcoders, export or report folder)."""
+    segments = table.split("/")
+    if re.fullmatch(r".*\.[A-Za-z][A-Za-z0-9]*", segments[-1]) or NOT_PARQUET_FOLDERS & set(segments):
+        return None
+    prefixed = table == stage or table.startswith(stage + "/") or table.startswith(stage + "_")
+    return re.sub(r"[^A-Za-z0-9_]", "_", table if prefixed else f"{stage}_{table}")
 
 
 def register(root):
-    """Creates a temp view <stage>_<table> for every committed Parquet table (activations/layer=3 becomes
-    harvest_activations_layer_3); returns {view: path}."""
+    """Creates a temp view for every committed Parquet table of the run root; returns {view: path}. A table with a
+    harvest _manifest.json is read through it (only the files the harvest committed)."""
     views = {}
     for stage in STAGES:
-        marker = read_marker(root, stage)
-        if marker is None:
+        text = read_text(f"{root.rstrip('/')}/{stage}/_COMMITTED.json")
+        if text is None:
             continue
-        for table in marker["row_counts"]:
-            if table.startswith(NOT_PARQUET):
+        marker = json.loads(text)
+        for table in sorted(marker["row_counts"]):
+            name = view_name(stage, table)
+            if name is None:
                 continue
+            if name in views:
+                raise ValueError(f"view {name} is made by two tables: {views[name]} and {table}")
             path = f"{root.rstrip('/')}/{stage}/{marker['attempt_folder']}/{table}"
-            name = f"{stage}_{table}" if table != stage else stage
-            name = re.sub(r"[^A-Za-z0-9_]", "_", name)
-            spark.read.parquet(path).createOrReplaceTempView(name)
+            manifest = read_text(f"{path}/_manifest.json")
+            files = [f"{path}/{f['name']}" for f in json.loads(manifest)["files"]] if manifest else [path]
+            spark.read.parquet(*files).createOrReplaceTempView(name)
             views[name] = path
     return views
 
 
-register(RUN_ROOT)
+def query(name, **values):
+    """The query queries/<name>.sql with its ${params} replaced by literals: strings quoted, numbers checked."""
+    text = open(f"{QUERIES}/{name}.sql").read()
+    params = {m[0]: (m[1], m[2] or None) for m in re.findall(
+        r"^--\s*param:\s*(\w+)\s+(string|int|double)\s*(?:=\s*(.*?))?\s*$", text, re.M)}
+    unknown = set(values) - set(params)
+    if unknown:
+        raise ValueError(f"query {name} has no param {sorted(unknown)}; its params are {sorted(params)}")
+
+    def literal(p):
+        kind, default = params[p]
+        value = values.get(p, default)
+        if value is None:
+            raise ValueError(f"query {name} needs a value for param {p} ({kind})")
+        if kind == "string":
+            return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
+        if kind == "int" and not re.fullmatch(r"-?[0-9]+", str(value).strip()):
+            raise ValueError(f"query {name} param {p} is '{value}'; expected an integer")
+        return str(value).strip() if kind == "int" else repr(float(value))
+
+    return spark.sql(re.sub(r"\$\{(\w+)\}", lambda m: literal(m.group(1)), text))
+
+
+print(register(RUN_ROOT))
 
 # COMMAND ----------
 
-# MAGIC %md ## Cells per type, and how many genes they express
+# MAGIC %md ## Which features drive a cell type
 
 # COMMAND ----------
 
-spark.sql("""
-  SELECT cell_type, count(*) AS cells, percentile(n_expressed, 0.5) AS median_genes_expressed
-  FROM sentences GROUP BY cell_type ORDER BY cells DESC
-""").show(truncate=False)
+CELL_TYPE = "endothelial cell"
+query("features_driving_cell_type", cell_type=CELL_TYPE, top=10).show(truncate=False)
 
 # COMMAND ----------
 
-# MAGIC %md ## The genes that most often lead the sentences of each cell type (top 5 ranks)
+# MAGIC %md ## Which genes a feature reads (here: the cell type's top feature)
 
 # COMMAND ----------
 
-spark.sql("""
-  SELECT cell_type, gene, cells_with_gene_in_top5 FROM (
-    SELECT cell_type, gene, count(*) AS cells_with_gene_in_top5,
-           row_number() OVER (PARTITION BY cell_type ORDER BY count(*) DESC) AS place
-    FROM (SELECT cell_type, explode(slice(genes, 1, 5)) AS gene FROM sentences)
-    GROUP BY cell_type, gene)
-  WHERE place <= 5
-  ORDER BY cell_type, cells_with_gene_in_top5 DESC
-""").show(100, truncate=False)
+top = query("features_driving_cell_type", cell_type=CELL_TYPE, top=1).first()
+query("genes_feature_reads", layer=top.layer, feature=top.feature).show(truncate=False)
 
 # COMMAND ----------
 
-# MAGIC %md ## Where a marker gene sits in each cell type's sentences (rank 0 = highest expressed)
+# MAGIC %md ## How interpretable the features are: the share of live features that are gene-level, per layer
 
 # COMMAND ----------
 
-MARKER = "VWF"
-spark.sql(f"""
-  SELECT cell_type, count(*) AS cells, avg(CASE WHEN array_contains(genes, '{MARKER}') THEN array_position(genes, '{MARKER}') - 1 END)
-         AS mean_rank_when_present,
-         avg(CASE WHEN array_contains(genes, '{MARKER}') THEN 1.0 ELSE 0.0 END) AS share_of_cells_with_it
-  FROM sentences GROUP BY cell_type ORDER BY share_of_cells_with_it DESC
-""").show(truncate=False)
+for threshold in (0.3, 0.5, 0.7, 0.9):
+    query("interpretability_by_layer", threshold=threshold).show(truncate=False)
 
 # COMMAND ----------
 
-# MAGIC %md ## Transcoder training: the last steps of each layer (explained variance, L0, dead features)
+# MAGIC %md ## How faithful the transcoders are: the model with them in place of its MLPs, and each layer alone
 
 # COMMAND ----------
 
-spark.sql("""
-  SELECT layer, max(step) + 1 AS steps, max(tokens_seen) AS tokens,
-         avg(explained_variance) AS ev_last_20_steps, avg(l0) AS l0_last_20_steps,
-         max_by(dead_fraction, step) AS dead_fraction_at_end
-  FROM (SELECT *, row_number() OVER (PARTITION BY layer ORDER BY step DESC) AS back FROM train_train_log)
-  WHERE back <= 20
-  GROUP BY layer ORDER BY layer
-""").show(truncate=False)
+query("faithfulness_by_variant").show(truncate=False)
+query("faithfulness_by_layer").show(truncate=False)
 
 # COMMAND ----------
 
-# MAGIC %md ## Training curves: loss, mse and L0 every 50 steps (plot with display() on Databricks)
+# MAGIC %md ## How faithful the circuits are, per cell type, and the input genes they are read in
 
 # COMMAND ----------
 
-spark.sql("""
-  SELECT layer, step, loss, mse, l0, explained_variance, lr, l1_coefficient
-  FROM train_train_log WHERE step % 50 = 0 ORDER BY layer, step
-""").show(40, truncate=False)
+query("circuit_faithfulness_by_type").show(truncate=False)
+query("circuit_input_genes_by_type", top=10).show(truncate=False)
 
 # COMMAND ----------
 
-# MAGIC %md ## Circuits: how faithful each cell type's graphs are, and whether their features matter causally
+# MAGIC %md ## Whether attributions predict knock-outs (the interpret stage's validation, when it has run)
 
 # COMMAND ----------
 
-spark.sql("""
-  SELECT cell_type, count(*) AS cells, avg(replacement_score) AS replacement, avg(completeness_score) AS completeness,
-         avg(error_share) AS error_share, avg(CASE WHEN ablation_top_drop > ablation_random_drop THEN 1.0 ELSE 0.0 END)
-         AS causal_agreement, avg(nodes) AS kept_nodes, avg(edges) AS kept_edges, avg(seconds) AS seconds_per_cell
-  FROM circuits_circuits_graphs GROUP BY cell_type ORDER BY cell_type
-""").show(truncate=False)
-
-# COMMAND ----------
-
-# MAGIC %md ## The input genes each cell type's circuits are read in (top 10 by total attribution)
-
-# COMMAND ----------
-
-spark.sql("""
-  SELECT cell_type, concat_ws(' ', collect_list(gene)) AS top_genes FROM (
-    SELECT cell_type, gene, rank FROM circuits_circuits_summary WHERE kind = 'gene' AND rank <= 10 ORDER BY rank)
-  GROUP BY cell_type ORDER BY cell_type
-""").show(truncate=False)
+if spark.catalog.tableExists("interpret_validation_summary"):
+    query("validation_summary").show(truncate=False)
+    query("validation_top_knockouts", cell_type=CELL_TYPE, top=10).show(truncate=False)
 
 # COMMAND ----------
 
@@ -148,12 +152,7 @@ spark.sql("""
 
 # COMMAND ----------
 
-spark.sql("""
-  SELECT layer, feature, count(DISTINCT cell_type) AS types, sum(cells) AS cells,
-         concat_ws(', ', collect_list(cell_type)) AS cell_types
-  FROM circuits_circuits_summary WHERE kind = 'feature' AND share >= 0.5
-  GROUP BY layer, feature HAVING types >= 2 ORDER BY types DESC, cells DESC
-""").show(20, truncate=False)
+query("shared_features", min_share=0.5, min_types=2).show(20, truncate=False)
 
 # COMMAND ----------
 
@@ -161,10 +160,24 @@ spark.sql("""
 
 # COMMAND ----------
 
-CELL = spark.sql("SELECT min(cell_id) AS c FROM circuits_circuits_graphs").first().c
-spark.sql(f"""
-  SELECT e.source, s.gene AS source_gene, e.target, e.weight
-  FROM circuits_circuits_edges e
-  JOIN circuits_circuits_nodes s ON s.cell_id = e.cell_id AND s.node_id = e.source
-  WHERE e.cell_id = '{CELL}' ORDER BY abs(e.weight) DESC LIMIT 25
-""").show(truncate=False)
+CELL = spark.sql("SELECT min(cell_id) AS c FROM circuits_graphs").first().c
+query("cell_circuit_edges", cell_id=CELL, top=25).show(truncate=False)
+
+# COMMAND ----------
+
+# MAGIC %md ## The sentences: cells per type, the genes that lead them, where a marker sits
+
+# COMMAND ----------
+
+query("cells_per_type").show(truncate=False)
+query("leading_genes_per_type", ranks=5, per_type=5).show(100, truncate=False)
+query("marker_rank_by_type", gene="VWF").show(truncate=False)
+
+# COMMAND ----------
+
+# MAGIC %md ## Transcoder training: the last steps of each layer, and the curves (plot with display() on Databricks)
+
+# COMMAND ----------
+
+query("training_last_steps", last_steps=20).show(truncate=False)
+query("training_curves", every=50).show(40, truncate=False)

@@ -49,6 +49,14 @@ public record InterpretabilityTable(List<Row> rows) implements Serializable {
         scores.add(f.geneScore().topGeneShare());
       }
     }
+    return ofScores(scores, thresholds);
+  }
+
+  /**
+   * The table from the gene-level scores of the live features alone, e.g. read back from the interpret stage's
+   * {@code features} table ({@code top_gene_share} of the rows with {@code firing_count > 0}).
+   */
+  public static InterpretabilityTable ofScores(List<Double> scores, double[] thresholds) {
     List<Row> rows = new ArrayList<>();
     for (double t : thresholds) {
       if (!(t > 0 && t <= 1)) {
@@ -83,6 +91,51 @@ public record InterpretabilityTable(List<Row> rows) implements Serializable {
     for (Row r : rows) {
       sb.append(String.format(Locale.ROOT, "%9.2f  %4d  %10d  %5.1f%%%n", r.threshold(), r.liveFeatures(),
           r.geneLevelFeatures(), 100 * r.share()));
+    }
+    return sb.toString();
+  }
+
+  /**
+   * Several tables side by side, one column group (live, gene-level, share) per table under its name, e.g. the
+   * transcoders' and the SAEs' of the same layer:
+   *
+   * <pre>
+   *               transcoder                 sae
+   * threshold  live  gene-level  share  live  gene-level  share
+   *      0.30   295         160  54.2%   310          90  29.0%
+   * </pre>
+   *
+   * @param tables name to table, in column order; all over the same thresholds
+   * @throws IllegalArgumentException when the map is empty or the thresholds differ, naming the table
+   */
+  public static String sideBySide(java.util.Map<String, InterpretabilityTable> tables) {
+    if (tables.isEmpty()) {
+      throw new IllegalArgumentException("no table to put side by side");
+    }
+    List<String> names = new ArrayList<>(tables.keySet());
+    List<InterpretabilityTable> list = new ArrayList<>(tables.values());
+    List<Double> thresholds = list.get(0).rows().stream().map(Row::threshold).toList();
+    for (int i = 1; i < list.size(); i++) {
+      List<Double> other = list.get(i).rows().stream().map(Row::threshold).toList();
+      if (!other.equals(thresholds)) {
+        throw new IllegalArgumentException(String.format(Locale.ROOT,
+            "table %s has thresholds %s; table %s has %s", names.get(i), other, names.get(0), thresholds));
+      }
+    }
+    String group = "  live  gene-level   share";
+    StringBuilder sb = new StringBuilder(String.format(Locale.ROOT, "%9s", ""));
+    for (String name : names) {
+      sb.append(String.format(Locale.ROOT, "  %" + (group.length() - 2) + "s", name));
+    }
+    sb.append("\nthreshold").append(group.repeat(names.size())).append('\n');
+    for (int r = 0; r < thresholds.size(); r++) {
+      sb.append(String.format(Locale.ROOT, "%9.2f", thresholds.get(r)));
+      for (InterpretabilityTable t : list) {
+        Row row = t.rows().get(r);
+        sb.append(String.format(Locale.ROOT, "  %4d  %10d  %5.1f%%", row.liveFeatures(), row.geneLevelFeatures(),
+            100 * row.share()));
+      }
+      sb.append('\n');
     }
     return sb.toString();
   }

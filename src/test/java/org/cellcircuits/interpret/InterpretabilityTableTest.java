@@ -45,4 +45,23 @@ class InterpretabilityTableTest {
         .hasMessageContaining("threshold 0.0");
     assertThatThrownBy(() -> empty.at(0.55)).hasMessageContaining("no row at threshold 0.55");
   }
+
+  @Test
+  void sideBySidePutsEachTablesColumnsUnderItsNameRowByRow() {
+    InterpretabilityTable transcoder = InterpretabilityTable.ofScores(List.of(0.35, 0.5, 0.95, 0.1),
+        new double[] {0.3, 0.5});
+    InterpretabilityTable sae = InterpretabilityTable.ofScores(List.of(0.2, 0.6), new double[] {0.3, 0.5});
+    Map<String, InterpretabilityTable> both = new java.util.LinkedHashMap<>();
+    both.put("transcoder", transcoder);
+    both.put("sae", sae);
+    assertThat(InterpretabilityTable.sideBySide(both)).isEqualTo(""
+        + "                         transcoder                       sae\n"
+        + "threshold  live  gene-level   share  live  gene-level   share\n"
+        + "     0.30     4           3   75.0%     2           1   50.0%\n"
+        + "     0.50     4           2   50.0%     2           1   50.0%\n");
+    assertThatThrownBy(() -> InterpretabilityTable.sideBySide(Map.of("a", transcoder,
+        "b", InterpretabilityTable.ofScores(List.of(), new double[] {0.3}))))
+        .hasMessageContaining("has thresholds");
+    assertThatThrownBy(() -> InterpretabilityTable.sideBySide(Map.of())).hasMessageContaining("no table");
+  }
 }
