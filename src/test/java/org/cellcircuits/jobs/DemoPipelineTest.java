@@ -177,6 +177,10 @@ class DemoPipelineTest {
           .containsAnyOf("VWF", "PECAM1");
     }
 
+    // the analyst notebook's queries (notebooks/queries/*.sql) on the demo's tables, as the notebook runs them
+    Map<String, List<Row>> answers = NotebookQueries.checkDemo(spark, run);
+    assertThat(answers).containsKeys("features_driving_cell_type", "validation_summary", "faithfulness_by_layer");
+
     // [frontier]: every architecture trains, saves, loads and evaluates on the demo. A short run each (100k tokens a
     // layer, 40 held-out cells) on the harvest above; evaluate loads what train saved, so the layout and the
     // activation it names are what gets scored.

@@ -15,8 +15,6 @@ import java.util.function.Function;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SparkSession;
-import org.apache.spark.sql.types.DataTypes;
-import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
 import org.cellcircuits.evaluate.EvaluateFixtures;
 import org.cellcircuits.evaluate.EvaluationJob;
@@ -42,28 +40,9 @@ class NotebookQueriesTest {
   private static Map<String, String> views;
   private static RunRoot root;
 
-  /** The validation tables of the interpret stage (schemas as that stage writes them). */
-  static final StructType KNOCKOUTS_SCHEMA = new StructType(new StructField[] {
-      DataTypes.createStructField("cell_id", DataTypes.StringType, false),
-      DataTypes.createStructField("cell_type", DataTypes.StringType, true),
-      DataTypes.createStructField("kind", DataTypes.StringType, false),
-      DataTypes.createStructField("gene", DataTypes.StringType, true),
-      DataTypes.createStructField("layer", DataTypes.IntegerType, true),
-      DataTypes.createStructField("feature", DataTypes.IntegerType, true),
-      DataTypes.createStructField("attribution_rank", DataTypes.IntegerType, false),
-      DataTypes.createStructField("attribution", DataTypes.DoubleType, false),
-      DataTypes.createStructField("base_logprob", DataTypes.DoubleType, false),
-      DataTypes.createStructField("logprob_drop", DataTypes.DoubleType, false),
-      DataTypes.createStructField("value_drop", DataTypes.DoubleType, false),
-      DataTypes.createStructField("prediction_changed", DataTypes.BooleanType, false)});
-  static final StructType VALIDATION_SUMMARY_SCHEMA = new StructType(new StructField[] {
-      DataTypes.createStructField("cell_type", DataTypes.StringType, true),
-      DataTypes.createStructField("kind", DataTypes.StringType, false),
-      DataTypes.createStructField("cells", DataTypes.LongType, false),
-      DataTypes.createStructField("units", DataTypes.LongType, false),
-      DataTypes.createStructField("spearman", DataTypes.DoubleType, true),
-      DataTypes.createStructField("changed_share", DataTypes.DoubleType, false),
-      DataTypes.createStructField("mean_logprob_drop", DataTypes.DoubleType, false)});
+  /** The validation tables of the interpret stage, in the schemas it writes. */
+  static final StructType KNOCKOUTS_SCHEMA = ValidationJob.KNOCKOUTS_SCHEMA;
+  static final StructType VALIDATION_SUMMARY_SCHEMA = ValidationJob.SUMMARY_SCHEMA;
 
   private static final String ENDO = "endothelial cell";
   private static final String FIBRO = "fibroblast";
