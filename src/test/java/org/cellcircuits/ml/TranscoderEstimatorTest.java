@@ -242,4 +242,31 @@ class TranscoderEstimatorTest {
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("train.lr-warm-up-steps (100) + train.lr-decay-steps (0) exceed the run's 8 steps");
   }
+
+  private static final String FIXTURE = "src/test/resources/ml/transcoder-model-0.1.0";
+
+  /** Saved by the first build with this class: metadata/ plus the train stage's data/ folder. */
+  @Test
+  void loadsAModelSavedByAnEarlierBuild() {
+    TranscoderModel model = TranscoderModel.load(FIXTURE);
+    assertThat(model.config().layer()).isEqualTo(3);
+    assertThat(model.config().dIn()).isEqualTo(D);
+    assertThat(model.config().dSae()).isEqualTo(16);
+    assertThat(model.getFeaturesCol()).isEqualTo("features");
+    List<Row> out = model.transform(activations).orderBy("token").limit(3).collectAsList();
+    try (Transcoder t = model.transcoder(Device.cpu()); NDManager m = NDManager.newBaseManager(Device.cpu())) {
+      float[] z = t.encode(m.create(java.util.Arrays.copyOf(x, D), new Shape(1, D))).toFloatArray();
+      Vector f = out.get(0).getAs("features");
+      for (int j = 0; j < z.length; j++) {
+        assertThat(f.apply(j)).isCloseTo(z[j], org.assertj.core.data.Offset.offset(1e-6));
+      }
+    }
+  }
+
+  /** Writes that fixture: {@code -Dml.writeFixtures=true}. */
+  @Test
+  @org.junit.jupiter.api.condition.EnabledIfSystemProperty(named = "ml.writeFixtures", matches = "true")
+  void writeFixture() throws IOException {
+    estimator().fit(activations).write().overwrite().save(FIXTURE);
+  }
 }
