@@ -2,6 +2,7 @@ package org.cellcircuits.io;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.Serializable;
 import java.util.Objects;
 import java.util.Properties;
 
@@ -9,7 +10,7 @@ import java.util.Properties;
  * The software that produced an artifact, recorded in every stage marker so that a run can be rebuilt and a result
  * traced to the code that made it.
  */
-public record SoftwareVersions(String cellcircuits, String spark, String djl, String java) {
+public record SoftwareVersions(String cellcircuits, String spark, String djl, String java) implements Serializable {
   /** Written where a component is not on the classpath (e.g. reading markers without Spark). */
   public static final String ABSENT = "absent";
 
