@@ -121,7 +121,7 @@ public final class TranscoderTrainingJob {
     } else {
       trainer = TranscoderTrainer.create(c, device);
     }
-    java.nio.file.Path local = Files.createTempDirectory("cellcircuits-checkpoint-");
+    java.nio.file.Path local = LocalCheckpointFolders.create();
     try (TranscoderTrainer t = trainer;
         NDManager manager = NDManager.newBaseManager(device);
         HarvestedBatches batches = new HarvestedBatches(plan.store(), conf, c.trainBatchSizeTokens(),
@@ -275,7 +275,7 @@ public final class TranscoderTrainingJob {
     JavaRDD<Integer> workers = jsc.parallelize(IntStream.range(0, params.workers()).boxed().toList(),
         params.workers());
     String name = "layer " + layer;
-    java.nio.file.Path local = Files.createTempDirectory("cellcircuits-checkpoint-");
+    java.nio.file.Path local = LocalCheckpointFolders.create();
     try (TranscoderTrainer t = trainer; NDManager manager = NDManager.newBaseManager(device)) {
       if (t.scaling() == null) {
         jsc.setJobDescription(String.format(Locale.ROOT, "train %s: estimating activation scales", name));
