@@ -133,7 +133,33 @@ public final class RunRoot implements Serializable {
 
   /** The stage's commit marker, or empty when the stage has never committed under this root. */
   public Optional<StageMarker> committed(String stage) throws IOException {
-    return MarkerFiles.read(fileSystem(), markerPath(stage), stage);
+    try {
+      return MarkerFiles.read(fileSystem(), markerPath(stage), stage);
+    } catch (IOException e) {
+      throw unreachable(e);
+    }
+  }
+
+  /**
+   * The exception as it is, unless the store could not be reached at all (connection refused or timed out, unknown
+   * host): then one that names the root and the endpoint, which a bare "Connection refused" does not.
+   */
+  IOException unreachable(IOException e) {
+    for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
+      if (t instanceof java.net.ConnectException || t instanceof java.net.SocketTimeoutException
+          || t instanceof java.net.UnknownHostException || t instanceof java.net.NoRouteToHostException) {
+        String scheme = path().toUri().getScheme();
+        String endpoint = scheme == null ? null : hadoop.get("fs." + scheme + ".endpoint");
+        // the original rides along as suppressed, not as the cause: the command line prints the deepest cause, and
+        // that must be this line, not the bare "Connection refused"
+        IOException x = new IOException(String.format("cannot reach the run root %s%s: %s (%s)", uri,
+            endpoint == null || endpoint.isBlank() ? "" : " at endpoint " + endpoint, t.getMessage(),
+            t.getClass().getSimpleName()));
+        x.addSuppressed(e);
+        return x;
+      }
+    }
+    return e;
   }
 
   /**

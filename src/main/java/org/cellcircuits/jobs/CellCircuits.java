@@ -41,7 +41,8 @@ import picocli.CommandLine.Spec;
     description = "Transcoder circuits for single-cell foundation models, as Spark batch jobs.",
     footer = {"", "Exit codes: 0 ok, 1 a stage failed or refused, 2 usage (bad option or config, stage not built)."})
 public final class CellCircuits implements Callable<Integer> {
-  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(CellCircuits.class);
+  /** The failure's chain and stack trace, for the log file only: the terminal gets the cause once, as one line. */
+  private static final org.slf4j.Logger TRACE = org.slf4j.LoggerFactory.getLogger("org.cellcircuits.trace");
   @Spec CommandSpec spec;
 
   public static void main(String[] args) {
@@ -354,7 +355,7 @@ public final class CellCircuits implements Callable<Integer> {
     // The cause once, last, as one line; the stack trace (a bug or an environment problem is worth one) goes to the log
     // file, not the terminal, where Spark's task failures have already printed their own lines.
     if (!(e instanceof StageConflictException || e instanceof FileNotFoundException)) {
-      LOG.error(command + " failed: " + messages(e), e);
+      TRACE.error(command + " failed: " + messages(e), e);
     }
     err.println(command + " failed: " + cause(e));
     err.flush();

@@ -84,9 +84,20 @@ public record RunSettings(
    * The Spark configuration for this run: what the launcher set (spark-submit passes its settings as {@code spark.*}
    * system properties), completed by this config where the launcher was silent.
    */
+  /**
+   * S3A settings unless the launcher or {@code run.spark.conf} sets them: an unreachable endpoint fails in seconds
+   * (Hadoop 3.3.4's 20 SDK attempts and 7 S3A retries with backoff kept {@code run --plan} waiting over 5 minutes on
+   * a refused endpoint); throttling keeps its own retries ({@code fs.s3a.retry.throttle.limit}).
+   */
+  static final java.util.Map<String, String> S3A_DEFAULTS = java.util.Map.of(
+      "spark.hadoop.fs.s3a.attempts.maximum", "2",
+      "spark.hadoop.fs.s3a.retry.limit", "3",
+      "spark.hadoop.fs.s3a.connection.establish.timeout", "5000");
+
   public SparkConf toSparkConf() {
     SparkConf conf = new SparkConf(true);
     sparkConf.forEach(conf::setIfMissing);
+    S3A_DEFAULTS.forEach(conf::setIfMissing);
     conf.setIfMissing("spark.master", sparkMaster);
     conf.setIfMissing("spark.app.name", appName);
     return conf;
