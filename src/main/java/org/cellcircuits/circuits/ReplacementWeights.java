@@ -206,7 +206,9 @@ public final class ReplacementWeights implements AutoCloseable {
     }
     if (tc.config().kind() != TranscoderKind.TRANSCODER) {
       throw new IllegalArgumentException(String.format(
-          "layer %d's dictionary is an SAE (it reconstructs the MLP input); circuits need transcoders", layer));
+          "layer %d's dictionary is an SAE (it reconstructs the MLP input); circuits need transcoders (an SAE run's "
+              + "features are interpreted with interpret.validation.cells-per-type = 0, which reads no circuits)",
+          layer));
     }
     if (tc.config().dIn() != c || tc.config().dOut() != c) {
       throw new IllegalArgumentException(String.format(

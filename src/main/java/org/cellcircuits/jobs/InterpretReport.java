@@ -86,8 +86,17 @@ public final class InterpretReport {
    * @return the number of files written
    */
   public static long write(SparkSession spark, RunRoot root, String attemptDir) throws IOException {
+    return write(spark, root, attemptDir, true);
+  }
+
+  /**
+   * As {@link #write(SparkSession, RunRoot, String)}; with {@code withCircuits} false the committed circuits are not
+   * read (the interpret stage does not declare them as its input then), and the report has no cell-type pages.
+   */
+  public static long write(SparkSession spark, RunRoot root, String attemptDir, boolean withCircuits)
+      throws IOException {
     long start = System.nanoTime();
-    ReportData data = read(spark, root, attemptDir);
+    ReportData data = read(spark, root, attemptDir, withCircuits);
     java.nio.file.Path local = Files.createTempDirectory("cellcircuits-report-");
     try {
       List<String> files = HtmlReport.write(data, local);
@@ -108,6 +117,12 @@ public final class InterpretReport {
 
   /** Everything the report shows, read from the attempt and the committed stages. */
   public static ReportData read(SparkSession spark, RunRoot root, String attemptDir) throws IOException {
+    return read(spark, root, attemptDir, true);
+  }
+
+  /** As {@link #read(SparkSession, RunRoot, String)}, reading the committed circuits only when asked. */
+  public static ReportData read(SparkSession spark, RunRoot root, String attemptDir, boolean withCircuits)
+      throws IOException {
     List<String> notes = new ArrayList<>();
     ReportTable evalSummary = null;
     ReportTable evalLayers = null;
@@ -119,8 +134,12 @@ public final class InterpretReport {
     ReportTable validationSummary = validation.getFileSystem(root.hadoop()).exists(validation)
         ? table(spark.read().parquet(validation.toString())) : null;
 
-    List<CellTypeReport> types = root.committed("circuits").isPresent() ? cellTypes(spark, root) : List.of();
-    if (types.isEmpty()) {
+    List<CellTypeReport> types = withCircuits && root.committed("circuits").isPresent() ? cellTypes(spark, root)
+        : List.of();
+    if (!withCircuits) {
+      notes.add("This interpret run did not read the circuits (interpret.validation.cells-per-type = 0): no "
+          + "cell-type pages.");
+    } else if (types.isEmpty()) {
       notes.add("The circuits stage has not committed under this run root: no cell-type pages.");
     }
     Dataset<Row> features = spark.read().parquet(attemptDir + "/" + InterpretJob.FEATURES_TABLE);

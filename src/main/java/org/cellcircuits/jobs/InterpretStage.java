@@ -39,11 +39,26 @@ public final class InterpretStage implements Stage {
 
   /**
    * Sentences for the cell types and prompts, harvest for the activations, train for the transcoders, circuits for the
-   * graphs the knockouts check.
+   * graphs the knockouts check and the report draws.
    */
   @Override
   public List<String> upstream() {
     return List.of("sentences", "harvest", "train", "circuits");
+  }
+
+  /**
+   * Without the knockout check ({@code interpret.validation.cells-per-type = 0}) the stage reads no circuits: an SAE
+   * run, whose dictionaries cannot replace MLPs, has none, and its features are interpreted all the same.
+   */
+  @Override
+  public List<String> upstream(Config all) {
+    int cells;
+    try {
+      cells = all.getInt(ValidationSettings.SECTION + ".cells-per-type");
+    } catch (com.typesafe.config.ConfigException e) {
+      return upstream(); // the stage reports the bad value when it reads its settings
+    }
+    return cells > 0 ? upstream() : List.of("sentences", "harvest", "train");
   }
 
   /** The knockout check reruns the model. */
@@ -106,7 +121,7 @@ public final class InterpretStage implements Stage {
       stats.put("validation_cells", (double) vplan.cells().size());
     }
     // last, so it shows the knockout tables just written
-    rows.put(REPORT_DIR, InterpretReport.write(ctx.spark(), ctx.root(), attemptDir));
+    rows.put(REPORT_DIR, InterpretReport.write(ctx.spark(), ctx.root(), attemptDir, validation.enabled()));
     StageResult result = StageResult.of(rows);
     for (Map.Entry<String, Double> e : stats.entrySet()) {
       result = result.withStat(e.getKey(), e.getValue());

@@ -23,8 +23,20 @@ public interface Stage {
   /** One line for {@code --help}. */
   String description();
 
-  /** Stages whose committed output this one reads; they must come earlier in the registry. */
+  /**
+   * Stages whose committed output this one may read (all of them, whatever the config); they must come earlier in the
+   * registry. Orders the stages and names them in the help.
+   */
   List<String> upstream();
+
+  /**
+   * The stages this run of the stage reads under {@code all}: they must be committed before it runs, and their markers
+   * are part of its identity. Default: {@link #upstream()}. A stage whose config turns an input off (interpret without
+   * its knockout check reads no circuits) returns fewer.
+   */
+  default List<String> upstream(Config all) {
+    return upstream();
+  }
 
   /**
    * The config that determines this stage's output; its hash decides skip or refuse. Default: the stage's own section

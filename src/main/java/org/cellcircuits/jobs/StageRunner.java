@@ -158,7 +158,7 @@ public final class StageRunner implements AutoCloseable {
       String status;
       boolean current = false;
       Optional<StageMarker> marker = root.committed(stage.name());
-      List<String> waitingFor = stage.upstream().stream().filter(u -> !upToDate.get(u)).toList();
+      List<String> waitingFor = stage.upstream(config).stream().filter(u -> !upToDate.get(u)).toList();
       if (stage instanceof PendingStage pending) {
         status = "not implemented yet (" + pending.issue() + ")";
       } else if (!waitingFor.isEmpty()) {
@@ -204,7 +204,7 @@ public final class StageRunner implements AutoCloseable {
   /** The stage's identity for this run: its config plus fingerprints of the upstream markers and external inputs. */
   StageSpec spec(Stage stage) throws IOException {
     Map<String, String> inputs = new TreeMap<>();
-    for (String up : stage.upstream()) {
+    for (String up : stage.upstream(config)) {
       StageMarker marker = root.requireCommitted(up);
       inputs.put(InputFingerprints.stageKey(up), InputFingerprints.ofStage(marker));
     }

@@ -43,7 +43,9 @@ class SaeComparisonTest {
   private static final List<String> SETTINGS = List.of("train.expansion-factor=2", "train.training-tokens=1536",
       "train.train-batch-size-tokens=128", "train.lr=1e-3", "train.lr-warm-up-steps=2", "train.lr-decay-steps=4",
       "train.scaling-batches=2", "train.shuffle-buffer-rows=512", "train.max-epochs=4", "train.device=cpu",
-      "harvest.cells-per-task=8", "interpret.batch-size=64", "interpret.device=cpu", "interpret.top-examples=3");
+      "harvest.cells-per-task=8", "interpret.batch-size=64", "interpret.device=cpu", "interpret.top-examples=3",
+      // no knockout check, so no circuits: an SAE run cannot have them
+      "interpret.validation.cells-per-type=0");
 
   @BeforeAll
   static void start() throws Exception {
@@ -93,6 +95,12 @@ class SaeComparisonTest {
       assertThat(run(config, "train").status()).as("train %s", e.getKey()).isEqualTo(StageOutcome.Status.COMMITTED);
       StageOutcome interpret = run(config, "interpret");
       assertThat(interpret.status()).isEqualTo(StageOutcome.Status.COMMITTED);
+      // no circuits under either root: without the knockout check the stage neither needs nor reads them
+      assertThat(e.getValue().committed("circuits")).isEmpty();
+      assertThat(new org.cellcircuits.jobs.InterpretStage().upstream(config)).containsExactly("sentences", "harvest",
+          "train");
+      assertThat(interpret.marker().rowCounts()).containsKey("report")
+          .doesNotContainKey(org.cellcircuits.jobs.ValidationJob.KNOCKOUTS_TABLE);
       runs.put(e.getKey(), InterpretabilityComparison.read(e.getValue()));
       assertAgreesWithTheStage(e.getKey(), e.getValue(), interpret.marker(), runs.get(e.getKey()));
     }
