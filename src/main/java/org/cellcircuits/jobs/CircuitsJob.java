@@ -6,7 +6,6 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.Serializable;
-import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -31,7 +30,6 @@ import org.apache.spark.api.java.function.FlatMapFunction;
 import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
-import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.functions;
 import org.apache.spark.sql.types.DataTypes;
@@ -40,14 +38,9 @@ import org.apache.spark.sql.types.StructType;
 import org.apache.spark.storage.StorageLevel;
 import org.apache.spark.util.LongAccumulator;
 import org.apache.spark.util.SerializableConfiguration;
-import org.cellcircuits.circuits.CellCircuit;
 import org.cellcircuits.circuits.CircuitExtractor;
 import org.cellcircuits.circuits.CircuitParams;
-import org.cellcircuits.circuits.CircuitTracerJson;
-import org.cellcircuits.circuits.GraphExport;
-import org.cellcircuits.circuits.OutputTarget;
 import org.cellcircuits.circuits.ReplacementWeights;
-import org.cellcircuits.circuits.TargetSpec;
 import org.cellcircuits.evaluate.EvaluationJob;
 import org.cellcircuits.evaluate.ExecutorTranscoders;
 import org.cellcircuits.harvest.CellPrompt;
@@ -56,7 +49,6 @@ import org.cellcircuits.harvest.HarvestJob;
 import org.cellcircuits.harvest.ModelFolder;
 import org.cellcircuits.io.RunRoot;
 import org.cellcircuits.model.NeoXConfig;
-import org.cellcircuits.model.TokenizedPrompt;
 import org.cellcircuits.transcoder.Transcoder;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -226,18 +218,18 @@ public final class CircuitsJob {
         .repartition(partitions);
     Map<Integer, String> folders = new TreeMap<>();
     plan.dictionaries().forEach(d -> folders.put(d.layer(), d.folder()));
-    JavaRDD<CellOutput> outputs = input
-        .mapPartitions(new CircuitTask(params, folders, plan.exportIds(), conf, cellsDone))
+    JavaRDD<CellTracer.CellRows> outputs = input
+        .mapPartitions(new CircuitTask(tracerSpec(params, folders), plan.exportIds(), conf, cellsDone))
         .persist(StorageLevel.MEMORY_AND_DISK());
     try {
-      spark.createDataFrame(outputs.map(o -> o.graph), GRAPHS_SCHEMA).coalesce(1).write()
+      spark.createDataFrame(outputs.map(CellTracer.CellRows::graph), GRAPHS_SCHEMA).coalesce(1).write()
           .parquet(attemptDir + "/" + GRAPHS_TABLE);
-      spark.createDataFrame(outputs.flatMap(o -> o.nodes.iterator()), NODES_SCHEMA).write()
+      spark.createDataFrame(outputs.flatMap(o -> o.nodes().iterator()), NODES_SCHEMA).write()
           .parquet(attemptDir + "/" + NODES_TABLE);
-      spark.createDataFrame(outputs.flatMap(o -> o.edges.iterator()), EDGES_SCHEMA).write()
+      spark.createDataFrame(outputs.flatMap(o -> o.edges().iterator()), EDGES_SCHEMA).write()
           .parquet(attemptDir + "/" + EDGES_TABLE);
-      List<String[]> exports = outputs.filter(o -> o.export != null)
-          .map(o -> new String[] {o.graph.getString(0), o.export}).collect();
+      List<String[]> exports = outputs.filter(o -> o.export() != null)
+          .map(o -> new String[] {o.graph().getString(0), o.export()}).collect();
       for (String[] e : exports) {
         Path file = new Path(attemptDir + "/" + EXPORT_DIR, safeName(e[0]) + ".json");
         try (OutputStream out = file.getFileSystem(hadoop).create(file, false)) {
@@ -279,22 +271,6 @@ public final class CircuitsJob {
     return cellId.replaceAll("[^A-Za-z0-9._-]", "_");
   }
 
-  /** One cell's rows. */
-  static final class CellOutput implements Serializable {
-    private static final long serialVersionUID = 1L;
-    final Row graph;
-    final List<Row> nodes;
-    final List<Row> edges;
-    final String export;
-
-    CellOutput(Row graph, List<Row> nodes, List<Row> edges, String export) {
-      this.graph = graph;
-      this.nodes = nodes;
-      this.edges = edges;
-      this.export = export;
-    }
-  }
-
   /** The replacement weights cut once per executor JVM for each loaded (model, transcoder set). */
   private static final Map<String, ReplacementWeights> WEIGHTS = new ConcurrentHashMap<>();
 
@@ -314,26 +290,24 @@ public final class CircuitsJob {
     return WEIGHTS.computeIfAbsent(key.toString(), k -> new ReplacementWeights(loaded.model(), transcoders));
   }
 
-  /** The work of one task. */
-  private static final class CircuitTask implements FlatMapFunction<Iterator<Row>, CellOutput> {
+  /** The work of one task: its cells through {@link CellTracer}, the per-cell code the ML transformer shares. */
+  private static final class CircuitTask implements FlatMapFunction<Iterator<Row>, CellTracer.CellRows> {
     private static final long serialVersionUID = 1L;
-    private final CircuitParams params;
-    private final Map<Integer, String> folders;
+    private final CellTracer.Spec spec;
     private final Set<String> exportIds;
     private final Broadcast<SerializableConfiguration> conf;
     private final LongAccumulator cellsDone;
 
-    CircuitTask(CircuitParams params, Map<Integer, String> folders, Set<String> exportIds,
-        Broadcast<SerializableConfiguration> conf, LongAccumulator cellsDone) {
-      this.params = params;
-      this.folders = new TreeMap<>(folders);
+    CircuitTask(CellTracer.Spec spec, Set<String> exportIds, Broadcast<SerializableConfiguration> conf,
+        LongAccumulator cellsDone) {
+      this.spec = spec;
       this.exportIds = new HashSet<>(exportIds);
       this.conf = conf;
       this.cellsDone = cellsDone;
     }
 
     @Override
-    public Iterator<CellOutput> call(Iterator<Row> rows) {
+    public Iterator<CellTracer.CellRows> call(Iterator<Row> rows) {
       List<Row> cells = new ArrayList<>();
       rows.forEachRemaining(cells::add);
       if (cells.isEmpty()) {
@@ -341,14 +315,10 @@ public final class CircuitsJob {
       }
       long start = System.nanoTime();
       TaskContext tc = TaskContext.get();
-      Configuration hadoop = conf.value().value();
-      ExecutorModels.Loaded loaded = ExecutorModels.get(params.model(), tc == null ? 1 : tc.cpus(), hadoop);
-      ReplacementWeights weights = replacementWeights(loaded, folders, hadoop);
-      CircuitExtractor extractor = new CircuitExtractor(loaded.model(), weights, params.settings(),
-          params.randomSeed());
-      List<CellOutput> out = new ArrayList<>(cells.size());
+      CellTracer tracer = CellTracer.forTask(spec, conf.value().value());
+      List<CellTracer.CellRows> out = new ArrayList<>(cells.size());
       for (Row r : cells) {
-        out.add(trace(r, loaded, extractor));
+        out.add(tracer.trace(r, exportIds.contains(r.getString(0))));
         if (cellsDone != null) {
           cellsDone.add(1);
         }
@@ -357,82 +327,12 @@ public final class CircuitsJob {
           cells.size(), (System.nanoTime() - start) / 1e9));
       return out.iterator();
     }
+  }
 
-    private CellOutput trace(Row r, ExecutorModels.Loaded loaded, CircuitExtractor extractor) {
-      String cellId = r.getString(0);
-      String cellType = r.isNullAt(1) ? null : r.getString(1);
-      List<String> genes = r.isNullAt(2) ? List.of() : r.getList(2);
-      if (r.isNullAt(3)) {
-        throw new IllegalArgumentException(String.format("cell %s has no prompt (null)", cellId));
-      }
-      String predicted = r.isNullAt(4) ? null : r.getString(4);
-      TokenizedPrompt prompt = loaded.encode(new CellPrompt(cellId, cellType, genes, r.getString(3)));
-      CellCircuit c = extractor.extract(cellId, cellType, prompt, targetOf(cellId, cellType, predicted,
-          loaded.answers()));
-      String slug = safeName(cellId);
-      Row graph = RowFactory.create(cellId, cellType, predicted, c.target().label(), c.target().token(),
-          c.target().minus() < 0 ? null : c.target().minus(), c.graph().targetValue(), prompt.length(),
-          c.activeFeatures(), c.rowsComputed(), c.graph().size(), c.pruned().keptNodeCount(),
-          c.pruned().keptEdgeCount(), c.scores().replacement(), c.scores().completeness(),
-          Double.isFinite(c.scores().errorShare()) ? c.scores().errorShare() : null,
-          c.ablation() == null ? null : c.ablation().topDrop(),
-          c.ablation() == null ? null : c.ablation().randomDrop(), c.seconds());
-      Set<String> withOutgoing = new HashSet<>();
-      List<Row> edges = new ArrayList<>();
-      for (CellCircuit.Edge e : c.edges()) {
-        edges.add(RowFactory.create(cellId, e.source(), e.target(), e.weight()));
-        withOutgoing.add(e.source());
-      }
-      List<Row> nodes = new ArrayList<>();
-      for (CellCircuit.Node n : c.nodes()) {
-        boolean inCircuit = !n.kind().equals("token") || withOutgoing.contains(n.nodeId());
-        nodes.add(RowFactory.create(cellId, cellType, n.nodeId(), n.kind(), n.layer() < 0 ? null : n.layer(),
-            n.pos() < 0 ? null : n.pos(), n.feature() < 0 ? null : n.feature(), n.gene(),
-            n.geneRank() < 0 ? null : n.geneRank(), n.activation(), n.influence(), n.attribution(), inCircuit));
-      }
-      String export = null;
-      if (exportIds.contains(cellId)) {
-        StringWriter w = new StringWriter();
-        List<String> tokenGenes = new ArrayList<>();
-        List<String> tokens = new ArrayList<>();
-        for (int p = 0; p < prompt.length(); p++) {
-          tokenGenes.add(prompt.gene(p));
-          tokens.add(prompt.prompt().substring(prompt.start(p), prompt.end(p)));
-        }
-        GraphExport info = GraphExport.of(slug, params.model().path(), prompt.prompt(), tokens, tokenGenes,
-            c.target().label(), params.settings().nodeThreshold(), params.settings().edgeThreshold(), c.scores());
-        try {
-          CircuitTracerJson.write(w, c.graph(), c.pruned(), info);
-        } catch (IOException e) {
-          throw new IllegalStateException("cell " + cellId + ": cannot write its graph JSON: " + e.getMessage(), e);
-        }
-        export = w.toString();
-      }
-      return new CellOutput(graph, nodes, edges, export);
-    }
-
-    /** The cell's output target: the spec of circuits.target resolved with the cell's own types and logits. */
-    private CircuitExtractor.TargetResolver targetOf(String cellId, String cellType, String predicted,
-        HuggingFaceTokenizer answers) {
-      TargetSpec spec = params.target();
-      return logits -> switch (spec.mode()) {
-        case PREDICTED -> {
-          int best = OutputTarget.argmax(logits);
-          yield OutputTarget.logit(best, String.format("logit of '%s', the first token of the predicted %s",
-              answers.decode(new long[] {best}, false), predicted == null ? "answer" : "\"" + predicted + "\""));
-        }
-        case ANNOTATED -> {
-          if (cellType == null || cellType.isEmpty()) {
-            throw new IllegalArgumentException(String.format(
-                "cell %s has no annotated cell type; circuits.target = annotated needs one", cellId));
-          }
-          yield OutputTarget.logit(firstToken(cellType, answers), "logit of annotated \"" + cellType + "\"");
-        }
-        case LABEL -> OutputTarget.logit(firstToken(spec.label(), answers), "logit of \"" + spec.label() + "\"");
-        case DIFFERENCE -> OutputTarget.difference(firstToken(spec.label(), answers),
-            firstToken(spec.other(), answers), "logit \"" + spec.label() + "\" - logit \"" + spec.other() + "\"");
-      };
-    }
+  /** What the stage's tasks trace with: the model, the transcoder folders and the circuits settings of the params. */
+  static CellTracer.Spec tracerSpec(CircuitParams params, Map<Integer, String> folders) {
+    return new CellTracer.Spec(params.model().path(), params.model().device(), params.model().precision(),
+        new TreeMap<>(folders), params.target(), params.settings(), params.randomSeed());
   }
 
   /** The first token of the answer {@code " {type}."} as the model is trained to write it. */
