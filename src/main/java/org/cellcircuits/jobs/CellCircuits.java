@@ -9,6 +9,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.stream.Collectors;
 import org.apache.hadoop.fs.FileStatus;
@@ -16,6 +17,8 @@ import org.apache.hadoop.fs.FileSystem;
 import org.cellcircuits.io.RunRoot;
 import org.cellcircuits.io.SoftwareVersions;
 import org.cellcircuits.io.StageConflictException;
+import org.cellcircuits.io.StageLease;
+import org.cellcircuits.io.StageLeaseHeldException;
 import org.cellcircuits.io.StageMarker;
 import org.cellcircuits.io.StageOutcome;
 import org.cellcircuits.jobs.StageRunner.PlanLine;
@@ -241,6 +244,15 @@ public final class CellCircuits implements Callable<Integer> {
                     : String.format(Locale.ROOT, "%.4g", v));
           }
         }
+        Optional<StageLease.Observed> lease = StageLease.observe(root, stage.name());
+        if (lease.isPresent()) {
+          StageLease.Observed held = lease.get();
+          out.printf(Locale.ROOT, "    lease held by %s%s: %s%n", held.describe(),
+              held.staleAfter(settings.leaseTimeout())
+                  ? " (older than cellcircuits.run.lease-timeout " + settings.leaseTimeout().toSeconds()
+                      + " s: the stage's next run takes it over)" : " (a run is writing this stage)",
+              held.path());
+        }
         // what else the stage folder holds: attempts no marker names (a crashed or running attempt; the next run of
         // the stage deletes them) and anything else, such as train's checkpoints
         org.apache.hadoop.fs.Path stageDir = root.stagePath(stage.name());
@@ -249,12 +261,15 @@ public final class CellCircuits implements Callable<Integer> {
         }
         for (FileStatus f : fs.listStatus(stageDir)) {
           String name = f.getPath().getName();
-          if (name.equals(RunRoot.MARKER) || name.equals(RunRoot.ATTEMPT_PREFIX + committed)) {
+          if (name.equals(RunRoot.MARKER) || name.equals(StageLease.FILE)
+              || name.equals(RunRoot.ATTEMPT_PREFIX + committed)) {
             continue;
           }
           long bytes = f.isDirectory() ? fs.getContentSummary(f.getPath()).getLength() : f.getLen();
           String what = name.startsWith(RunRoot.ATTEMPT_PREFIX)
-              ? "uncommitted attempt (crashed or running; the stage's next run deletes it)"
+              ? lease.isPresent() && !lease.get().staleAfter(settings.leaseTimeout())
+                  ? "uncommitted attempt (being written by the lease holder, or left by a crash)"
+                  : "uncommitted attempt (crashed or running; the stage's next run deletes it)"
               : f.isDirectory() ? "folder" : "file";
           out.printf(Locale.ROOT, "    %s %s: %s, %s%n", what, name, humanBytes(bytes), f.getPath());
         }
@@ -353,7 +368,8 @@ public final class CellCircuits implements Callable<Integer> {
     }
     // The cause once, last, as one line; the stack trace (a bug or an environment problem is worth one) goes to the log
     // file, not the terminal, where Spark's task failures have already printed their own lines.
-    if (!(e instanceof StageConflictException || e instanceof FileNotFoundException)) {
+    if (!(e instanceof StageConflictException || e instanceof StageLeaseHeldException
+        || e instanceof FileNotFoundException)) {
       LOG.error(command + " failed: " + messages(e), e);
     }
     err.println(command + " failed: " + cause(e));
