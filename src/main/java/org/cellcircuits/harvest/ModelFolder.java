@@ -51,7 +51,7 @@ public final class ModelFolder {
     if (scheme.equals("file")) {
       return Path.of(URI.create(location));
     }
-    String fingerprint = InputFingerprints.ofPath("model", location, conf);
+    String fingerprint = InputFingerprints.ofListing("model", location, conf);
     Path copy = COPIES.get(fingerprint);
     if (copy != null && Files.isDirectory(copy)) {
       return copy;

@@ -8,6 +8,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.Locale;
 import java.util.Optional;
 import java.util.Set;
+import java.util.UUID;
 import org.apache.hadoop.fs.ChecksumFileSystem;
 import org.apache.hadoop.fs.FileContext;
 import org.apache.hadoop.fs.FileSystem;
@@ -29,7 +30,10 @@ final class MarkerFiles {
   /** Schemes whose output stream makes the object visible only when it is closed, all at once. */
   private static final Set<String> PUT_ON_CLOSE = Set.of("s3a", "s3", "s3n", "gs", "oss");
 
-  static final String TEMP_PREFIX = RunRoot.MARKER + ".tmp-";
+  /** Infix of {@link #replace}'s temp files: {@code <name>.tmp-<random>}. */
+  static final String TEMP = ".tmp-";
+  /** The marker's temp files, deleted when the stage next starts. */
+  static final String TEMP_PREFIX = RunRoot.MARKER + TEMP;
 
   private MarkerFiles() {}
 
@@ -55,24 +59,37 @@ final class MarkerFiles {
   }
 
   static void write(FileSystem fs, Path marker, StageMarker content) throws IOException {
-    byte[] bytes = content.toJson().getBytes(StandardCharsets.UTF_8);
+    replace(fs, marker, content.toJson().getBytes(StandardCharsets.UTF_8));
+  }
+
+  /**
+   * Replaces a small file whole, so that a reader sees the old bytes or the new ones: one PUT on object stores, a temp
+   * file renamed over the target elsewhere. Used for the marker, the lease and the digest cache.
+   */
+  static void replace(FileSystem fs, Path file, byte[] bytes) throws IOException {
     FileSystem target = raw(fs);
-    String scheme = marker.toUri().getScheme();
+    String scheme = file.toUri().getScheme();
     if (scheme != null && PUT_ON_CLOSE.contains(scheme.toLowerCase(Locale.ROOT))) {
-      try (OutputStream out = target.create(marker, true)) {
+      try (OutputStream out = target.create(file, true)) {
         out.write(bytes);
       }
       return;
     }
-    Path temp = new Path(marker.getParent(), TEMP_PREFIX + content.attemptId());
+    Path temp = new Path(file.getParent(), file.getName() + TEMP + UUID.randomUUID());
     try (OutputStream out = target.create(temp, true)) {
       out.write(bytes);
     }
     // FileSystem.rename replaces an existing destination on local disk (rename(2)) but refuses on HDFS; there the
     // FileContext rename with OVERWRITE is the atomic replace.
-    if (!target.rename(temp, marker)) {
-      FileContext.getFileContext(target.getUri(), target.getConf()).rename(temp, marker, Options.Rename.OVERWRITE);
+    if (!target.rename(temp, file)) {
+      FileContext.getFileContext(target.getUri(), target.getConf()).rename(temp, file, Options.Rename.OVERWRITE);
     }
+  }
+
+  /** Whether the scheme's output stream publishes the object whole on close (S3, GCS, OSS). */
+  static boolean putOnClose(Path path) {
+    String scheme = path.toUri().getScheme();
+    return scheme != null && PUT_ON_CLOSE.contains(scheme.toLowerCase(Locale.ROOT));
   }
 
   /**

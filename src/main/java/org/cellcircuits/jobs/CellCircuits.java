@@ -9,6 +9,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.stream.Collectors;
 import org.apache.hadoop.fs.FileStatus;
@@ -16,6 +17,8 @@ import org.apache.hadoop.fs.FileSystem;
 import org.cellcircuits.io.RunRoot;
 import org.cellcircuits.io.SoftwareVersions;
 import org.cellcircuits.io.StageConflictException;
+import org.cellcircuits.io.StageLease;
+import org.cellcircuits.io.StageLeaseHeldException;
 import org.cellcircuits.io.StageMarker;
 import org.cellcircuits.io.StageOutcome;
 import org.cellcircuits.jobs.StageRunner.PlanLine;
@@ -242,6 +245,15 @@ public final class CellCircuits implements Callable<Integer> {
                     : String.format(Locale.ROOT, "%.4g", v));
           }
         }
+        Optional<StageLease.Observed> lease = StageLease.observe(root, stage.name());
+        if (lease.isPresent()) {
+          StageLease.Observed held = lease.get();
+          out.printf(Locale.ROOT, "    lease held by %s%s: %s%n", held.describe(),
+              held.staleAfter(settings.leaseTimeout())
+                  ? " (older than cellcircuits.run.lease-timeout " + settings.leaseTimeout().toSeconds()
+                      + " s: the stage's next run takes it over)" : " (a run is writing this stage)",
+              held.path());
+        }
         // what else the stage folder holds: attempts no marker names (a crashed or running attempt; the next run of
         // the stage deletes them) and anything else, such as train's checkpoints
         org.apache.hadoop.fs.Path stageDir = root.stagePath(stage.name());
@@ -250,12 +262,15 @@ public final class CellCircuits implements Callable<Integer> {
         }
         for (FileStatus f : fs.listStatus(stageDir)) {
           String name = f.getPath().getName();
-          if (name.equals(RunRoot.MARKER) || name.equals(RunRoot.ATTEMPT_PREFIX + committed)) {
+          if (name.equals(RunRoot.MARKER) || name.equals(StageLease.FILE)
+              || name.equals(RunRoot.ATTEMPT_PREFIX + committed)) {
             continue;
           }
           long bytes = f.isDirectory() ? fs.getContentSummary(f.getPath()).getLength() : f.getLen();
           String what = name.startsWith(RunRoot.ATTEMPT_PREFIX)
-              ? "uncommitted attempt (crashed or running; the stage's next run deletes it)"
+              ? lease.isPresent() && !lease.get().staleAfter(settings.leaseTimeout())
+                  ? "uncommitted attempt (being written by the lease holder, or left by a crash)"
+                  : "uncommitted attempt (crashed or running; the stage's next run deletes it)"
               : f.isDirectory() ? "folder" : "file";
           out.printf(Locale.ROOT, "    %s %s: %s, %s%n", what, name, humanBytes(bytes), f.getPath());
         }
@@ -354,7 +369,8 @@ public final class CellCircuits implements Callable<Integer> {
     }
     // The cause once, last, as one line; the stack trace (a bug or an environment problem is worth one) goes to the log
     // file, not the terminal, where Spark's task failures have already printed their own lines.
-    if (!(e instanceof StageConflictException || e instanceof FileNotFoundException)) {
+    if (!(e instanceof StageConflictException || e instanceof StageLeaseHeldException
+        || e instanceof FileNotFoundException)) {
       TRACE.error(command + " failed: " + messages(e), e);
     }
     err.println(command + " failed: " + cause(e));
@@ -362,10 +378,6 @@ public final class CellCircuits implements Callable<Integer> {
     return 1;
   }
 
-  /**
-   * The root cause's message first (for a Spark job, the task's own error: "cell 7 has ..."), then the first line of
-   * each wrapping exception, innermost first, so the line that says what went wrong is the first one read.
-   */
   /**
    * The one line the terminal gets: the root cause's message (for a Spark job, the task's own error: "cell 7 has ...";
    * a message of several lines is joined with "; "). {@link #messages} gives the whole chain, for the log.
@@ -379,6 +391,10 @@ public final class CellCircuits implements Callable<Integer> {
     return String.join("; ", text.lines().map(String::strip).filter(l -> !l.isEmpty()).toList());
   }
 
+  /**
+   * The root cause's message first (for a Spark job, the task's own error: "cell 7 has ..."), then the first line of
+   * each wrapping exception, innermost first: the whole chain, for the log file.
+   */
   static String messages(Throwable e) {
     List<String> chain = new ArrayList<>();
     for (Throwable t = e; t != null && chain.size() < 8; t = t.getCause()) {

@@ -19,6 +19,7 @@ import scala.Tuple2;
  * @param root run root, local path or object-store URI
  * @param overwrite replace committed stage outputs whose config or inputs differ
  * @param progressInterval how often progress is logged
+ * @param leaseTimeout a stage lease whose holder has not written a heartbeat for this long is taken over
  * @param sparkMaster master used when the launcher set none
  * @param appName application name used when the launcher set none
  * @param sparkConf extra {@code spark.*} settings; launcher settings ({@code spark-submit --conf}) win
@@ -27,6 +28,7 @@ public record RunSettings(
     String root,
     boolean overwrite,
     Duration progressInterval,
+    Duration leaseTimeout,
     String sparkMaster,
     String appName,
     Map<String, String> sparkConf) {
@@ -39,6 +41,11 @@ public record RunSettings(
     if (progressInterval.isNegative() || progressInterval.isZero()) {
       throw new BadConfigException(String.format(
           "cellcircuits.run.progress-interval is %s; expected a positive duration such as 5s", progressInterval));
+    }
+    Objects.requireNonNull(leaseTimeout, "leaseTimeout");
+    if (leaseTimeout.toMillis() < 100) {
+      throw new BadConfigException(String.format(
+          "cellcircuits.run.lease-timeout is %s; expected at least 100ms, e.g. 10m", leaseTimeout));
     }
     if (sparkMaster == null || sparkMaster.isBlank()) {
       throw new BadConfigException("cellcircuits.run.spark.master is empty; expected e.g. local[*] or yarn");
@@ -75,6 +82,7 @@ public record RunSettings(
         run.getString("root"),
         run.getBoolean("overwrite"),
         run.getDuration("progress-interval"),
+        run.getDuration("lease-timeout"),
         run.getString("spark.master"),
         run.getString("spark.app-name"),
         conf);

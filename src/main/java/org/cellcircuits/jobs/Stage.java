@@ -49,7 +49,9 @@ public interface Stage {
 
   /**
    * Files or folders outside the run root that the stage reads (atlas, model folder), input name to path or URI.
-   * They are fingerprinted by path, length and modification time. Default: none.
+   * They are fingerprinted by content ({@link org.cellcircuits.io.InputFingerprints#ofContent}), and a config key
+   * whose value is one of these locations does not count as a config change: a copy at another path with the same
+   * bytes is the same input. Default: none.
    */
   default Map<String, String> externalInputs(Config all) {
     return Map.of();

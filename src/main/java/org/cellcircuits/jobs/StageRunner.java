@@ -1,6 +1,9 @@
 package org.cellcircuits.jobs;
 
 import com.typesafe.config.Config;
+import com.typesafe.config.ConfigUtil;
+import com.typesafe.config.ConfigValue;
+import com.typesafe.config.ConfigValueType;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -9,10 +12,12 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
 import java.util.TreeMap;
+import java.util.TreeSet;
 import org.apache.spark.scheduler.TaskSchedulerImpl;
 import org.apache.spark.sql.SparkSession;
-import org.cellcircuits.io.CanonicalConfig;
+import org.cellcircuits.io.DigestCache;
 import org.cellcircuits.io.InputFingerprints;
 import org.cellcircuits.io.RunRoot;
 import org.cellcircuits.io.StageCommitter;
@@ -85,8 +90,10 @@ public final class StageRunner implements AutoCloseable {
     if (stage instanceof PendingStage pending) {
       throw pending.notImplemented();
     }
-    StageSpec spec = spec(stage);
-    StageOutcome outcome = StageCommitter.run(root, spec, settings.overwrite(), attemptDir -> {
+    DigestCache digests = DigestCache.of(root);
+    StageSpec spec = spec(stage, digests);
+    saveDigests(digests);
+    StageOutcome outcome = StageCommitter.run(root, spec, settings.overwrite(), settings.leaseTimeout(), attemptDir -> {
       try {
         return stage.write(context(), attemptDir);
       } catch (Exception | Error e) {
@@ -150,10 +157,14 @@ public final class StageRunner implements AutoCloseable {
     }
   }
 
-  /** What {@code run} would do for each stage, without starting Spark or writing anything. */
+  /**
+   * What {@code run} would do for each stage, without starting Spark or writing anything. Input digests come from the
+   * run root's cache where it has them; files it does not know are read (and not remembered: a plan writes nothing).
+   */
   public List<PlanLine> plan() throws IOException {
     List<PlanLine> lines = new ArrayList<>();
     Map<String, Boolean> upToDate = new HashMap<>();
+    DigestCache digests = DigestCache.of(root);
     for (Stage stage : registry.inOrder()) {
       String status;
       boolean current = false;
@@ -166,26 +177,23 @@ public final class StageRunner implements AutoCloseable {
       } else {
         StageSpec spec;
         try {
-          spec = spec(stage);
+          spec = spec(stage, digests);
         } catch (IOException e) {
           status = "cannot run: " + e.getMessage();
           lines.add(new PlanLine(stage.name(), status, marker.map(StageMarker::attemptId).orElse(null)));
           upToDate.put(stage.name(), false);
           continue;
         }
+        List<String> differences = marker.map(spec::differences).orElse(List.of());
         if (marker.isEmpty()) {
           status = "will run";
-        } else if (marker.get().configHash().equals(spec.configHash())
-            && marker.get().inputs().equals(spec.inputFingerprints())) {
+        } else if (differences.isEmpty()) {
           current = true;
           status = "up to date, will skip (rows " + marker.get().rowCounts() + ")";
         } else if (settings.overwrite()) {
-          status = "changed, will be rebuilt (overwrite is on)";
+          status = "changed, will be rebuilt (overwrite is on): " + String.join("; ", differences);
         } else {
-          status = "changed, will refuse: config hash " + marker.get().configHash().substring(0, 12) + " -> "
-              + spec.configHash().substring(0, 12) + " " + CanonicalConfig.differences(
-                  CanonicalConfig.parse(marker.get().configJson()), CanonicalConfig.parse(spec.configJson()))
-              + "; pass --overwrite to rebuild";
+          status = "changed, will refuse: " + String.join("; ", differences) + "; pass --overwrite to rebuild";
         }
       }
       upToDate.put(stage.name(), current);
@@ -201,17 +209,51 @@ public final class StageRunner implements AutoCloseable {
    */
   public record PlanLine(String stage, String status, String committedAttempt) {}
 
-  /** The stage's identity for this run: its config plus fingerprints of the upstream markers and external inputs. */
-  StageSpec spec(Stage stage) throws IOException {
+  /**
+   * The stage's identity for this run: its config plus fingerprints of the upstream markers and of the external inputs
+   * by content ({@link InputFingerprints#ofContent}). Config keys that hold an external input's location are marked as
+   * such, so an input copied to another path with the same bytes is the same input.
+   *
+   * <p>A marker written by an older build recorded an external input by path and modification time ({@link
+   * InputFingerprints#isListing}). Such an input is compared in that form: while its path, length and mtime are the
+   * recorded ones it is unchanged, and the spec carries the recorded fingerprint (so the stage is skipped, and a
+   * rebuild with --overwrite records it again); once they differ the spec carries the content fingerprint and the
+   * stage reads as changed, the plan and the refusal naming the input.
+   */
+  StageSpec spec(Stage stage, DigestCache digests) throws IOException {
     Map<String, String> inputs = new TreeMap<>();
     for (String up : stage.upstream(config)) {
       StageMarker marker = root.requireCommitted(up);
       inputs.put(InputFingerprints.stageKey(up), InputFingerprints.ofStage(marker));
     }
-    for (Map.Entry<String, String> e : stage.externalInputs(config).entrySet()) {
-      inputs.put(e.getKey(), InputFingerprints.ofPath(e.getKey(), e.getValue(), root.hadoop()));
+    Map<String, String> recorded = root.committed(stage.name()).map(StageMarker::inputs).orElse(Map.of());
+    Map<String, String> external = stage.externalInputs(config);
+    for (Map.Entry<String, String> e : external.entrySet()) {
+      String old = recorded.get(e.getKey());
+      if (old != null && InputFingerprints.isListing(old)
+          && old.equals(InputFingerprints.ofListing(e.getKey(), e.getValue(), root.hadoop()))) {
+        inputs.put(e.getKey(), old);
+      } else {
+        inputs.put(e.getKey(), InputFingerprints.ofContent(e.getKey(), e.getValue(), root.hadoop(), digests));
+      }
     }
-    return new StageSpec(stage.name(), stage.stageConfig(config), inputs);
+    Config stageConfig = stage.stageConfig(config);
+    Set<String> locationKeys = new TreeSet<>();
+    for (Map.Entry<String, ConfigValue> e : stageConfig.resolve().entrySet()) {
+      if (e.getValue().valueType() == ConfigValueType.STRING && external.containsValue(e.getValue().unwrapped())) {
+        locationKeys.add(String.join(".", ConfigUtil.splitPath(e.getKey())));
+      }
+    }
+    return new StageSpec(stage.name(), stageConfig, inputs, locationKeys);
+  }
+
+  /** Remembers the digests just computed; a failure costs only a re-read next time. */
+  private static void saveDigests(DigestCache digests) {
+    try {
+      digests.save();
+    } catch (IOException e) {
+      LOG.warn("could not save the input digest cache (inputs are hashed again next run): {}", e.toString());
+    }
   }
 
   private StageContext context() {

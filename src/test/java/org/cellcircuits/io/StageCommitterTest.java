@@ -176,7 +176,7 @@ class StageCommitterTest {
         spec("ids { n = 10 }", Map.of("stage:up", "attempt=b config=1")), false, writeIds(10, -1, 0, calls)))
         .isInstanceOf(StageConflictException.class)
         .satisfies(e -> assertThat(((StageConflictException) e).differences())
-            .containsExactly("input stage:up: attempt=a config=1 -> attempt=b config=1"));
+            .containsExactly("upstream up: attempt a -> b"));
     assertThat(calls).hasValue(1);
   }
 

@@ -34,7 +34,8 @@ class CellCircuitsTest {
 
   /** The project's reference config plus the toy stages' sections. */
   private static final Config REFERENCE = ConfigLoader.reference().withFallback(ConfigFactory.parseString(
-      "cellcircuits.toy {\n  # rows to write. Default: 100\n  rows = 100\n}\n"
+      "cellcircuits.toy {\n  # rows to write. Default: 100\n  rows = 100\n"
+          + "  # a model folder the stage reads (\"\" = none). Default: \"\"\n  model = \"\"\n}\n"
           + "cellcircuits.double {\n  # factor. Default: 2\n  factor = 2\n}\n"));
 
   private static final SparkProvider NO_SPARK = settings -> {
@@ -69,6 +70,12 @@ class CellCircuitsTest {
     @Override public String name() { return "toy"; }
     @Override public String description() { return "writes numbers"; }
     @Override public List<String> upstream() { return List.of(); }
+
+    @Override
+    public Map<String, String> externalInputs(Config all) {
+      String model = all.getString("cellcircuits.toy.model");
+      return model.isEmpty() ? Map.of() : Map.of("model", model);
+    }
 
     @Override
     public StageResult write(StageContext ctx, String attemptDir) {
@@ -172,8 +179,8 @@ class CellCircuitsTest {
     StageMarker marker = runRoot().committed("toy").orElseThrow();
     assertThat(out.toString()).isEqualTo("toy: committed attempt " + marker.attemptId() + " (numbers=250)\n");
     assertThat(marker.rowCounts()).containsExactly(Map.entry("numbers", 250L));
-    assertThat(marker.configJson()).isEqualTo("{\"toy\":{\"rows\":250}}");
-    assertThat(marker.configHash()).isEqualTo(CanonicalConfig.sha256Hex("{\"toy\":{\"rows\":250}}"));
+    assertThat(marker.configJson()).isEqualTo("{\"toy\":{\"model\":\"\",\"rows\":250}}");
+    assertThat(marker.configHash()).isEqualTo(CanonicalConfig.sha256Hex("{\"toy\":{\"model\":\"\",\"rows\":250}}"));
     assertThat(spark.read().parquet(runRoot().committedPath("toy", "numbers").toString()).count()).isEqualTo(250);
   }
 
@@ -272,6 +279,110 @@ class CellCircuitsTest {
     assertThat(toys(NO_SPARK, "run", "--plan", "--root", root, "--set", "double.factor=3")).isZero();
     assertThat(out.toString()).contains("  toy        up to date, will skip (rows {numbers=100})\n"
         + "  double     will run\n");
+  }
+
+  /** A model folder of three files, as a C2S checkpoint has. */
+  private Path modelFolder(String name) throws Exception {
+    Path model = Files.createDirectories(tmp.resolve(name));
+    Files.writeString(model.resolve("config.json"), "{\"hidden_size\": 8}");
+    Files.write(model.resolve("model.safetensors"), new byte[] {1, 2, 3, 4, 5, 6, 7, 8});
+    Files.writeString(model.resolve("tokenizer.json"), "{}");
+    return model;
+  }
+
+  /** Copies a folder tree, giving every file a new modification time (as cp without -p or an upload does). */
+  private static void copyTree(Path from, Path to) throws Exception {
+    try (Stream<Path> files = Files.walk(from)) {
+      for (Path f : files.toList()) {
+        Path target = to.resolve(from.relativize(f).toString());
+        if (Files.isDirectory(f)) {
+          Files.createDirectories(target);
+        } else {
+          Files.copy(f, target);
+          Files.setLastModifiedTime(target, java.nio.file.attribute.FileTime.fromMillis(1_800_000_000_000L));
+        }
+      }
+    }
+  }
+
+  @Test
+  void aCopiedRunRootAndModelFolderWithTheSameBytesAreUpToDateAndOneChangedByteIsNamed() throws Exception {
+    Path model = modelFolder("models/a");
+    assertThat(toys("run", "--root", root, "--set", "toy.model=" + model)).as(err.toString()).isZero();
+    assertThat(tmp.resolve("run").resolve(org.cellcircuits.io.DigestCache.FILE)).exists();
+
+    Path copiedRoot = tmp.resolve("copies/run");
+    Path copiedModel = tmp.resolve("copies/model");
+    copyTree(tmp.resolve("run"), copiedRoot);
+    copyTree(model, copiedModel);
+    out.getBuffer().setLength(0);
+    assertThat(toys(NO_SPARK, "run", "--plan", "--root", copiedRoot.toString(), "--set", "toy.model=" + copiedModel))
+        .as(err.toString()).isZero();
+    assertThat(out.toString()).contains("  toy        up to date, will skip (rows {numbers=100})\n"
+        + "  double     up to date, will skip (rows {doubled=100})\n");
+    assertThat(toys(NO_SPARK, "run", "--root", copiedRoot.toString(), "--set", "toy.model=" + copiedModel))
+        .as(err.toString()).isZero();
+    assertThat(TOY_WRITES).hasValue(1);
+
+    Files.write(copiedModel.resolve("model.safetensors"), new byte[] {1, 2, 3, 4, 5, 6, 7, 9});
+    out.getBuffer().setLength(0);
+    assertThat(toys(NO_SPARK, "run", "--plan", "--root", copiedRoot.toString(), "--set", "toy.model=" + copiedModel))
+        .isZero();
+    assertThat(out.toString())
+        .containsPattern("  toy        changed, will refuse: input model: content=sha256:[0-9a-f]{12}… files=3 "
+            + "bytes=28 -> content=sha256:[0-9a-f]{12}… files=3 bytes=28; pass --overwrite to rebuild\n")
+        .contains("  double     runs after toy\n");
+    assertThat(toys(NO_SPARK, "run", "--root", copiedRoot.toString(), "--set", "toy.model=" + copiedModel))
+        .isEqualTo(1);
+    assertThat(err.toString()).contains("input model: content=sha256:");
+  }
+
+  @Test
+  void aMarkerOfAnOlderBuildWithPathAndMtimeFingerprintsStaysValidUntilTheInputIsTouched() throws Exception {
+    Path model = modelFolder("models/a");
+    assertThat(toys("toy", "--root", root, "--set", "toy.model=" + model)).as(err.toString()).isZero();
+    // rewrite the marker as an older cellcircuits wrote it: the model by path, lengths and modification times
+    StageMarker now = runRoot().requireCommitted("toy");
+    String listing = org.cellcircuits.io.InputFingerprints.ofListing("model", model.toString(),
+        spark.sparkContext().hadoopConfiguration());
+    StageMarker old = new StageMarker(now.formatVersion(), now.stage(), now.attemptId(), now.configHash(),
+        now.configJson(), Map.of("model", listing), now.rowCounts(), now.stats(), now.createdAt(), now.versions());
+    Files.writeString(tmp.resolve("run/toy").resolve(RunRoot.MARKER), old.toJson());
+
+    out.getBuffer().setLength(0);
+    assertThat(toys(NO_SPARK, "run", "--plan", "--root", root, "--set", "toy.model=" + model)).isZero();
+    assertThat(out.toString()).contains("  toy        up to date, will skip");
+
+    Files.setLastModifiedTime(model.resolve("tokenizer.json"),
+        java.nio.file.attribute.FileTime.fromMillis(1_800_000_000_000L));
+    out.getBuffer().setLength(0);
+    assertThat(toys(NO_SPARK, "run", "--plan", "--root", root, "--set", "toy.model=" + model)).isZero();
+    // the marker's fingerprint is the recorded one: the files' mtimes before the touch
+    assertThat(out.toString()).contains("  toy        changed, will refuse: input model: path=file:" + model
+        + " files=3 bytes=28 newest_mtime=").contains(
+        " (by path and mtime, from an older cellcircuits) -> content=sha256:");
+  }
+
+  @Test
+  void aStageWhoseLeaseAnotherRunHoldsRefusesNamingItAndStatusShowsIt() throws Exception {
+    assertThat(toys("toy", "--root", root, "--set", "toy.rows=5")).isZero();
+    try (org.cellcircuits.io.StageLease lease =
+        org.cellcircuits.io.StageLease.acquire(runRoot(), "toy", java.time.Duration.ofMinutes(10))) {
+      assertThat(toys(NO_SPARK, "toy", "--root", root, "--set", "toy.rows=6", "--overwrite")).isEqualTo(1);
+      assertThat(err.toString()).startsWith("toy failed: stage toy is being written by another run: its lease "
+          + org.cellcircuits.io.StageLease.path(runRoot(), "toy") + " is held by " + lease.holder().describe()
+          + ", started ");
+      out.getBuffer().setLength(0);
+      assertThat(toys("status", "--root", root)).isZero();
+      assertThat(out.toString()).containsPattern("    lease held by " + java.util.regex.Pattern.quote(
+          lease.holder().describe()) + ", started \\S+, last heartbeat \\d+ s ago \\(a run is writing this stage\\): "
+          + java.util.regex.Pattern.quote(org.cellcircuits.io.StageLease.path(runRoot(), "toy").toString()));
+      // a run that only skips needs no lease
+      assertThat(toys(NO_SPARK, "toy", "--root", root, "--set", "toy.rows=5")).isZero();
+    }
+    out.getBuffer().setLength(0);
+    assertThat(toys("status", "--root", root)).isZero();
+    assertThat(out.toString()).doesNotContain("lease");
   }
 
   @Test

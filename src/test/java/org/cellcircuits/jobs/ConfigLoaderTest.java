@@ -22,8 +22,8 @@ class ConfigLoaderTest {
   @Test
   void defaultsComeFromTheReferenceConfig() {
     RunSettings run = RunSettings.from(ConfigLoader.load(null, List.of()));
-    assertThat(run).isEqualTo(new RunSettings("runs/default", false, Duration.ofSeconds(5), "local[*]", "cellcircuits",
-        Map.of()));
+    assertThat(run).isEqualTo(new RunSettings("runs/default", false, Duration.ofSeconds(5), Duration.ofMinutes(10),
+        "local[*]", "cellcircuits", Map.of()));
   }
 
   @Test
