@@ -171,6 +171,20 @@ public final class CellCircuits implements Callable<Integer> {
     public Integer call() throws Exception {
       PrintWriter out = spec.commandLine().getOut();
       try (StageRunner runner = launch.runner(options)) {
+        if (until != null && launch.registry().get(until).isEmpty()) {
+          throw new BadConfigException(String.format("--until %s: no such stage; stages are %s", until,
+              launch.registry().inOrder().stream().map(Stage::name).toList()));
+        }
+        // every stage this run reaches is checked before the first starts Spark: a bad train.lr fails now, not after
+        // an hour of harvest
+        for (Stage stage : launch.registry().inOrder()) {
+          if (!(stage instanceof PendingStage)) {
+            runner.validate(stage.name());
+          }
+          if (stage.name().equals(until)) {
+            break;
+          }
+        }
         if (plan) {
           out.println("run root " + runner.root().uri());
           for (PlanLine line : runner.plan()) {
@@ -178,10 +192,6 @@ public final class CellCircuits implements Callable<Integer> {
           }
           out.flush();
           return 0;
-        }
-        if (until != null && launch.registry().get(until).isEmpty()) {
-          throw new BadConfigException(String.format("--until %s: no such stage; stages are %s", until,
-              launch.registry().inOrder().stream().map(Stage::name).toList()));
         }
         for (Stage stage : launch.registry().inOrder()) {
           StageOutcome outcome = runner.run(stage.name());
@@ -363,7 +373,9 @@ public final class CellCircuits implements Callable<Integer> {
       return 2;
     }
     if (e instanceof BadConfigException || e instanceof StageNotImplementedException) {
-      err.println(command + ": " + e.getMessage());
+      // a stage's own check already names it: "sentences: top-k ...", not "sentences: sentences: top-k ..."
+      String message = e.getMessage();
+      err.println(message.startsWith(command + ": ") ? message : command + ": " + message);
       err.flush();
       return 2;
     }

@@ -53,6 +53,11 @@ public final class CircuitsStage implements Stage {
   }
 
   @Override
+  public void validate(Config all) {
+    CircuitParams.fromConfig(all);
+  }
+
+  @Override
   public StageResult write(StageContext ctx, String attemptDir) throws Exception {
     CircuitParams params = CircuitParams.fromConfig(ctx.config());
     CircuitsJob.Plan plan = CircuitsJob.plan(ctx.spark(), ctx.root(), params);

@@ -44,6 +44,11 @@ public final class EvaluateStage implements Stage {
   }
 
   @Override
+  public void validate(Config all) {
+    org.cellcircuits.evaluate.EvaluateParams.fromConfig(all);
+  }
+
+  @Override
   public StageResult write(StageContext ctx, String attemptDir) throws Exception {
     EvaluateParams params = EvaluateParams.fromConfig(ctx.config());
     EvaluationJob.Plan plan = EvaluationJob.plan(ctx.spark(), ctx.root(), params);

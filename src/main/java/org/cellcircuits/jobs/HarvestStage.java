@@ -46,6 +46,11 @@ public final class HarvestStage implements Stage {
   }
 
   @Override
+  public void validate(Config all) {
+    org.cellcircuits.harvest.HarvestParams.fromConfig(all);
+  }
+
+  @Override
   public StageResult write(StageContext ctx, String attemptDir) throws Exception {
     HarvestParams params = HarvestParams.fromConfig(ctx.config());
     String sentences = ctx.root().committedPath("sentences", "sentences").toString();

@@ -84,6 +84,12 @@ public final class InterpretStage implements Stage {
   }
 
   @Override
+  public void validate(Config all) {
+    InterpretSettings.fromConfig(all);
+    ValidationSettings.fromConfig(all);
+  }
+
+  @Override
   public StageResult write(StageContext ctx, String attemptDir) throws Exception {
     InterpretSettings settings;
     ValidationSettings validation;

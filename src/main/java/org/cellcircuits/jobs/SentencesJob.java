@@ -42,6 +42,14 @@ public final class SentencesJob implements Stage {
     return Map.of("atlas", atlasPath(all));
   }
 
+  /** The atlas options and the sentence parameters (not the atlas itself: it may not exist yet when a plan runs). */
+  @Override
+  public void validate(Config all) {
+    Config section = all.getConfig(ConfigLoader.ROOT).getConfig(NAME);
+    AtlasOptions.fromConfig(section.getConfig("atlas"));
+    SentencesParams.fromConfig(section);
+  }
+
   @Override
   public StageResult write(StageContext ctx, String attemptDir) throws Exception {
     long t0 = System.nanoTime();

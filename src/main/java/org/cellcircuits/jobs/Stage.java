@@ -58,6 +58,15 @@ public interface Stage {
   }
 
   /**
+   * Checks the stage's settings under {@code all} without Spark or any file: every key it reads, its type and its
+   * range, so a bad value fails before Spark starts and before earlier stages spend their time (an
+   * {@link IllegalArgumentException} or {@link com.typesafe.config.ConfigException} naming the key; the runner turns it
+   * into a usage error). Default: nothing to check.
+   */
+  default void validate(Config all) {
+  }
+
+  /**
    * Writes every table of this stage under {@code attemptDir} ({@code attemptDir + "/" + table}) and returns the row
    * count of each. Upstream data is read with {@code ctx.root().committedPath(stage, table)}.
    */

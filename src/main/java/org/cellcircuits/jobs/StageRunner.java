@@ -90,6 +90,7 @@ public final class StageRunner implements AutoCloseable {
     if (stage instanceof PendingStage pending) {
       throw pending.notImplemented();
     }
+    validate(stageName);
     DigestCache digests = DigestCache.of(root);
     StageSpec spec = spec(stage, digests);
     saveDigests(digests);
@@ -154,6 +155,23 @@ public final class StageRunner implements AutoCloseable {
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
+    }
+  }
+
+  /**
+   * Checks a stage's settings ({@link Stage#validate}) without starting Spark.
+   *
+   * @throws BadConfigException naming the stage, the key, the value and the range
+   */
+  public void validate(String stageName) {
+    Stage stage = registry.get(stageName).orElseThrow(() -> new IllegalArgumentException(
+        String.format("no stage named %s; stages: %s", stageName, names())));
+    try {
+      stage.validate(config);
+    } catch (BadConfigException e) {
+      throw e;
+    } catch (IllegalArgumentException | com.typesafe.config.ConfigException e) {
+      throw new BadConfigException(stageName + ": " + e.getMessage(), e);
     }
   }
 

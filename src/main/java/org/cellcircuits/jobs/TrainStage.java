@@ -91,6 +91,17 @@ public final class TrainStage implements Stage {
     return List.of("harvest");
   }
 
+  /**
+   * The stage's parameters and one layer's transcoder config. The layer's width is known only from the harvest, so the
+   * config is checked at a width no real model exceeds (65,536): a range that depends on it (k <= d_sae) is checked
+   * again, exactly, when the stage runs.
+   */
+  @Override
+  public void validate(Config all) {
+    TrainParams.fromConfig(all);
+    TranscoderConfig.fromConfig(all.getConfig(ConfigLoader.ROOT + ".train"), "validate", 0, 1 << 16, 1 << 16);
+  }
+
   @Override
   public StageResult write(StageContext ctx, String attemptDir) throws Exception {
     RunRoot root = ctx.root();

@@ -426,6 +426,31 @@ class CellCircuitsTest {
   }
 
   @Test
+  void badRangesAreUsageErrorsBeforeSparkStartsForTheStageAndForEveryStageARunReaches() {
+    // before: top-k=-5 failed inside the stage after Spark started (exit 1, a stack trace); --plan said "will run"
+    assertThat(execute(StageRegistry.defaults(), ConfigLoader.reference(), NO_SPARK, "sentences", "--root", root,
+        "--set", "sentences.atlas.path=demo/heart_demo.h5ad", "--set", "sentences.top-k=-5")).isEqualTo(2);
+    assertThat(err.toString().lines().toList()).hasSize(1).first().asString()
+        .startsWith("sentences: ").doesNotStartWith("sentences: sentences:").contains("top-k").contains("-5");
+    err.getBuffer().setLength(0);
+    // a bad value of a later stage stops the run (and its plan) before the first stage starts
+    String[] sets = {"--set", "sentences.atlas.path=demo/heart_demo.h5ad", "--set", "model.path=demo/model",
+        "--set", "train.lr=-1"};
+    for (String[] args : List.of(new String[] {"run", "--plan", "--root", root}, new String[] {"run", "--root", root})) {
+      String[] all = java.util.stream.Stream.concat(java.util.Arrays.stream(args), java.util.Arrays.stream(sets))
+          .toArray(String[]::new);
+      assertThat(execute(StageRegistry.defaults(), ConfigLoader.reference(), NO_SPARK, all)).isEqualTo(2);
+      assertThat(err.toString().lines().toList()).as("%s", List.of(args)).hasSize(1).first().asString()
+          .startsWith("run: train: ").contains("lr").contains("-1");
+      err.getBuffer().setLength(0);
+    }
+    // --until stops the checks where the run stops
+    assertThat(execute(StageRegistry.defaults(), ConfigLoader.reference(), NO_SPARK, "run", "--plan", "--until",
+        "harvest", "--root", root, sets[0], sets[1], sets[2], sets[3], sets[4], sets[5])).isZero();
+    assertThat(Files.exists(tmp.resolve("run"))).isFalse();
+  }
+
+  @Test
   void stagesNotBuiltYetSaySoWithExitCodeTwo() {
     // Every stage of the default pipeline is built now; a pending stage still registers, plans and refuses to run.
     StageRegistry withPending = new StageRegistry(List.of(new SentencesJob(),
