@@ -27,6 +27,12 @@ import org.cellcircuits.transcoder.TranscoderConfig;
 import org.cellcircuits.transcoder.TranscoderKind;
 import org.cellcircuits.transcoder.TranscoderTrainer;
 import org.cellcircuits.transcoder.TrainOptions;
+import org.cellcircuits.transcoder.TrainParams;
+import org.cellcircuits.transcoder.TranscoderTrainingJob;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.broadcast.Broadcast;
+import org.apache.spark.util.SerializableConfiguration;
+import com.typesafe.config.ConfigValueFactory;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -37,10 +43,14 @@ import org.slf4j.LoggerFactory;
  * {@link TranscoderConfig} is built by the stage's own {@link TranscoderConfig#fromConfig}; keys without a param here
  * keep their reference defaults. {@code fit} returns an immutable {@link TranscoderModel}.
  *
- * <p>Where it runs: on the driver, one layer, the rows streamed in the Dataset's order, {@code trainBatchSizeTokens}
- * rows a step (see {@code DatasetBatches}), the layer-parallel stage's loop without its shuffle buffer and
- * checkpoints. Given the same rows in the same order it trains bit-identical weights to {@code TranscoderTrainer}
- * run directly (tested).
+ * <p>Where it runs: with {@code dataParallelWorkers = 1} and {@code dataShards} 0 or 1 (the defaults), on the driver,
+ * one layer, the rows streamed in the Dataset's order, {@code trainBatchSizeTokens} rows a step (see
+ * {@code DatasetBatches}), the layer-parallel stage's loop without its shuffle buffer and checkpoints. Given the same
+ * rows in the same order it trains bit-identical weights to {@code TranscoderTrainer} run directly (tested).
+ * Otherwise data-parallel, through the stage's own loop ({@link TranscoderTrainingJob#trainDataParallel} and its
+ * executor side): the Dataset's partitions are cut into {@code dataShards} shards ({@code DatasetShards}: partitions
+ * {@code p mod dataShards}), each step is a Spark job whose {@code dataParallelWorkers} tasks sum their shards'
+ * gradients, and the driver applies one Adam update; the weights depend on the shards, not the workers (tested).
  */
 public final class TranscoderEstimator extends Estimator<TranscoderModel>
     implements TranscoderParams, DefaultParamsWritable {
@@ -73,6 +83,9 @@ public final class TranscoderEstimator extends Estimator<TranscoderModel>
   private final IntParam scalingBatches;
   private final LongParam seed;
   private final IntParam maxEpochs;
+  private final IntParam dataParallelWorkers;
+  private final IntParam dataShards;
+  private final IntParam microBatchesPerSync;
 
   public TranscoderEstimator() {
     this(Identifiable$.MODULE$.randomUID("transcoder"));
@@ -124,6 +137,14 @@ public final class TranscoderEstimator extends Estimator<TranscoderModel>
     seed = new LongParam(this, "seed", "(train.seed) seeds weight init and resampling");
     maxEpochs = new IntParam(this, "maxEpochs", "(train.max-epochs) passes over the rows at "
       + "most (>= 1)", ParamValidators.gtEq(1));
+    dataParallelWorkers = new IntParam(this, "dataParallelWorkers", "(train.data-parallel-workers) Spark tasks "
+      + "per step (>= 1); with dataShards 1 and 1 worker fit trains on the driver, otherwise data-parallel",
+      ParamValidators.gtEq(1));
+    dataShards = new IntParam(this, "dataShards", "(train.data-shards) streams the rows are cut into for "
+      + "data-parallel training, each of whole Dataset partitions (>= 0, a multiple of dataParallelWorkers; 0 = "
+      + "dataParallelWorkers)", ParamValidators.gtEq(0));
+    microBatchesPerSync = new IntParam(this, "microBatchesPerSync", "(train.micro-batches-per-sync) pieces each "
+      + "shard's rows of a step are computed in (>= 1)", ParamValidators.gtEq(1));
     setColumnDefaults();
     Config t = ConfigLoader.reference().getConfig("cellcircuits.train");
     setDefault(modelName, "unknown");
@@ -146,6 +167,9 @@ public final class TranscoderEstimator extends Estimator<TranscoderModel>
     setDefault(scalingBatches, t.getInt("scaling-batches"));
     setDefault(seed, t.getLong("seed"));
     setDefault(maxEpochs, t.getInt("max-epochs"));
+    setDefault(dataParallelWorkers, t.getInt("data-parallel-workers"));
+    setDefault(dataShards, t.getInt("data-shards"));
+    setDefault(microBatchesPerSync, t.getInt("micro-batches-per-sync"));
   }
 
   @Override
@@ -177,6 +201,9 @@ public final class TranscoderEstimator extends Estimator<TranscoderModel>
   public IntParam scalingBatches() { return scalingBatches; }
   public LongParam seed() { return seed; }
   public IntParam maxEpochs() { return maxEpochs; }
+  public IntParam dataParallelWorkers() { return dataParallelWorkers; }
+  public IntParam dataShards() { return dataShards; }
+  public IntParam microBatchesPerSync() { return microBatchesPerSync; }
 
   public TranscoderEstimator setInputCol(String v) { set(inputCol, v); return this; }
   public TranscoderEstimator setTargetCol(String v) { set(targetCol, v); return this; }
@@ -202,6 +229,9 @@ public final class TranscoderEstimator extends Estimator<TranscoderModel>
   public TranscoderEstimator setScalingBatches(int v) { set(scalingBatches, v); return this; }
   public TranscoderEstimator setSeed(long v) { set(seed, v); return this; }
   public TranscoderEstimator setMaxEpochs(int v) { set(maxEpochs, v); return this; }
+  public TranscoderEstimator setDataParallelWorkers(int v) { set(dataParallelWorkers, v); return this; }
+  public TranscoderEstimator setDataShards(int v) { set(dataShards, v); return this; }
+  public TranscoderEstimator setMicroBatchesPerSync(int v) { set(microBatchesPerSync, v); return this; }
 
   /** The {@code cellcircuits.train} section these params give: reference defaults under the params' values. */
   Config trainSection() {
@@ -223,6 +253,10 @@ public final class TranscoderEstimator extends Estimator<TranscoderModel>
     m.put("resample-interval-steps", $(resampleIntervalSteps));
     m.put("scaling-batches", $(scalingBatches));
     m.put("seed", $(seed));
+    m.put("max-epochs", $(maxEpochs));
+    m.put("data-parallel-workers", $(dataParallelWorkers));
+    m.put("data-shards", $(dataShards));
+    m.put("micro-batches-per-sync", $(microBatchesPerSync));
     return ConfigFactory.parseMap(m).withFallback(ConfigLoader.reference().getConfig("cellcircuits.train"));
   }
 
@@ -252,14 +286,47 @@ public final class TranscoderEstimator extends Estimator<TranscoderModel>
     int dIn = ActivationValues.width(first, 0);
     int dOut = sae ? dIn : ActivationValues.width(first, 1);
     TranscoderConfig config = transcoderConfig(dIn, dOut);
-    DatasetBatches batches = new DatasetBatches(rows, getInputCol(), getTargetCol(), dIn, dOut,
-        config.trainBatchSizeTokens(), (Integer) $(maxEpochs), sae);
+    TrainParams params = trainParams();
     try (TranscoderTrainer trainer = TranscoderTrainer.create(config, Device.cpu())) {
-      trainer.train(batches, TrainOptions.logTo(LOG::info, "layer " + config.layer() + " (TranscoderEstimator)"));
+      if (params.layerParallel()) {
+        DatasetBatches batches = new DatasetBatches(rows, getInputCol(), getTargetCol(), dIn, dOut,
+            config.trainBatchSizeTokens(), params.maxEpochs(), sae);
+        trainer.train(batches, TrainOptions.logTo(LOG::info, "layer " + config.layer() + " (TranscoderEstimator)"));
+      } else {
+        trainDataParallel(rows, config, params, trainer, dIn, dOut, sae);
+      }
       try (Transcoder t = trainer.transcoder()) {
         TranscoderModel model = new TranscoderModel(uid, TranscoderModel.Weights.of(t));
         return copyValues(model.setParent(this), ParamMap.empty());
       }
+    }
+  }
+
+  /**
+   * The stage's {@link TrainParams} of these params: the distribution keys (workers, shards, micro-batches, epochs),
+   * validated by the stage's own record; the device is the CPU, as for the driver-side fit.
+   */
+  TrainParams trainParams() {
+    return TrainParams.fromConfig(ConfigFactory.parseMap(Map.of("cellcircuits.train",
+        trainSection().withValue("device", ConfigValueFactory.fromAnyRef("cpu")).root().unwrapped())));
+  }
+
+  /** The train stage's data-parallel loop ({@link TranscoderTrainingJob#trainDataParallel}) over rows' partitions. */
+  private void trainDataParallel(Dataset<Row> rows, TranscoderConfig config, TrainParams params,
+      TranscoderTrainer trainer, int dIn, int dOut, boolean sae) {
+    JavaSparkContext jsc = JavaSparkContext.fromSparkContext(rows.sparkSession().sparkContext());
+    DatasetShards source = new DatasetShards(rows, getInputCol(), getTargetCol(), dIn, dOut, sae);
+    LOG.info("layer {} (TranscoderEstimator): data-parallel, {} workers over {} shards of {} rows", config.layer(),
+        params.workers(), params.shards(), source.rows());
+    Broadcast<SerializableConfiguration> conf = jsc.broadcast(new SerializableConfiguration(jsc.hadoopConfiguration()));
+    try {
+      TranscoderTrainingJob.trainDataParallel(jsc,
+          new TranscoderTrainingJob.ShardedLayer(config.layer(), source, config), params, conf, trainer,
+          new long[params.shards()], 0, (t, positions, used) -> { });
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    } finally {
+      conf.destroy();
     }
   }
 

@@ -4,14 +4,15 @@ import ai.djl.Device;
 import ai.djl.ndarray.NDManager;
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.Iterator;
 import java.util.Map;
 import org.apache.hadoop.conf.Configuration;
-import org.cellcircuits.harvest.ActivationStore;
 import org.cellcircuits.model.ModelDevice;
 
 /**
  * The executor side of data-parallel training: a worker owns shards {@code w, w + N, w + 2N, ...} of a layer's
- * activations and, each step, sums the gradients of its shards' rows at the weights the driver broadcast.
+ * activations ({@link ShardSource}: the harvest's files or a DataFrame's partitions) and, each step, sums the
+ * gradients of its shards' rows at the weights the driver broadcast.
  *
  * <p>Spark runs every step as a new job, but re-reading a shard from its start each step would make a run quadratic.
  * So each executor JVM keeps its shards' open streams (and a replica trainer per worker) between steps, keyed by
@@ -26,17 +27,23 @@ final class ShardWorker {
 
   private ShardWorker() {}
 
-  private record Stream(NDManager manager, HarvestedBatches batches) {
+  private record Stream(NDManager manager, TrainingBatches batches) {
     void close() {
-      batches.close();
+      if (batches instanceof AutoCloseable c) {
+        try {
+          c.close();
+        } catch (Exception e) {
+          throw new IllegalStateException("closing a shard's stream: " + e.getMessage(), e);
+        }
+      }
       manager.close();
     }
   }
 
   /** Summed gradients of worker {@code w}'s shards for one step, and where those shards stand after it. */
-  static TranscoderTrainingJob.StepContribution gradients(TranscoderTrainingJob.LayerPlan plan, TrainParams params,
+  static TranscoderTrainingJob.StepContribution gradients(TranscoderTrainingJob.ShardedLayer plan, TrainParams params,
       int microRows, ActivationScaling scaling, int worker, TranscoderTrainingJob.StepInput input,
-      Configuration conf) {
+      Configuration conf, Iterator<?> taskRows) {
     TranscoderConfig c = plan.config();
     long[] positions = new long[params.shards()];
     Arrays.fill(positions, -1);
@@ -48,7 +55,7 @@ final class ShardWorker {
     TranscoderTrainer replica = replica(c, scaling, worker, params);
     replica.syncTo(input.step(), input.weights(), input.deadFeatures());
     for (int s = worker; s < params.shards(); s += params.workers()) {
-      Stream stream = stream(plan, params, microRows, s, input.positions()[s], conf);
+      Stream stream = stream(plan, params, microRows, s, input.positions()[s], conf, taskRows);
       for (int k = 0; k < params.microBatchesPerSync(); k++) {
         try (NDManager m = stream.manager().newSubManager()) {
           TrainingBatch b = stream.batches().next(m);
@@ -68,8 +75,8 @@ final class ShardWorker {
   }
 
   /** Sums of squared norms over the scaling-batches worth of rows each of the worker's shards gives first. */
-  static TranscoderTrainingJob.ScalingSums scalingSums(TranscoderTrainingJob.LayerPlan plan, TrainParams params,
-      int microRows, int worker, long[] start, Configuration conf) {
+  static TranscoderTrainingJob.ScalingSums scalingSums(TranscoderTrainingJob.ShardedLayer plan, TrainParams params,
+      int microRows, int worker, long[] start, Configuration conf, Iterator<?> taskRows) {
     TranscoderConfig c = plan.config();
     synchronized (ShardWorker.class) {
       useLayer(plan, c);
@@ -82,7 +89,7 @@ final class ShardWorker {
     long rows = 0;
     int batches = c.scalingBatches() * params.microBatchesPerSync();
     for (int s = worker; s < params.shards(); s += params.workers()) {
-      Stream stream = stream(plan, params, microRows, s, start[s], conf);
+      Stream stream = stream(plan, params, microRows, s, start[s], conf, taskRows);
       for (int k = 0; k < batches; k++) {
         try (NDManager m = stream.manager().newSubManager()) {
           TrainingBatch b = stream.batches().next(m);
@@ -106,8 +113,8 @@ final class ShardWorker {
     return new TranscoderTrainingJob.ScalingSums(in, target, rows, positions);
   }
 
-  private static void useLayer(TranscoderTrainingJob.LayerPlan plan, TranscoderConfig c) {
-    String key = plan.store().layerDir() + "#" + c.hash();
+  private static void useLayer(TranscoderTrainingJob.ShardedLayer plan, TranscoderConfig c) {
+    String key = plan.source().key() + "#" + c.hash();
     if (!key.equals(currentLayer)) {
       STREAMS.values().forEach(Stream::close);
       STREAMS.clear();
@@ -128,10 +135,10 @@ final class ShardWorker {
   }
 
   /** Shard {@code s}'s stream, at exactly {@code position} rows handed out. */
-  private static Stream stream(TranscoderTrainingJob.LayerPlan plan, TrainParams params, int microRows, int s,
-      long position, Configuration conf) {
+  private static Stream stream(TranscoderTrainingJob.ShardedLayer plan, TrainParams params, int microRows, int s,
+      long position, Configuration conf, Iterator<?> taskRows) {
     TranscoderConfig c = plan.config();
-    String key = String.join("#", plan.store().layerDir(), Integer.toString(s), Integer.toString(params.shards()),
+    String key = String.join("#", plan.source().key(), Integer.toString(s), Integer.toString(params.shards()),
         Integer.toString(microRows), Long.toString(c.seed()), Integer.toString(params.shuffleBufferRows()),
         Integer.toString(params.maxEpochs()), c.kind().name());
     Stream stream;
@@ -143,12 +150,11 @@ final class ShardWorker {
         stream = null;
       }
       if (stream == null) {
-        ActivationStore store = params.shards() == 1 ? plan.store() : plan.store().shard(s, params.shards());
         NDManager manager = NDManager.newBaseManager(device(params));
         // The shard's own seed: shards of one layer must not shuffle alike.
         long seed = params.shards() == 1 ? c.seed() : c.seed() + 1_000_003L * s;
-        stream = new Stream(manager, new HarvestedBatches(store, conf, microRows, params.shuffleBufferRows(), seed,
-            params.maxEpochs(), c.kind(), manager));
+        stream = new Stream(manager, plan.source().open(s, params.shards(), microRows, seed, params, c.kind(),
+            manager, conf, taskRows));
         while (stream.batches().tokensSeen() < position) {
           try (NDManager m = manager.newSubManager()) {
             if (stream.batches().next(m) == null) {

@@ -15,7 +15,6 @@ import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
-import java.util.stream.IntStream;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.Path;
 import org.apache.spark.TaskContext;
@@ -230,6 +229,26 @@ public final class TranscoderTrainingJob {
     }
   }
 
+  /**
+   * One layer to train data-parallel, from any {@link ShardSource}.
+   *
+   * @param config the maths
+   */
+  public record ShardedLayer(int layer, ShardSource source, TranscoderConfig config) implements Serializable {
+    private static final long serialVersionUID = 1L;
+  }
+
+  /** Runs on the driver after each data-parallel step: the stage's step counter, checkpoints and test hook. */
+  @FunctionalInterface
+  public interface AfterStep {
+    /**
+     * @param positions rows each shard has handed out
+     * @param resampleBatches batches the resampling stream has handed out
+     */
+    void accept(TranscoderTrainer trainer, long[] positions, long resampleBatches) throws IOException;
+  }
+
+  /** The stage's data-parallel layer: resumes from its newest checkpoint, checkpoints, saves the transcoder. */
   static LayerOutcome trainDataParallel(JavaSparkContext jsc, LayerPlan plan, TrainParams params,
       TrainingCheckpoints checkpoints, String attemptDir, boolean overwrite,
       Broadcast<SerializableConfiguration> conf, LongAccumulator stepsDone) throws IOException {
@@ -237,12 +256,8 @@ public final class TranscoderTrainingJob {
     TranscoderConfig c = plan.config();
     int layer = plan.layer();
     int shards = params.shards();
-    if (plan.store().files().size() < shards) {
-      throw new IllegalArgumentException(String.format(
-          "layer %d: data-parallel training cuts the activations into train.data-shards = %d shards of whole files, "
-              + "but the harvest wrote %d file(s) for this layer; lower data-shards or harvest with a smaller "
-              + "harvest.cells-per-task", layer, shards, plan.store().files().size()));
-    }
+    ShardedLayer sharded = new ShardedLayer(layer, new HarvestShards(plan.store()), c);
+    sharded.source().requireShards(layer, shards);
     int microRows = params.rowsPerShardStep(c.trainBatchSizeTokens()) / params.microBatchesPerSync();
     Configuration hadoop = conf.value().value();
     Device device = ModelDevice.resolve(params.device());
@@ -272,17 +287,80 @@ public final class TranscoderTrainingJob {
     } else {
       trainer = TranscoderTrainer.create(c, device);
     }
-    JavaRDD<Integer> workers = jsc.parallelize(IntStream.range(0, params.workers()).boxed().toList(),
-        params.workers());
-    String name = "layer " + layer;
     java.nio.file.Path local = LocalCheckpointFolders.create();
-    try (TranscoderTrainer t = trainer; NDManager manager = NDManager.newBaseManager(device)) {
+    try (TranscoderTrainer t = trainer) {
+      long[] end = trainDataParallel(jsc, sharded, params, conf, t, positions, resampleBatches,
+          (tt, pos, used) -> {
+            if (stepsDone != null) {
+              stepsDone.add(1);
+            }
+            if (tt.step() % params.checkpointEverySteps() == 0 || tt.isDone()) {
+              java.nio.file.Path dir = local.resolve("step=" + tt.step());
+              tt.saveCheckpoint(dir);
+              JsonObject state = layout.deepCopy();
+              JsonArray p = new JsonArray();
+              for (long v : pos) {
+                p.add(v);
+              }
+              state.add("positions", p);
+              state.addProperty("resample_batches", used);
+              checkpoints.publish(layer, tt.step(), dir, state, hadoop);
+            }
+            if (crashAfterStepForTests >= 0 && tt.step() >= crashAfterStepForTests && !tt.isDone()) {
+              throw new IllegalStateException("layer " + layer + ": stopped at step " + tt.step() + " for a test");
+            }
+          });
+      try (Transcoder tc = t.transcoder()) {
+        TranscoderStore.save(tc, new Path(attemptDir, TranscoderStore.layerTable(layer)), hadoop);
+      }
+      long rows = 0;
+      for (long p : end) {
+        rows += p;
+      }
+      long all = sharded.source().rows();
+      int epochs = (int) Math.max(1, (rows + all - 1) / Math.max(1, all));
+      return new LayerOutcome(layer, t.log(), t.scaling(), t.tokensSeen(), resumedAt, epochs,
+          (System.nanoTime() - t0) / 1e9);
+    } finally {
+      org.cellcircuits.io.HadoopFolders.deleteRecursively(local);
+    }
+  }
+
+  /**
+   * Data-parallel training of {@code t} from where it stands to its last step: the stage's loop, for any source
+   * ({@code ml.TranscoderEstimator} calls it with a DataFrame's partitions). Per step one Spark job: each worker task
+   * sums its shards' gradients ({@link ShardWorker}), the driver adds them with {@code treeReduce} and applies one
+   * Adam update (resampling dead features from its own stream, seeded {@code seed ^ RESAMPLE_SEED_SALT}). The first
+   * job estimates the activation scaling when {@code t} has none.
+   *
+   * @param positions rows each shard has handed out already (zeros for a fresh start)
+   * @param resampleBatches batches the resampling stream has handed out already
+   * @return rows each shard has handed out at the end
+   */
+  public static long[] trainDataParallel(JavaSparkContext jsc, ShardedLayer plan, TrainParams params,
+      Broadcast<SerializableConfiguration> conf, TranscoderTrainer t, long[] positions, long resampleBatches,
+      AfterStep afterStep) throws IOException {
+    TranscoderConfig c = plan.config();
+    int layer = plan.layer();
+    plan.source().requireShards(layer, params.shards());
+    int microRows = params.rowsPerShardStep(c.trainBatchSizeTokens()) / params.microBatchesPerSync();
+    Configuration hadoop = conf.value().value();
+    Device device = ModelDevice.resolve(params.device());
+    @SuppressWarnings("unchecked")
+    JavaRDD<Object> workers = (JavaRDD<Object>) plan.source().workerTasks(jsc, params.workers(), params.shards());
+    if (workers.getNumPartitions() != params.workers()) {
+      throw new IllegalStateException(String.format("layer %d: %s gave %d worker tasks for %d workers", layer,
+          plan.source().key(), workers.getNumPartitions(), params.workers()));
+    }
+    String name = "layer " + layer;
+    try (NDManager manager = NDManager.newBaseManager(device)) {
       if (t.scaling() == null) {
         jsc.setJobDescription(String.format(Locale.ROOT, "train %s: estimating activation scales", name));
         long[] start = positions.clone();
-        ScalingSums sums = workers.mapPartitions((Iterator<Integer> it) -> {
-          int w = it.next();
-          return List.of(ShardWorker.scalingSums(plan, params, microRows, w, start, conf.value().value())).iterator();
+        ScalingSums sums = workers.mapPartitions((Iterator<Object> it) -> {
+          int w = TaskContext.getPartitionId();
+          return List.of(ShardWorker.scalingSums(plan, params, microRows, w, start, conf.value().value(), it))
+              .iterator();
         }).treeReduce(ScalingSums::plus);
         double in = ActivationScaling.factor(sums.input(), sums.rows(), c.dIn(), "mlp_in (" + c.hookNameIn() + ")");
         double out = c.kind() == TranscoderKind.SAE ? in
@@ -292,85 +370,63 @@ public final class TranscoderTrainingJob {
         LOG.info("train {}: scaling factors input {} target {} from {} rows", name, in, out, sums.rows());
       }
       ActivationScaling scaling = t.scaling();
-      HarvestedBatches resampleStream = c.resampleDeadFeatures()
-          ? new HarvestedBatches(plan.store(), hadoop, c.trainBatchSizeTokens(), params.shuffleBufferRows(),
-              c.seed() ^ RESAMPLE_SEED_SALT, Integer.MAX_VALUE, c.kind(), manager)
+      TrainingBatches resampleStream = c.resampleDeadFeatures()
+          ? plan.source().resampleStream(c.trainBatchSizeTokens(), c.seed() ^ RESAMPLE_SEED_SALT, params, c.kind(),
+              manager, hadoop)
           : null;
-      for (long i = 0; i < resampleBatches; i++) {
-        try (NDManager m = manager.newSubManager()) {
-          resampleStream.next(m);
-        }
-      }
-      TrainingProgress progress = new TrainingProgress(name, c.totalSteps(), Duration.ofSeconds(5).toNanos(),
-          System::nanoTime, LOG::info, t.step(), t.tokensSeen());
-      StepRecord last = null;
-      long[] resampleUsed = {resampleBatches};
-      while (!t.isDone()) {
-        long step = t.step();
-        jsc.setJobDescription(String.format(Locale.ROOT, "train %s: step %,d of %,d (data-parallel, %d workers)",
-            name, step + 1, c.totalSteps(), params.workers()));
-        Broadcast<StepInput> input = jsc.broadcast(new StepInput(step, t.flatWeights(), t.deadFeatures(), positions.clone()));
-        StepContribution sum;
-        try {
-          sum = workers.mapPartitions((Iterator<Integer> it) -> {
-            int w = it.next();
-            return List.of(ShardWorker.gradients(plan, params, microRows, scaling, w, input.value(),
-                conf.value().value())).iterator();
-          }).treeReduce(StepContribution::plus);
-        } finally {
-          input.destroy();
-        }
-        positions = sum.positions();
-        try (NDManager m = manager.newSubManager()) {
-          last = t.applyAndResample(sum.gradients(), () -> {
-            resampleUsed[0]++;
-            TrainingBatch b = resampleStream.next(m);
-            if (b == null) {
-              throw new IllegalStateException("layer " + layer + ": no activations left to resample from");
-            }
-            return b;
-          });
-        }
-        if (stepsDone != null) {
-          stepsDone.add(1);
-        }
-        progress.maybeReport(last);
-        if (t.step() % params.checkpointEverySteps() == 0 || t.isDone()) {
-          java.nio.file.Path dir = local.resolve("step=" + t.step());
-          t.saveCheckpoint(dir);
-          JsonObject state = layout.deepCopy();
-          JsonArray p = new JsonArray();
-          for (long v : positions) {
-            p.add(v);
+      try {
+        for (long i = 0; i < resampleBatches; i++) {
+          try (NDManager m = manager.newSubManager()) {
+            resampleStream.next(m);
           }
-          state.add("positions", p);
-          state.addProperty("resample_batches", resampleUsed[0]);
-          checkpoints.publish(layer, t.step(), dir, state, hadoop);
         }
-        if (crashAfterStepForTests >= 0 && t.step() >= crashAfterStepForTests && !t.isDone()) {
-          throw new IllegalStateException("layer " + layer + ": stopped at step " + t.step() + " for a test");
+        TrainingProgress progress = new TrainingProgress(name, c.totalSteps(), Duration.ofSeconds(5).toNanos(),
+            System::nanoTime, LOG::info, t.step(), t.tokensSeen());
+        StepRecord last = null;
+        long[] resampleUsed = {resampleBatches};
+        while (!t.isDone()) {
+          long step = t.step();
+          jsc.setJobDescription(String.format(Locale.ROOT, "train %s: step %,d of %,d (data-parallel, %d workers)",
+              name, step + 1, c.totalSteps(), params.workers()));
+          Broadcast<StepInput> input =
+              jsc.broadcast(new StepInput(step, t.flatWeights(), t.deadFeatures(), positions.clone()));
+          StepContribution sum;
+          try {
+            sum = workers.mapPartitions((Iterator<Object> it) -> {
+              int w = TaskContext.getPartitionId();
+              return List.of(ShardWorker.gradients(plan, params, microRows, scaling, w, input.value(),
+                  conf.value().value(), it)).iterator();
+            }).treeReduce(StepContribution::plus);
+          } finally {
+            input.destroy();
+          }
+          positions = sum.positions();
+          try (NDManager m = manager.newSubManager()) {
+            last = t.applyAndResample(sum.gradients(), () -> {
+              resampleUsed[0]++;
+              TrainingBatch b = resampleStream.next(m);
+              if (b == null) {
+                throw new IllegalStateException("layer " + layer + ": no activations left to resample from");
+              }
+              return b;
+            });
+          }
+          progress.maybeReport(last);
+          afterStep.accept(t, positions, resampleUsed[0]);
+        }
+        if (last != null) {
+          progress.finish(last);
+        }
+      } finally {
+        if (resampleStream instanceof AutoCloseable a) {
+          try {
+            a.close();
+          } catch (Exception e) {
+            throw new IllegalStateException("closing the resampling stream: " + e.getMessage(), e);
+          }
         }
       }
-      if (last != null) {
-        progress.finish(last);
-      }
-      if (resampleStream != null) {
-        resampleStream.close();
-      }
-      try (Transcoder tc = t.transcoder()) {
-        TranscoderStore.save(tc, new Path(attemptDir, TranscoderStore.layerTable(layer)), hadoop);
-      }
-      long rows = 0;
-      for (long p : positions) {
-        rows += p;
-      }
-      int epochs = (int) Math.max(1, (rows + plan.store().rows() - 1) / Math.max(1, plan.store().rows()));
-      return new LayerOutcome(layer, t.log(), t.scaling(), t.tokensSeen(), resumedAt, epochs,
-          (System.nanoTime() - t0) / 1e9);
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    } finally {
-      org.cellcircuits.io.HadoopFolders.deleteRecursively(local);
+      return positions;
     }
   }
 }

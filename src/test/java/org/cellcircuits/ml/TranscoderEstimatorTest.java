@@ -133,6 +133,54 @@ class TranscoderEstimatorTest {
     }
   }
 
+  /** The activations in 4 partitions of a fixed order (parallelize keeps the list's order). */
+  private static Dataset<Row> fourPartitions() {
+    var jsc = org.apache.spark.api.java.JavaSparkContext.fromSparkContext(spark.sparkContext());
+    return spark.createDataFrame(jsc.parallelize(activations.orderBy("token").collectAsList(), 4),
+        activations.schema()).cache();
+  }
+
+  @Test
+  void dataParallelFitReachesTheSameWeightsWithOneAndTwoWorkers() {
+    Dataset<Row> parts = fourPartitions();
+    TranscoderModel one = estimator().setDataParallelWorkers(1).setDataShards(4).setMicroBatchesPerSync(2).fit(parts);
+    TranscoderModel two = estimator().setDataParallelWorkers(2).setDataShards(4).setMicroBatchesPerSync(2).fit(parts);
+    TranscoderModel driver = estimator().fit(parts);
+    try (Transcoder a = one.transcoder(Device.cpu()); Transcoder b = two.transcoder(Device.cpu());
+        Transcoder d = driver.transcoder(Device.cpu())) {
+      float[][] wa = weights(a);
+      float[][] wb = weights(b);
+      float[][] wd = weights(d);
+      List<String> names = Transcoder.parameterNames(a.config());
+      double moved = 0;
+      for (int i = 0; i < wa.length; i++) {
+        double maxAbs = 0;
+        double maxDiff = 0;
+        for (int j = 0; j < wa[i].length; j++) {
+          maxAbs = Math.max(maxAbs, Math.abs(wa[i][j]));
+          maxDiff = Math.max(maxDiff, Math.abs(wa[i][j] - wb[i][j]));
+          moved = Math.max(moved, Math.abs(wa[i][j] - wd[i][j]));
+        }
+        assertThat(maxDiff).as("%s: max |1 worker - 2 workers| against max |w| %s", names.get(i), maxAbs)
+            .isLessThanOrEqualTo(1e-4 * Math.max(1, maxAbs));
+      }
+      // The shards cut the batches differently from the driver's stream, so the weights differ from its fit.
+      assertThat(moved).as("data-parallel against driver-side weights").isGreaterThan(1e-6);
+    }
+    // Both describe the same run: the distribution params are the estimator's, copied to the model's parent.
+    assertThat(two.parent().getOrDefault(two.parent().getParam("dataParallelWorkers"))).isEqualTo(2);
+  }
+
+  @Test
+  void dataParallelFitNamesWhatCannotBeCut() {
+    assertThatThrownBy(() -> estimator().setDataParallelWorkers(2).setDataShards(2).fit(activations.coalesce(1)))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("dataShards = 2 shards of whole partitions, but it has 1 partition(s)");
+    assertThatThrownBy(() -> estimator().setDataParallelWorkers(2).setDataShards(3).fit(fourPartitions()))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("data-shards is 3; it must be a multiple of data-parallel-workers (2)");
+  }
+
   @Test
   void transformAddsTheTranscodersFeaturesAndReconstruction() {
     TranscoderModel model = estimator().fit(activations);
