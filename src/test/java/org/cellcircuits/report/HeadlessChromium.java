@@ -303,22 +303,38 @@ public final class HeadlessChromium implements AutoCloseable {
     } catch (RuntimeException ignored) {
       // the browser is stopped below either way
     }
+    // the browser's helper processes (zygote, renderers, network service) too: they write into the profile until
+    // they exit, and a profile deleted under a running one comes back half-written
+    List<ProcessHandle> helpers = process.descendants().toList();
     process.destroy();
+    helpers.forEach(ProcessHandle::destroy);
     try {
       if (!process.waitFor(10, TimeUnit.SECONDS)) {
         process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
       }
+      for (ProcessHandle h : helpers) {
+        if (h.isAlive()) {
+          h.destroyForcibly();
+          h.onExit().get(10, TimeUnit.SECONDS);
+        }
+      }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
+    } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+      // a helper that will not exit leaves a temp profile behind: harmless
     }
     deleteTree(profile);
   }
 
   private static void deleteTree(Path dir) {
-    try (Stream<Path> files = Files.walk(dir)) {
-      files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-    } catch (IOException ignored) {
-      // a temp profile left behind is harmless
+    // a file that vanishes while the tree is walked (a helper process's last write) is not an error: retry the walk
+    for (int attempt = 0; attempt < 3; attempt++) {
+      try (Stream<Path> files = Files.walk(dir)) {
+        files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        return;
+      } catch (IOException | java.io.UncheckedIOException ignored) {
+        // a temp profile left behind is harmless
+      }
     }
   }
 }
