@@ -191,6 +191,13 @@ public final class ConfigLoader {
       }
       if (ref instanceof ConfigObject refObject && e.getValue() instanceof ConfigObject givenObject) {
         requireKnownKeys(fullReference, refObject, givenObject, key, file);
+      } else if (wholeNumberExpected(ref, e.getValue())) {
+        throw new BadConfigException(String.format("%s: %s is %s; expected a whole number like its default %s",
+            where, key, e.getValue().render(), ref.render()));
+      } else if (!compatible(ref, e.getValue()) && ref.valueType() == ConfigValueType.NULL) {
+        throw new BadConfigException(String.format("%s: %s is %s %s; expected a single value (a string or a number) "
+            + "or null, its default", where, key, article(e.getValue().valueType()),
+            typeName(e.getValue().valueType())));
       } else if (!compatible(ref, e.getValue())) {
         throw new BadConfigException(String.format("%s: %s is %s %s; expected %s like its default %s",
             where, key, article(e.getValue().valueType()), typeName(e.getValue().valueType()),
@@ -210,12 +217,16 @@ public final class ConfigLoader {
 
   /**
    * Whether a value may stand where the reference has {@code ref}. Strings stand for other scalars only where the
-   * config library converts them (booleans from yes/no/on/off); a null default takes anything.
+   * config library converts them (booleans from yes/no/on/off); a null default (an optional path, column or number)
+   * takes any scalar, not a list or an object.
    */
   private static boolean compatible(ConfigValue ref, ConfigValue given) {
     ConfigValueType want = ref.valueType();
     ConfigValueType got = given.valueType();
-    if (want == ConfigValueType.NULL || got == ConfigValueType.NULL || want == got) {
+    if (want == ConfigValueType.NULL) {
+      return got != ConfigValueType.LIST && got != ConfigValueType.OBJECT;
+    }
+    if (got == ConfigValueType.NULL || want == got) {
       return true;
     }
     return switch (want) {
@@ -224,6 +235,21 @@ public final class ConfigLoader {
           && List.of("true", "false", "yes", "no", "on", "off").contains(String.valueOf(given.unwrapped()));
       default -> false;
     };
+  }
+
+  /**
+   * A fractional number where the default is a whole one: the key is read as an int or long, and the config library
+   * would silently cut 64.7 to 64. (A whole default of a key read as a fraction is written as one in reference.conf,
+   * e.g. {@code lr-end = 0.0}.)
+   */
+  private static boolean wholeNumberExpected(ConfigValue ref, ConfigValue given) {
+    if (ref.valueType() != ConfigValueType.NUMBER || given.valueType() != ConfigValueType.NUMBER) {
+      return false;
+    }
+    Object want = ref.unwrapped();
+    Object got = given.unwrapped();
+    boolean wholeDefault = want instanceof Integer || want instanceof Long;
+    return wholeDefault && got instanceof Number n && n.doubleValue() != Math.rint(n.doubleValue());
   }
 
   private static String typeName(ConfigValueType type) {

@@ -126,6 +126,29 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void aFractionForAWholeNumberAndAListForAnOptionalPathAreRefused() throws Exception {
+    // before: top-k=64.7 was read as 64 and model.path=[1,2] passed the loader (a null default took anything)
+    assertThatThrownBy(() -> ConfigLoader.load(null, List.of("sentences.top-k=64.7")))
+        .isInstanceOf(BadConfigException.class)
+        .hasMessage("--set sentences.top-k=64.7: cellcircuits.sentences.top-k is 64.7; expected a whole number like "
+            + "its default 200");
+    assertThatThrownBy(() -> ConfigLoader.load(null, List.of("model.path=[1,2]")))
+        .isInstanceOf(BadConfigException.class)
+        .hasMessage("--set model.path=[1,2]: cellcircuits.model.path is a list; expected a single value (a string or a "
+            + "number) or null, its default");
+    Path file = Files.writeString(tmp.resolve("whole.conf"), "cellcircuits.train.k = 4.5\n");
+    assertThatThrownBy(() -> ConfigLoader.load(file, List.of()))
+        .hasMessage(file + " line 1: cellcircuits.train.k is 4.5; expected a whole number like its default 32");
+    // still accepted: a whole number written as one for a whole key, a whole number for a fractional key, a string or
+    // a number for an optional key
+    Config ok = ConfigLoader.load(null, List.of("sentences.top-k=64.0", "train.lr-end=0", "train.l0-coefficient=2",
+        "model.path=demo/model", "train.input-scale=2.5"));
+    assertThat(ok.getInt("cellcircuits.sentences.top-k")).isEqualTo(64);
+    assertThat(ok.getDouble("cellcircuits.train.l0-coefficient")).isEqualTo(2.0);
+    assertThat(ok.getDouble("cellcircuits.train.input-scale")).isEqualTo(2.5);
+  }
+
+  @Test
   void aWrongTypeInTheFileIsNamed() throws Exception {
     Path file = Files.writeString(tmp.resolve("types.conf"), "cellcircuits.run.progress-interval = [1, 2]\n");
     assertThatThrownBy(() -> ConfigLoader.load(file, List.of()))
