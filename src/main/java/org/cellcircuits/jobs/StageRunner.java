@@ -161,7 +161,7 @@ public final class StageRunner implements AutoCloseable {
   /**
    * Checks a stage's settings ({@link Stage#validate}) without starting Spark.
    *
-   * @throws BadConfigException naming the stage, the key, the value and the range
+   * @throws BadConfigException naming the key, the value and the range
    */
   public void validate(String stageName) {
     Stage stage = registry.get(stageName).orElseThrow(() -> new IllegalArgumentException(
@@ -171,7 +171,8 @@ public final class StageRunner implements AutoCloseable {
     } catch (BadConfigException e) {
       throw e;
     } catch (IllegalArgumentException | com.typesafe.config.ConfigException e) {
-      throw new BadConfigException(stageName + ": " + e.getMessage(), e);
+      // the stages' messages name their keys in full (cellcircuits.train.lr ...): no prefix needed
+      throw new BadConfigException(e.getMessage(), e);
     }
   }
 
