@@ -91,7 +91,8 @@ class DeployDefinitionsTest {
       int javaFlags = 0;
       for (int i = 0; i < cls; i++) {
         if (args.get(i).equals("--conf") && args.get(i + 1).contains("extraJavaOptions=")) {
-          assertThat(opensIn(args.get(i + 1))).as("EMR step %s: %s", stage, args.get(i + 1)).isEqualTo(opens);
+          String options = args.get(i + 1).substring(args.get(i + 1).indexOf('=') + 1);
+          assertThat(opensIn(options)).as("EMR step %s: %s", stage, args.get(i + 1)).isEqualTo(opens);
           javaFlags++;
         }
       }
