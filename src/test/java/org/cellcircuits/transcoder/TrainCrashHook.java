@@ -1,0 +1,21 @@
+package org.cellcircuits.transcoder;
+
+/**
+ * For tests outside this package: makes the train stage fail after a given step, before anything is committed
+ * ({@link TranscoderTrainingJob#crashAfterStepForTests}), and restores it.
+ */
+public final class TrainCrashHook implements AutoCloseable {
+  private TrainCrashHook(long step) {
+    TranscoderTrainingJob.crashAfterStepForTests = step;
+  }
+
+  /** Every layer's training throws after {@code step} steps (after any checkpoint at that step) until closed. */
+  public static TrainCrashHook crashAfterStep(long step) {
+    return new TrainCrashHook(step);
+  }
+
+  @Override
+  public void close() {
+    TranscoderTrainingJob.crashAfterStepForTests = -1;
+  }
+}
