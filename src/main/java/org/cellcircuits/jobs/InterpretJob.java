@@ -40,7 +40,7 @@ import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
 import org.apache.spark.util.LongAccumulator;
 import org.apache.spark.util.SerializableConfiguration;
-import org.cellcircuits.evaluate.EvaluationJob;
+import org.cellcircuits.evaluate.EvaluateJob;
 import org.cellcircuits.evaluate.ExecutorTranscoders;
 import org.cellcircuits.harvest.ActivationSchema;
 import org.cellcircuits.harvest.ActivationStore;
@@ -64,8 +64,8 @@ import org.cellcircuits.interpret.TopExample;
 import org.cellcircuits.io.RunRoot;
 import org.cellcircuits.io.StageMarker;
 import org.cellcircuits.model.ModelDevice;
+import org.cellcircuits.transcoder.TrainJob;
 import org.cellcircuits.transcoder.Transcoder;
-import org.cellcircuits.transcoder.TranscoderTrainingJob;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -151,7 +151,7 @@ public final class InterpretJob {
    * @param dictionary its committed transcoder or SAE
    */
   public record LayerInput(int layer, List<String> files, int dModel, VectorFormat format, long tokens,
-      EvaluationJob.Dictionary dictionary) {
+      EvaluateJob.Dictionary dictionary) {
     public LayerInput {
       files = List.copyOf(files);
     }
@@ -207,8 +207,8 @@ public final class InterpretJob {
         harvested.add(layer);
       }
     }
-    Map<Integer, EvaluationJob.Dictionary> dictionaries = new TreeMap<>();
-    for (EvaluationJob.Dictionary d : EvaluationJob.committedDictionaries(root)) {
+    Map<Integer, EvaluateJob.Dictionary> dictionaries = new TreeMap<>();
+    for (EvaluateJob.Dictionary d : EvaluateJob.committedDictionaries(root)) {
       dictionaries.put(d.layer(), d);
     }
     List<Integer> layers;
@@ -234,7 +234,7 @@ public final class InterpretJob {
     List<LayerInput> inputs = new ArrayList<>();
     for (int layer : layers) {
       ActivationStore store = ActivationStore.open(root, layer);
-      EvaluationJob.Dictionary d = dictionaries.get(layer);
+      EvaluateJob.Dictionary d = dictionaries.get(layer);
       if (d.config().dIn() != store.dModel()) {
         throw new IllegalArgumentException(String.format(
             "the transcoder of layer %d (%s) reads vectors of width %d; the harvest stored width %d (d_model)",
@@ -535,7 +535,7 @@ public final class InterpretJob {
       }
       Configuration hadoop = conf.value().value();
       Device dev = ModelDevice.resolve(device);
-      TranscoderTrainingJob.useTaskCores(dev);
+      TrainJob.useTaskCores(dev);
       Transcoder transcoder = ExecutorTranscoders.get(folder, dev, hadoop);
       if (transcoder.config().dSae() != dSae || transcoder.config().dIn() != dModel) {
         throw new IllegalStateException(String.format("transcoder %s has d_in %d, d_sae %d; the plan said %d, %d",

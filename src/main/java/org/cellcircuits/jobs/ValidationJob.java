@@ -41,7 +41,7 @@ import org.apache.spark.util.SerializableConfiguration;
 import org.cellcircuits.circuits.NodeKind;
 import org.cellcircuits.circuits.OutputTarget;
 import org.cellcircuits.circuits.ReplacementWeights;
-import org.cellcircuits.evaluate.EvaluationJob;
+import org.cellcircuits.evaluate.EvaluateJob;
 import org.cellcircuits.harvest.CellPrompt;
 import org.cellcircuits.harvest.ExecutorModels;
 import org.cellcircuits.harvest.HarvestJob;
@@ -136,7 +136,7 @@ public final class ValidationJob {
     HarvestJob.checkSentencesSchema(spark.read().parquet(sentencesPath).schema(), sentencesPath);
     NeoXConfig model = ModelFolder.checkedConfig(ModelFolder.local(settings.model().path(), hadoop));
     Map<Integer, String> folders = new TreeMap<>();
-    for (EvaluationJob.Dictionary d : EvaluationJob.committedDictionaries(root, model)) {
+    for (EvaluateJob.Dictionary d : EvaluateJob.committedDictionaries(root, model)) {
       folders.put(d.layer(), d.folder());
     }
     List<Row> graphs = spark.read().parquet(root.committedPath("circuits", CircuitsJob.GRAPHS_TABLE).toString())

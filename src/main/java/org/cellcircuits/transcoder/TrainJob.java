@@ -35,15 +35,15 @@ import org.slf4j.LoggerFactory;
  * Either way a layer resumes from its newest checkpoint ({@link TrainingCheckpoints}) and ends by writing its
  * transcoder to {@code <attemptDir>/transcoders/layer=L} ({@link TranscoderStore#layerTable}).
  */
-public final class TranscoderTrainingJob {
-  private static final Logger LOG = LoggerFactory.getLogger(TranscoderTrainingJob.class);
+public final class TrainJob {
+  private static final Logger LOG = LoggerFactory.getLogger(TrainJob.class);
   /** Seeds the driver's own stream of resampling batches in data-parallel training, apart from the shards'. */
   static final long RESAMPLE_SEED_SALT = 0x5EED_0F_DEADL;
 
   /** Tests: a layer's training throws after this many steps of the run (checkpoints up to there are kept). */
   static volatile long crashAfterStepForTests = -1;
 
-  private TranscoderTrainingJob() {}
+  private TrainJob() {}
 
   /**
    * One layer to train.

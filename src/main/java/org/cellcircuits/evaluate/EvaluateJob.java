@@ -63,8 +63,8 @@ import org.slf4j.LoggerFactory;
  * ({@code treeAggregate}) and writes {@code evaluation/summary}, {@code evaluation/layers} (Parquet) and
  * {@code evaluation/evaluation.json}.
  */
-public final class EvaluationJob {
-  private static final Logger LOG = LoggerFactory.getLogger(EvaluationJob.class);
+public final class EvaluateJob {
+  private static final Logger LOG = LoggerFactory.getLogger(EvaluateJob.class);
 
   /** The tables under the attempt folder. */
   public static final String SUMMARY_TABLE = "evaluation/summary";
@@ -98,7 +98,7 @@ public final class EvaluationJob {
       DataTypes.createStructField("prompt_loss_replaced_only_this_layer", DataTypes.DoubleType, false),
       DataTypes.createStructField("kl_replaced_only_this_layer", DataTypes.DoubleType, false)});
 
-  private EvaluationJob() {}
+  private EvaluateJob() {}
 
   /**
    * What the job did.

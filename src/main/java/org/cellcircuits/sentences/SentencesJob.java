@@ -26,8 +26,6 @@ import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.api.java.function.FlatMapFunction;
 import org.apache.spark.api.java.function.Function;
 import org.apache.spark.broadcast.Broadcast;
-import org.apache.spark.util.LongAccumulator;
-import org.apache.spark.util.SerializableConfiguration;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
@@ -37,6 +35,8 @@ import org.apache.spark.sql.catalyst.util.GenericArrayData;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
 import org.apache.spark.unsafe.types.UTF8String;
+import org.apache.spark.util.LongAccumulator;
+import org.apache.spark.util.SerializableConfiguration;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -60,8 +60,8 @@ import org.slf4j.LoggerFactory;
  * Counts (input cells, filtered cells, output rows, genes kept, pre-pass draws/s) are logged on the driver and
  * returned in the {@link Plan}; each task logs its cells/s.
  */
-public final class SentencesStage {
-  private static final Logger LOG = LoggerFactory.getLogger(SentencesStage.class);
+public final class SentencesJob {
+  private static final Logger LOG = LoggerFactory.getLogger(SentencesJob.class);
 
   /**
    * Output columns. {@code atlas_row} (the cell's row in the atlas file) is beyond DESIGN.md's list: obs names
@@ -78,7 +78,7 @@ public final class SentencesStage {
       .add("n_expressed", DataTypes.IntegerType, false)
       .add("atlas_row", DataTypes.LongType, false);
 
-  private SentencesStage() {
+  private SentencesJob() {
   }
 
   /**
@@ -336,7 +336,7 @@ public final class SentencesStage {
         AtlasReader reader = source.open();
         running = TieBreakPrepass.start(params.seed(), ranges,
             p -> reader.storedPerRow(ranges.start(p), ranges.end(p)), () -> closeQuietly(reader));
-        running.whenDone(SentencesStage::logPrepass);
+        running.whenDone(SentencesJob::logPrepass);
       } else if (params.ties() == TieOrder.C2S || params.minGenesPerCell() > 0) {
         List<int[]> entries = rowEntriesOnExecutors(jsc, source, ranges, subset, params.rowsPerRead());
         if (params.ties() == TieOrder.C2S) {
@@ -445,7 +445,7 @@ public final class SentencesStage {
       jsc.setJobDescription("sentences: counting the cells that express each gene");
       int[] cellsPerGene = jsc.parallelize(partitionIndices(ranges), ranges.count())
           .map(new CountCellsPerGene(source, ranges, params.rowsPerRead()))
-          .treeReduce(SentencesStage::addInPlace);
+          .treeReduce(SentencesJob::addInPlace);
       int rare = 0;
       for (int g = 0; g < nGenes; g++) {
         if (kept[g] && cellsPerGene[g] < params.minCellsPerGene()) {
