@@ -44,11 +44,11 @@ import org.apache.spark.util.LongAccumulator;
 import org.apache.spark.util.SerializableConfiguration;
 import org.cellcircuits.harvest.CellPrompt;
 import org.cellcircuits.harvest.ExecutorModels;
-import org.cellcircuits.harvest.HarvestJob;
 import org.cellcircuits.harvest.ModelFolder;
 import org.cellcircuits.io.RunRoot;
 import org.cellcircuits.model.NeoXConfig;
 import org.cellcircuits.sentences.CellSplit;
+import org.cellcircuits.sentences.SentencesJob;
 import org.cellcircuits.transcoder.Transcoder;
 import org.cellcircuits.transcoder.TranscoderCfgJson;
 import org.cellcircuits.transcoder.TranscoderConfig;
@@ -148,7 +148,7 @@ public final class EvaluateJob {
     NeoXConfig model = ModelFolder.checkedConfig(ModelFolder.local(params.model().path(), hadoop));
     List<Dictionary> dictionaries = committedDictionaries(root, model);
     Dataset<Row> sentences = spark.read().parquet(sentencesPath);
-    HarvestJob.checkSentencesSchema(sentences.schema(), sentencesPath);
+    SentencesJob.checkSchema(sentences.schema(), sentencesPath);
 
     CellSplit split = params.split();
     List<String> cellIds = new ArrayList<>(sentences.select("cell_id").as(Encoders.STRING())

@@ -44,7 +44,6 @@ import org.cellcircuits.evaluate.EvaluateJob;
 import org.cellcircuits.evaluate.ExecutorTranscoders;
 import org.cellcircuits.harvest.ActivationSchema;
 import org.cellcircuits.harvest.ActivationStore;
-import org.cellcircuits.harvest.HarvestJob;
 import org.cellcircuits.harvest.LayerManifest;
 import org.cellcircuits.harvest.VectorFormat;
 import org.cellcircuits.interpret.Enrichment;
@@ -64,6 +63,7 @@ import org.cellcircuits.interpret.TopExample;
 import org.cellcircuits.io.RunRoot;
 import org.cellcircuits.io.StageMarker;
 import org.cellcircuits.model.ModelDevice;
+import org.cellcircuits.sentences.SentencesJob;
 import org.cellcircuits.transcoder.TrainJob;
 import org.cellcircuits.transcoder.Transcoder;
 import org.slf4j.Logger;
@@ -197,7 +197,7 @@ public final class InterpretJob {
   public static Plan plan(SparkSession spark, RunRoot root, InterpretSettings settings) throws IOException {
     Configuration hadoop = spark.sparkContext().hadoopConfiguration();
     String sentencesPath = root.committedPath("sentences", "sentences").toString();
-    HarvestJob.checkSentencesSchema(spark.read().parquet(sentencesPath).schema(), sentencesPath);
+    SentencesJob.checkSchema(spark.read().parquet(sentencesPath).schema(), sentencesPath);
 
     StageMarker harvest = root.requireCommitted("harvest");
     TreeSet<Integer> harvested = new TreeSet<>();

@@ -44,7 +44,6 @@ import org.cellcircuits.circuits.ReplacementWeights;
 import org.cellcircuits.evaluate.EvaluateJob;
 import org.cellcircuits.harvest.CellPrompt;
 import org.cellcircuits.harvest.ExecutorModels;
-import org.cellcircuits.harvest.HarvestJob;
 import org.cellcircuits.harvest.ModelFolder;
 import org.cellcircuits.interpret.AttributedUnit;
 import org.cellcircuits.interpret.CircuitValidator;
@@ -53,6 +52,7 @@ import org.cellcircuits.interpret.ValidationSettings;
 import org.cellcircuits.interpret.ValidationSummary;
 import org.cellcircuits.io.RunRoot;
 import org.cellcircuits.model.NeoXConfig;
+import org.cellcircuits.sentences.SentencesJob;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -133,7 +133,7 @@ public final class ValidationJob {
   public static Plan plan(SparkSession spark, RunRoot root, ValidationSettings settings) throws IOException {
     Configuration hadoop = spark.sparkContext().hadoopConfiguration();
     String sentencesPath = root.committedPath("sentences", "sentences").toString();
-    HarvestJob.checkSentencesSchema(spark.read().parquet(sentencesPath).schema(), sentencesPath);
+    SentencesJob.checkSchema(spark.read().parquet(sentencesPath).schema(), sentencesPath);
     NeoXConfig model = ModelFolder.checkedConfig(ModelFolder.local(settings.model().path(), hadoop));
     Map<Integer, String> folders = new TreeMap<>();
     for (EvaluateJob.Dictionary d : EvaluateJob.committedDictionaries(root, model)) {

@@ -32,7 +32,10 @@ import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.catalyst.InternalRow;
 import org.apache.spark.sql.catalyst.expressions.GenericInternalRow;
 import org.apache.spark.sql.catalyst.util.GenericArrayData;
+import org.apache.spark.sql.types.ArrayType;
+import org.apache.spark.sql.types.DataType;
 import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
 import org.apache.spark.unsafe.types.UTF8String;
 import org.apache.spark.util.LongAccumulator;
@@ -78,7 +81,38 @@ public final class SentencesJob {
       .add("n_expressed", DataTypes.IntegerType, false)
       .add("atlas_row", DataTypes.LongType, false);
 
+  /** The columns later stages read from the sentences table; {@link #checkSchema} checks them. */
+  public static final List<String> READ_COLUMNS = List.of("cell_id", "cell_type", "genes", "prompt");
+
   private SentencesJob() {
+  }
+
+  /**
+   * Checks that a sentences table a later stage reads has the {@link #READ_COLUMNS} with {@link #SCHEMA}'s types
+   * (an array by its element type; nullability is not compared).
+   *
+   * @param path the table, named in the error
+   * @throws IllegalArgumentException naming the table, the column and the expected type
+   */
+  public static void checkSchema(StructType schema, String path) {
+    for (String column : READ_COLUMNS) {
+      DataType want = SCHEMA.apply(column).dataType();
+      StructField field = Arrays.stream(schema.fields()).filter(f -> f.name().equals(column)).findFirst()
+          .orElse(null);
+      if (field == null) {
+        throw new IllegalArgumentException(String.format(
+            "sentences table %s has no column %s (%s); its columns are %s. Was it written by the sentences stage "
+                + "of this version?", path, column, want.simpleString(), String.join(", ", schema.fieldNames())));
+      }
+      boolean ok = want instanceof ArrayType w && field.dataType() instanceof ArrayType got
+          ? w.elementType().equals(got.elementType())
+          : field.dataType().equals(want);
+      if (!ok) {
+        throw new IllegalArgumentException(String.format(
+            "sentences table %s: column %s is %s; expected %s", path, column, field.dataType().simpleString(),
+            want.simpleString()));
+      }
+    }
   }
 
   /**
