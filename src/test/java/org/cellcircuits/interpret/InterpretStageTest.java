@@ -429,7 +429,7 @@ class InterpretStageTest {
 
     assertThatThrownBy(() -> run(config(root, "interpret.gene-level-threshold=1.5"), "interpret"))
         .isInstanceOf(BadConfigException.class)
-        .hasMessage("cellcircuits.interpret.gene-level-threshold is 1.5; must be a share in (0, 1]");
+        .hasMessage("cellcircuits.interpret.gene-level-threshold is invalid: 1.5; need a share in (0, 1]");
     assertThatThrownBy(() -> run(config(root, "interpret.layers=[0, 7]"), "interpret"))
         .isInstanceOf(BadConfigException.class)
         .hasMessageStartingWith("cellcircuits.interpret.layers lists layer 7, which has no harvested activations");
