@@ -33,6 +33,8 @@ import org.apache.spark.util.CollectionAccumulator;
 import org.apache.spark.util.LongAccumulator;
 import org.apache.spark.util.SerializableConfiguration;
 import org.cellcircuits.model.NeoXConfig;
+import org.cellcircuits.runtime.ExecutorModels;
+import org.cellcircuits.runtime.ModelFolder;
 import org.cellcircuits.sentences.SentencesJob;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;

@@ -41,7 +41,6 @@ import org.apache.spark.sql.types.StructType;
 import org.apache.spark.util.LongAccumulator;
 import org.apache.spark.util.SerializableConfiguration;
 import org.cellcircuits.evaluate.EvaluateJob;
-import org.cellcircuits.evaluate.ExecutorTranscoders;
 import org.cellcircuits.harvest.ActivationSchema;
 import org.cellcircuits.harvest.ActivationStore;
 import org.cellcircuits.harvest.LayerManifest;
@@ -62,7 +61,8 @@ import org.cellcircuits.interpret.MarkerTableReader;
 import org.cellcircuits.interpret.TopExample;
 import org.cellcircuits.io.RunRoot;
 import org.cellcircuits.io.StageMarker;
-import org.cellcircuits.model.ModelDevice;
+import org.cellcircuits.runtime.ExecutorTranscoders;
+import org.cellcircuits.runtime.TaskDevice;
 import org.cellcircuits.sentences.SentencesJob;
 import org.cellcircuits.transcoder.TrainJob;
 import org.cellcircuits.transcoder.Transcoder;
@@ -534,7 +534,7 @@ public final class InterpretJob {
         return List.of(acc).iterator();
       }
       Configuration hadoop = conf.value().value();
-      Device dev = ModelDevice.resolve(device);
+      Device dev = TaskDevice.resolve(device);
       TrainJob.useTaskCores(dev);
       Transcoder transcoder = ExecutorTranscoders.get(folder, dev, hadoop);
       if (transcoder.config().dSae() != dSae || transcoder.config().dIn() != dModel) {

@@ -11,6 +11,7 @@
  * three parts {@link org.cellcircuits.jobs.InterpretJob}, {@link org.cellcircuits.jobs.ValidationJob} and {@link
  * org.cellcircuits.jobs.ReportJob} (the {@code report} package's pages). No other class ends in {@code Stage} or
  * {@code Job} but {@link org.cellcircuits.jobs.PendingStage}, a registered stage not built yet; tests follow the
- * class they test ({@code XStageTest} runs the stage, {@code XJobTest} the Spark work alone).
+ * class they test ({@code XStageTest} runs the stage, {@code XJobTest} the Spark work alone). What a task needs from
+ * its executor JVM (device, cached model and transcoders, Hadoop files) is in {@code org.cellcircuits.runtime}.
  */
 package org.cellcircuits.jobs;

@@ -40,6 +40,7 @@ import org.apache.spark.sql.types.StructType;
 import org.apache.spark.unsafe.types.UTF8String;
 import org.apache.spark.util.LongAccumulator;
 import org.apache.spark.util.SerializableConfiguration;
+import org.cellcircuits.runtime.TaskListRdd;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 

@@ -7,7 +7,7 @@ import java.util.HashMap;
 import java.util.Iterator;
 import java.util.Map;
 import org.apache.hadoop.conf.Configuration;
-import org.cellcircuits.model.ModelDevice;
+import org.cellcircuits.runtime.TaskDevice;
 
 /**
  * The executor side of data-parallel training: a worker owns shards {@code w, w + N, w + 2N, ...} of a layer's
@@ -131,7 +131,7 @@ final class ShardWorker {
   }
 
   private static Device device(TrainParams params) {
-    return ModelDevice.resolve(params.device());
+    return TaskDevice.resolve(params.device());
   }
 
   /** Shard {@code s}'s stream, at exactly {@code position} rows handed out. */

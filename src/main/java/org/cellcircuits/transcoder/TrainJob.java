@@ -24,7 +24,7 @@ import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.util.LongAccumulator;
 import org.apache.spark.util.SerializableConfiguration;
 import org.cellcircuits.harvest.ActivationStore;
-import org.cellcircuits.model.ModelDevice;
+import org.cellcircuits.runtime.TaskDevice;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -101,7 +101,7 @@ public final class TrainJob {
     long t0 = System.nanoTime();
     TranscoderConfig c = plan.config();
     int layer = plan.layer();
-    Device device = ModelDevice.resolve(params.device());
+    Device device = TaskDevice.resolve(params.device());
     int threads = useTaskCores(device);
     LOG.info("train layer {}: one task on {}{}", layer, device, threads > 0 ? ", " + threads + " libtorch thread(s)" : "");
     JsonObject layout = new JsonObject();
@@ -260,7 +260,7 @@ public final class TrainJob {
     sharded.source().requireShards(layer, shards);
     int microRows = params.rowsPerShardStep(c.trainBatchSizeTokens()) / params.microBatchesPerSync();
     Configuration hadoop = conf.value().value();
-    Device device = ModelDevice.resolve(params.device());
+    Device device = TaskDevice.resolve(params.device());
     JsonObject layout = new JsonObject();
     layout.addProperty("mode", "data-parallel");
     layout.addProperty("shards", shards);
@@ -345,7 +345,7 @@ public final class TrainJob {
     plan.source().requireShards(layer, params.shards());
     int microRows = params.rowsPerShardStep(c.trainBatchSizeTokens()) / params.microBatchesPerSync();
     Configuration hadoop = conf.value().value();
-    Device device = ModelDevice.resolve(params.device());
+    Device device = TaskDevice.resolve(params.device());
     @SuppressWarnings("unchecked")
     JavaRDD<Object> workers = (JavaRDD<Object>) plan.source().workerTasks(jsc, params.workers(), params.shards());
     if (workers.getNumPartitions() != params.workers()) {
