@@ -44,10 +44,10 @@ public record CircuitParams(
     Objects.requireNonNull(split, "split");
     Objects.requireNonNull(target, "target");
     Objects.requireNonNull(settings, "settings");
-    ConfigChecks.atLeast("circuits.cells-per-type", cellsPerType, 0);
-    ConfigChecks.atLeast("circuits.cells-per-task", cellsPerTask, 1);
-    ConfigChecks.atLeast("circuits.export-cells", exportCells, 0);
-    ConfigChecks.atLeast("circuits.top-genes", topGenes, 1);
+    ConfigChecks.atLeast("cellcircuits.circuits.cells-per-type", cellsPerType, 0);
+    ConfigChecks.atLeast("cellcircuits.circuits.cells-per-task", cellsPerTask, 1);
+    ConfigChecks.atLeast("cellcircuits.circuits.export-cells", exportCells, 0);
+    ConfigChecks.atLeast("cellcircuits.circuits.top-genes", topGenes, 1);
     if (heldOutOnly && split.heldOutFraction() == 0) {
       throw new IllegalArgumentException("circuits.cells is held-out but cellcircuits.split.held-out-fraction is 0: no "
           + "cell is held out. Set circuits.cells = all, or hold cells out (and rerun harvest and train)");

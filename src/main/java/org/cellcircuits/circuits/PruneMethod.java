@@ -1,6 +1,7 @@
 package org.cellcircuits.circuits;
 
 import java.util.Locale;
+import org.cellcircuits.io.ConfigChecks;
 
 /** How a graph is cut down to its circuit ({@code circuits.method}). */
 public enum PruneMethod {
@@ -9,13 +10,9 @@ public enum PruneMethod {
   /** The paper's top-k path tracing: from the target, follow each node's k largest inputs, layer by layer. */
   GREEDY;
 
+  /** The constant named {@code text} in a config (trimmed, case-insensitive). */
   public static PruneMethod parse(String text) {
-    for (PruneMethod m : values()) {
-      if (m.name().toLowerCase(Locale.ROOT).equals(text)) {
-        return m;
-      }
-    }
-    throw new IllegalArgumentException(String.format("circuits.method is \"%s\"; expected influence or greedy", text));
+    return ConfigChecks.oneOf("cellcircuits.circuits.method", text, values(), PruneMethod::configName);
   }
 
   public String configName() {

@@ -28,9 +28,9 @@ public record EvaluateParams(
 
   public EvaluateParams {
     Objects.requireNonNull(model, "model");
-    ConfigChecks.atLeast("evaluate.tokens-per-batch", tokensPerBatch, 1);
-    ConfigChecks.atLeast("evaluate.cells-per-task", cellsPerTask, 1);
-    ConfigChecks.atLeast("evaluate.max-cells", maxCells, 0);
+    ConfigChecks.atLeast("cellcircuits.evaluate.tokens-per-batch", tokensPerBatch, 1);
+    ConfigChecks.atLeast("cellcircuits.evaluate.cells-per-task", cellsPerTask, 1);
+    ConfigChecks.atLeast("cellcircuits.evaluate.max-cells", maxCells, 0);
     Objects.requireNonNull(split, "split");
     if (split.heldOutFraction() == 0) {
       throw new IllegalArgumentException("no held-out cells to evaluate: cellcircuits.split.held-out-fraction is 0, "

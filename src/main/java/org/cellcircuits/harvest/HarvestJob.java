@@ -26,8 +26,6 @@ import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.functions;
-import org.apache.spark.sql.types.ArrayType;
-import org.apache.spark.sql.types.DataType;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
@@ -35,6 +33,9 @@ import org.apache.spark.util.CollectionAccumulator;
 import org.apache.spark.util.LongAccumulator;
 import org.apache.spark.util.SerializableConfiguration;
 import org.cellcircuits.model.NeoXConfig;
+import org.cellcircuits.runtime.ExecutorModels;
+import org.cellcircuits.runtime.ModelFolder;
+import org.cellcircuits.sentences.SentencesJob;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -52,13 +53,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class HarvestJob {
   private static final Logger LOG = LoggerFactory.getLogger(HarvestJob.class);
-
-  /** Columns the harvest reads from the sentences table, with their types. */
-  static final Map<String, DataType> SENTENCE_COLUMNS = Map.of(
-      "cell_id", DataTypes.StringType,
-      "cell_type", DataTypes.StringType,
-      "genes", DataTypes.createArrayType(DataTypes.StringType),
-      "prompt", DataTypes.StringType);
 
   /** The predictions table. */
   public static final StructType PREDICTIONS_SCHEMA = new StructType(new StructField[] {
@@ -118,40 +112,6 @@ public final class HarvestJob {
   }
 
   /**
-   * Checks the sentences table's columns.
-   *
-   * @throws IllegalArgumentException naming the table, the column and the expected type
-   */
-  public static void checkSentencesSchema(StructType schema, String path) {
-    for (Map.Entry<String, DataType> e : new TreeMap<>(SENTENCE_COLUMNS).entrySet()) {
-      StructField field = find(schema, e.getKey());
-      if (field == null) {
-        throw new IllegalArgumentException(String.format(
-            "sentences table %s has no column %s (%s); its columns are %s. Was it written by the sentences stage "
-                + "of this version?", path, e.getKey(), e.getValue().simpleString(),
-            String.join(", ", schema.fieldNames())));
-      }
-      boolean ok = e.getValue() instanceof ArrayType want && field.dataType() instanceof ArrayType got
-          ? want.elementType().equals(got.elementType())
-          : field.dataType().equals(e.getValue());
-      if (!ok) {
-        throw new IllegalArgumentException(String.format(
-            "sentences table %s: column %s is %s; expected %s", path, e.getKey(), field.dataType().simpleString(),
-            e.getValue().simpleString()));
-      }
-    }
-  }
-
-  private static StructField find(StructType schema, String name) {
-    for (StructField f : schema.fields()) {
-      if (f.name().equals(name)) {
-        return f;
-      }
-    }
-    return null;
-  }
-
-  /**
    * The model's shape as the driver sees it, with the harvest's settings checked against it (layers in range,
    * vocabulary covering the tokenizer), before any task starts.
    */
@@ -176,7 +136,7 @@ public final class HarvestJob {
     long start = System.nanoTime();
     Configuration hadoop = spark.sparkContext().hadoopConfiguration();
     Dataset<Row> sentences = spark.read().parquet(sentencesPath);
-    checkSentencesSchema(sentences.schema(), sentencesPath);
+    SentencesJob.checkSchema(sentences.schema(), sentencesPath);
     NeoXConfig model = checkModel(params, hadoop);
     List<Integer> layers = params.layersFor(model.numLayers(), params.model().path());
     int dModel = model.hiddenSize();

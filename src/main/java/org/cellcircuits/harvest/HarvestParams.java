@@ -55,8 +55,8 @@ public record HarvestParams(
     layers = List.copyOf(sorted);
     Objects.requireNonNull(tokens, "tokens");
     Objects.requireNonNull(vectorFormat, "vectorFormat");
-    ConfigChecks.atLeast("harvest.tokens-per-batch", tokensPerBatch, 1);
-    ConfigChecks.atLeast("harvest.cells-per-task", cellsPerTask, 1);
+    ConfigChecks.atLeast("cellcircuits.harvest.tokens-per-batch", tokensPerBatch, 1);
+    ConfigChecks.atLeast("cellcircuits.harvest.cells-per-task", cellsPerTask, 1);
     Objects.requireNonNull(compression, "compression");
     Objects.requireNonNull(split, "split");
     if (rowGroupBytes < (1 << 20)) {

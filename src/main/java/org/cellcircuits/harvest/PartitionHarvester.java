@@ -1,11 +1,11 @@
 package org.cellcircuits.harvest;
 
+import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.ndarray.types.SparseFormat;
-import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -22,6 +22,7 @@ import org.cellcircuits.model.LogitsMode;
 import org.cellcircuits.model.Prediction;
 import org.cellcircuits.model.TokenBatch;
 import org.cellcircuits.model.TokenizedPrompt;
+import org.cellcircuits.runtime.ExecutorModels;
 
 /**
  * Harvests the cells of one partition: tokenizes them, runs length-sorted batches through the model keeping only the

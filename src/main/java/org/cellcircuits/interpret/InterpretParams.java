@@ -3,7 +3,7 @@ package org.cellcircuits.interpret;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigException;
 import java.io.Serializable;
-import java.util.Locale;
+import org.cellcircuits.io.ConfigChecks;
 
 /**
  * Knobs of per-feature interpretation, each validated here with an error naming its key under
@@ -61,16 +61,10 @@ public record InterpretParams(int topExamples, int enrichmentTopGenes, double ge
   }
 
   private static void atLeastOne(String key, int value) {
-    if (value < 1) {
-      throw new IllegalArgumentException(String.format(
-          "cellcircuits.interpret.%s is %d; must be >= 1", key, value));
-    }
+    ConfigChecks.atLeast(SECTION + "." + key, value, 1);
   }
 
   private static void share(String key, double value) {
-    if (!(value > 0 && value <= 1)) {
-      throw new IllegalArgumentException(String.format(Locale.ROOT,
-          "cellcircuits.interpret.%s is %s; must be a share in (0, 1]", key, value));
-    }
+    ConfigChecks.require(value > 0 && value <= 1, SECTION + "." + key, value, "a share in (0, 1]");
   }
 }

@@ -7,6 +7,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
 import java.util.regex.Pattern;
+import org.cellcircuits.io.ConfigChecks;
 
 /**
  * How the {@code interpret} stage runs: the maths of {@link InterpretParams} plus its inputs (gene sets), the layers
@@ -48,14 +49,8 @@ public record InterpretSettings(InterpretParams params, String markersPath, Stri
       throw new IllegalArgumentException(String.format(
           "%s.device is '%s'; expected auto, cpu, gpu or gpu:N", InterpretParams.SECTION, device));
     }
-    if (batchSize < 1) {
-      throw new IllegalArgumentException(String.format(
-          "%s.batch-size is %d; must be >= 1", InterpretParams.SECTION, batchSize));
-    }
-    if (featureShards < 1) {
-      throw new IllegalArgumentException(String.format(
-          "%s.feature-shards is %d; must be >= 1", InterpretParams.SECTION, featureShards));
-    }
+    ConfigChecks.atLeast(InterpretParams.SECTION + ".batch-size", batchSize, 1);
+    ConfigChecks.atLeast(InterpretParams.SECTION + ".feature-shards", featureShards, 1);
     if (markersPath != null && markersPath.isBlank()) {
       throw new IllegalArgumentException(InterpretParams.SECTION + ".markers-path is empty; set a file or null");
     }

@@ -26,10 +26,10 @@ public record ValidationSettings(ModelSettings model, int cellsPerType, int topG
 
   public ValidationSettings {
     Objects.requireNonNull(model, "model");
-    ConfigChecks.atLeast("interpret.validation.cells-per-type", cellsPerType, 0);
-    ConfigChecks.atLeast("interpret.validation.top-genes", topGenes, 1);
-    ConfigChecks.atLeast("interpret.validation.top-features", topFeatures, 0);
-    ConfigChecks.atLeast("interpret.validation.cells-per-task", cellsPerTask, 1);
+    ConfigChecks.atLeast("cellcircuits.interpret.validation.cells-per-type", cellsPerType, 0);
+    ConfigChecks.atLeast("cellcircuits.interpret.validation.top-genes", topGenes, 1);
+    ConfigChecks.atLeast("cellcircuits.interpret.validation.top-features", topFeatures, 0);
+    ConfigChecks.atLeast("cellcircuits.interpret.validation.cells-per-task", cellsPerTask, 1);
   }
 
   /** Whether the stage runs the check at all. */

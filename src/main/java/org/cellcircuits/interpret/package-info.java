@@ -8,6 +8,7 @@
  * org.cellcircuits.interpret.CellTypeProfile} and {@link org.cellcircuits.interpret.FeatureLabel};
  * {@link org.cellcircuits.interpret.GeneSetEnrichment} tests its top genes against {@link
  * org.cellcircuits.interpret.GeneSets}; {@link org.cellcircuits.interpret.InterpretabilityTable} is the automated
- * version of the paper's human evaluation.
+ * version of the paper's human evaluation. The {@code interpret} stage's Spark work is in {@code org.cellcircuits.jobs}
+ * ({@code InterpretJob}, {@code ValidationJob}, {@code ReportJob}).
  */
 package org.cellcircuits.interpret;

@@ -24,8 +24,8 @@ import org.cellcircuits.circuits.OutputTarget;
 import org.cellcircuits.circuits.ReplacementWeights;
 import org.cellcircuits.circuits.TargetSpec;
 import org.cellcircuits.harvest.CellPrompt;
-import org.cellcircuits.harvest.ExecutorModels;
 import org.cellcircuits.model.TokenizedPrompt;
+import org.cellcircuits.runtime.ExecutorModels;
 
 /**
  * The circuits stage's per-cell work, the one code path shared by {@link CircuitsJob}'s tasks and

@@ -41,14 +41,14 @@ import org.apache.spark.util.SerializableConfiguration;
 import org.cellcircuits.circuits.CircuitExtractor;
 import org.cellcircuits.circuits.CircuitParams;
 import org.cellcircuits.circuits.ReplacementWeights;
-import org.cellcircuits.evaluate.EvaluationJob;
-import org.cellcircuits.evaluate.ExecutorTranscoders;
+import org.cellcircuits.evaluate.EvaluateJob;
 import org.cellcircuits.harvest.CellPrompt;
-import org.cellcircuits.harvest.ExecutorModels;
-import org.cellcircuits.harvest.HarvestJob;
-import org.cellcircuits.harvest.ModelFolder;
 import org.cellcircuits.io.RunRoot;
 import org.cellcircuits.model.NeoXConfig;
+import org.cellcircuits.runtime.ExecutorModels;
+import org.cellcircuits.runtime.ExecutorTranscoders;
+import org.cellcircuits.runtime.ModelFolder;
+import org.cellcircuits.sentences.SentencesJob;
 import org.cellcircuits.transcoder.Transcoder;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -144,7 +144,7 @@ public final class CircuitsJob {
    * @param candidates cells the choice was made from (held-out or all)
    */
   public record Plan(String sentencesPath, String predictionsPath, NeoXConfig model,
-      List<EvaluationJob.Dictionary> dictionaries, List<String> cellIds, Set<String> exportIds, long candidates) {}
+      List<EvaluateJob.Dictionary> dictionaries, List<String> cellIds, Set<String> exportIds, long candidates) {}
 
   /** What the job did: per-cell-type lines and the stage's figures. */
   public record Outcome(String table, Map<String, Double> stats, long graphs, long nodes, long edges, long summary,
@@ -156,9 +156,9 @@ public final class CircuitsJob {
     String sentencesPath = root.committedPath("sentences", "sentences").toString();
     String predictionsPath = root.committedPath("harvest", "predictions").toString();
     NeoXConfig model = ModelFolder.checkedConfig(ModelFolder.local(params.model().path(), hadoop));
-    List<EvaluationJob.Dictionary> dictionaries = EvaluationJob.committedDictionaries(root, model);
+    List<EvaluateJob.Dictionary> dictionaries = EvaluateJob.committedDictionaries(root, model);
     Dataset<Row> sentences = spark.read().parquet(sentencesPath);
-    HarvestJob.checkSentencesSchema(sentences.schema(), sentencesPath);
+    SentencesJob.checkSchema(sentences.schema(), sentencesPath);
     List<Row> cells = sentences.select("cell_id", "cell_type").collectAsList();
     SortedMap<String, List<String>> byType = new TreeMap<>();
     long candidates = 0;
@@ -201,7 +201,7 @@ public final class CircuitsJob {
     int partitions = Math.max(1, (plan.cellIds().size() + params.cellsPerTask() - 1) / params.cellsPerTask());
     LOG.info("circuits: {} cells ({} candidates, {}) in {} tasks; target {}; transcoders of layers {} of {}",
         plan.cellIds().size(), plan.candidates(), params.heldOutOnly() ? "held-out" : "all", partitions,
-        params.target(), plan.dictionaries().stream().map(EvaluationJob.Dictionary::layer).toList(),
+        params.target(), plan.dictionaries().stream().map(EvaluateJob.Dictionary::layer).toList(),
         plan.model().numLayers());
     JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
     Broadcast<SerializableConfiguration> conf = jsc.broadcast(new SerializableConfiguration(hadoop));

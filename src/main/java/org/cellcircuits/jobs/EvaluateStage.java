@@ -3,8 +3,8 @@ package org.cellcircuits.jobs;
 import com.typesafe.config.Config;
 import java.util.List;
 import java.util.Map;
+import org.cellcircuits.evaluate.EvaluateJob;
 import org.cellcircuits.evaluate.EvaluateParams;
-import org.cellcircuits.evaluate.EvaluationJob;
 import org.cellcircuits.evaluate.EvaluationResult;
 import org.cellcircuits.io.CanonicalConfig;
 import org.cellcircuits.io.StageMarker;
@@ -13,7 +13,7 @@ import org.cellcircuits.io.StageResult;
 /**
  * The {@code evaluate} stage: scores the held-out cells of the committed sentences with the model as it is, with every
  * MLP replaced by its committed transcoder, with every MLP zeroed and with each layer replaced alone
- * ({@link EvaluationJob}). Tables {@code evaluation/summary}, {@code evaluation/layers} and
+ * ({@link EvaluateJob}). Tables {@code evaluation/summary}, {@code evaluation/layers} and
  * {@code evaluation/evaluation.json}; the figures also go to the marker's stats ({@link EvaluationResult#stats()}).
  */
 public final class EvaluateStage implements Stage {
@@ -51,17 +51,17 @@ public final class EvaluateStage implements Stage {
   @Override
   public StageResult write(StageContext ctx, String attemptDir) throws Exception {
     EvaluateParams params = EvaluateParams.fromConfig(ctx.config());
-    EvaluationJob.Plan plan = EvaluationJob.plan(ctx.spark(), ctx.root(), params);
-    EvaluationJob.Outcome outcome;
+    EvaluateJob.Plan plan = EvaluateJob.plan(ctx.spark(), ctx.root(), params);
+    EvaluateJob.Outcome outcome;
     try (Progress progress = ctx.progress("evaluate", "held-out cells", plan.cellIds().size())) {
-      outcome = EvaluationJob.run(ctx.spark(), plan, params, attemptDir,
+      outcome = EvaluateJob.run(ctx.spark(), plan, params, attemptDir,
           CanonicalConfig.json(stageConfig(ctx.config()).resolve()), progress.counter());
     }
     EvaluationResult r = outcome.result();
     StageResult result = StageResult.of(Map.of(
-        EvaluationJob.SUMMARY_TABLE, (long) r.variants().size(),
-        EvaluationJob.LAYERS_TABLE, (long) r.layers().size(),
-        EvaluationJob.JSON_FILE, 1L));
+        EvaluateJob.SUMMARY_TABLE, (long) r.variants().size(),
+        EvaluateJob.LAYERS_TABLE, (long) r.layers().size(),
+        EvaluateJob.JSON_FILE, 1L));
     for (Map.Entry<String, Double> e : r.stats().entrySet()) {
       result = result.withStat(e.getKey(), e.getValue());
     }

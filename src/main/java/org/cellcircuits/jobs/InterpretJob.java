@@ -40,11 +40,9 @@ import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
 import org.apache.spark.util.LongAccumulator;
 import org.apache.spark.util.SerializableConfiguration;
-import org.cellcircuits.evaluate.EvaluationJob;
-import org.cellcircuits.evaluate.ExecutorTranscoders;
+import org.cellcircuits.evaluate.EvaluateJob;
 import org.cellcircuits.harvest.ActivationSchema;
 import org.cellcircuits.harvest.ActivationStore;
-import org.cellcircuits.harvest.HarvestJob;
 import org.cellcircuits.harvest.LayerManifest;
 import org.cellcircuits.harvest.VectorFormat;
 import org.cellcircuits.interpret.Enrichment;
@@ -63,9 +61,11 @@ import org.cellcircuits.interpret.MarkerTableReader;
 import org.cellcircuits.interpret.TopExample;
 import org.cellcircuits.io.RunRoot;
 import org.cellcircuits.io.StageMarker;
-import org.cellcircuits.model.ModelDevice;
+import org.cellcircuits.runtime.ExecutorTranscoders;
+import org.cellcircuits.runtime.TaskDevice;
+import org.cellcircuits.sentences.SentencesJob;
+import org.cellcircuits.transcoder.TrainJob;
 import org.cellcircuits.transcoder.Transcoder;
-import org.cellcircuits.transcoder.TranscoderTrainingJob;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -151,7 +151,7 @@ public final class InterpretJob {
    * @param dictionary its committed transcoder or SAE
    */
   public record LayerInput(int layer, List<String> files, int dModel, VectorFormat format, long tokens,
-      EvaluationJob.Dictionary dictionary) {
+      EvaluateJob.Dictionary dictionary) {
     public LayerInput {
       files = List.copyOf(files);
     }
@@ -197,7 +197,7 @@ public final class InterpretJob {
   public static Plan plan(SparkSession spark, RunRoot root, InterpretSettings settings) throws IOException {
     Configuration hadoop = spark.sparkContext().hadoopConfiguration();
     String sentencesPath = root.committedPath("sentences", "sentences").toString();
-    HarvestJob.checkSentencesSchema(spark.read().parquet(sentencesPath).schema(), sentencesPath);
+    SentencesJob.checkSchema(spark.read().parquet(sentencesPath).schema(), sentencesPath);
 
     StageMarker harvest = root.requireCommitted("harvest");
     TreeSet<Integer> harvested = new TreeSet<>();
@@ -207,8 +207,8 @@ public final class InterpretJob {
         harvested.add(layer);
       }
     }
-    Map<Integer, EvaluationJob.Dictionary> dictionaries = new TreeMap<>();
-    for (EvaluationJob.Dictionary d : EvaluationJob.committedDictionaries(root)) {
+    Map<Integer, EvaluateJob.Dictionary> dictionaries = new TreeMap<>();
+    for (EvaluateJob.Dictionary d : EvaluateJob.committedDictionaries(root)) {
       dictionaries.put(d.layer(), d);
     }
     List<Integer> layers;
@@ -234,7 +234,7 @@ public final class InterpretJob {
     List<LayerInput> inputs = new ArrayList<>();
     for (int layer : layers) {
       ActivationStore store = ActivationStore.open(root, layer);
-      EvaluationJob.Dictionary d = dictionaries.get(layer);
+      EvaluateJob.Dictionary d = dictionaries.get(layer);
       if (d.config().dIn() != store.dModel()) {
         throw new IllegalArgumentException(String.format(
             "the transcoder of layer %d (%s) reads vectors of width %d; the harvest stored width %d (d_model)",
@@ -534,8 +534,8 @@ public final class InterpretJob {
         return List.of(acc).iterator();
       }
       Configuration hadoop = conf.value().value();
-      Device dev = ModelDevice.resolve(device);
-      TranscoderTrainingJob.useTaskCores(dev);
+      Device dev = TaskDevice.resolve(device);
+      TrainJob.useTaskCores(dev);
       Transcoder transcoder = ExecutorTranscoders.get(folder, dev, hadoop);
       if (transcoder.config().dSae() != dSae || transcoder.config().dIn() != dModel) {
         throw new IllegalStateException(String.format("transcoder %s has d_in %d, d_sae %d; the plan said %d, %d",

@@ -20,12 +20,12 @@ import org.cellcircuits.io.StageResult;
  * top genes in the configured gene sets, and a label. Table {@code features/} (one row per layer and feature) and
  * {@value InterpretJob#TABLE_FILE}, the per-layer figures and interpretability table printed after the stage. Then the
  * knockout check of the committed circuits ({@link ValidationJob}): {@code validation/knockouts},
- * {@code validation/summary} and its printed table. Last, the static HTML report over all of it ({@link InterpretReport},
+ * {@code validation/summary} and its printed table. Last, the static HTML report over all of it ({@link ReportJob},
  * {@code report/index.html}).
  */
 public final class InterpretStage implements Stage {
   /** The HTML report's folder under the attempt. */
-  public static final String REPORT_DIR = InterpretReport.REPORT_DIR;
+  public static final String REPORT_DIR = ReportJob.REPORT_DIR;
 
   @Override
   public String name() {
@@ -127,7 +127,7 @@ public final class InterpretStage implements Stage {
       stats.put("validation_cells", (double) vplan.cells().size());
     }
     // last, so it shows the knockout tables just written
-    rows.put(REPORT_DIR, InterpretReport.write(ctx.spark(), ctx.root(), attemptDir, validation.enabled()));
+    rows.put(REPORT_DIR, ReportJob.write(ctx.spark(), ctx.root(), attemptDir, validation.enabled()));
     StageResult result = StageResult.of(rows);
     for (Map.Entry<String, Double> e : stats.entrySet()) {
       result = result.withStat(e.getKey(), e.getValue());

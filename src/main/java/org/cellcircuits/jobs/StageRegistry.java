@@ -34,7 +34,7 @@ public final class StageRegistry {
    */
   public static StageRegistry defaults() {
     return new StageRegistry(List.of(
-        new SentencesJob(),
+        new SentencesStage(),
         new HarvestStage(),
         new TrainStage(),
         new EvaluateStage(),

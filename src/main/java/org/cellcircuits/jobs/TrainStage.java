@@ -23,16 +23,16 @@ import org.cellcircuits.io.RunRoot;
 import org.cellcircuits.io.StageMarker;
 import org.cellcircuits.io.StageResult;
 import org.cellcircuits.transcoder.StepRecord;
+import org.cellcircuits.transcoder.TrainJob;
 import org.cellcircuits.transcoder.TrainParams;
 import org.cellcircuits.transcoder.TrainingCheckpoints;
 import org.cellcircuits.transcoder.TranscoderConfig;
 import org.cellcircuits.transcoder.TranscoderStore;
-import org.cellcircuits.transcoder.TranscoderTrainingJob;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The {@code train} stage: one transcoder (or SAE) per harvested layer ({@link TranscoderTrainingJob}), written as
+ * The {@code train} stage: one transcoder (or SAE) per harvested layer ({@link TrainJob}), written as
  * {@code transcoders/layer=L/} (cfg.json + weights.safetensors, SAELens/circuit-tracer layout), and every step's
  * metrics as {@code train_log/}. Checkpoints live beside the attempts, under {@code train/checkpoints/}, so a rerun
  * after a crash continues where the last one stopped; once the stage is committed they are deleted.
@@ -111,7 +111,7 @@ public final class TrainStage implements Stage {
     List<Integer> layers = layersToTrain(harvest, params, root);
     String modelName = modelName(harvest);
 
-    List<TranscoderTrainingJob.LayerPlan> plans = new ArrayList<>();
+    List<TrainJob.LayerPlan> plans = new ArrayList<>();
     long totalSteps = 0;
     for (int layer : layers) {
       ActivationStore store = ActivationStore.open(root, layer);
@@ -126,7 +126,7 @@ public final class TrainStage implements Stage {
       } catch (IllegalArgumentException e) {
         throw new BadConfigException("cellcircuits.train: " + e.getMessage());
       }
-      plans.add(new TranscoderTrainingJob.LayerPlan(layer, store, config));
+      plans.add(new TrainJob.LayerPlan(layer, store, config));
       totalSteps += config.totalSteps();
       LOG.info("train layer {}: {} stored tokens, d_in {} -> d_sae {}, {} steps of {} tokens", layer, store.rows(),
           config.dIn(), config.dSae(), config.totalSteps(), config.trainBatchSizeTokens());
@@ -134,9 +134,9 @@ public final class TrainStage implements Stage {
     TrainingCheckpoints checkpoints = checkpoints(root);
     JavaSparkContext jsc = JavaSparkContext.fromSparkContext(ctx.spark().sparkContext());
     long t0 = System.nanoTime();
-    List<TranscoderTrainingJob.LayerOutcome> outcomes;
+    List<TrainJob.LayerOutcome> outcomes;
     try (Progress steps = ctx.progress("train", "steps", totalSteps)) {
-      outcomes = TranscoderTrainingJob.run(jsc, plans, params, checkpoints, attemptDir, ctx.settings().overwrite(),
+      outcomes = TrainJob.run(jsc, plans, params, checkpoints, attemptDir, ctx.settings().overwrite(),
           steps.counter());
     }
     double seconds = (System.nanoTime() - t0) / 1e9;
@@ -145,7 +145,7 @@ public final class TrainStage implements Stage {
     Map<String, Long> tables = new LinkedHashMap<>();
     Map<String, Double> stats = new TreeMap<>();
     long tokensTrainedNow = 0;
-    for (TranscoderTrainingJob.LayerOutcome o : outcomes) {
+    for (TrainJob.LayerOutcome o : outcomes) {
       for (StepRecord r : o.log()) {
         rows.add(RowFactory.create(o.layer(), r.step(), r.tokensSeen(), r.loss(), r.mse(), r.l1(), r.l0(),
             r.deadFraction(), r.explainedVariance(), r.lr(), r.l1Coefficient(), r.resampled()));

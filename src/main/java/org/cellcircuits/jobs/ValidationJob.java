@@ -41,11 +41,8 @@ import org.apache.spark.util.SerializableConfiguration;
 import org.cellcircuits.circuits.NodeKind;
 import org.cellcircuits.circuits.OutputTarget;
 import org.cellcircuits.circuits.ReplacementWeights;
-import org.cellcircuits.evaluate.EvaluationJob;
+import org.cellcircuits.evaluate.EvaluateJob;
 import org.cellcircuits.harvest.CellPrompt;
-import org.cellcircuits.harvest.ExecutorModels;
-import org.cellcircuits.harvest.HarvestJob;
-import org.cellcircuits.harvest.ModelFolder;
 import org.cellcircuits.interpret.AttributedUnit;
 import org.cellcircuits.interpret.CircuitValidator;
 import org.cellcircuits.interpret.KnockoutEffect;
@@ -53,6 +50,9 @@ import org.cellcircuits.interpret.ValidationSettings;
 import org.cellcircuits.interpret.ValidationSummary;
 import org.cellcircuits.io.RunRoot;
 import org.cellcircuits.model.NeoXConfig;
+import org.cellcircuits.runtime.ExecutorModels;
+import org.cellcircuits.runtime.ModelFolder;
+import org.cellcircuits.sentences.SentencesJob;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -133,10 +133,10 @@ public final class ValidationJob {
   public static Plan plan(SparkSession spark, RunRoot root, ValidationSettings settings) throws IOException {
     Configuration hadoop = spark.sparkContext().hadoopConfiguration();
     String sentencesPath = root.committedPath("sentences", "sentences").toString();
-    HarvestJob.checkSentencesSchema(spark.read().parquet(sentencesPath).schema(), sentencesPath);
+    SentencesJob.checkSchema(spark.read().parquet(sentencesPath).schema(), sentencesPath);
     NeoXConfig model = ModelFolder.checkedConfig(ModelFolder.local(settings.model().path(), hadoop));
     Map<Integer, String> folders = new TreeMap<>();
-    for (EvaluationJob.Dictionary d : EvaluationJob.committedDictionaries(root, model)) {
+    for (EvaluateJob.Dictionary d : EvaluateJob.committedDictionaries(root, model)) {
       folders.put(d.layer(), d.folder());
     }
     List<Row> graphs = spark.read().parquet(root.committedPath("circuits", CircuitsJob.GRAPHS_TABLE).toString())

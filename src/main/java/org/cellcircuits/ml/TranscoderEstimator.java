@@ -3,9 +3,12 @@ package org.cellcircuits.ml;
 import ai.djl.Device;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigValueFactory;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Map;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.ml.Estimator;
 import org.apache.spark.ml.param.BooleanParam;
 import org.apache.spark.ml.param.DoubleParam;
@@ -21,18 +24,15 @@ import org.apache.spark.ml.util.MLReader;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.types.StructType;
+import org.apache.spark.util.SerializableConfiguration;
 import org.cellcircuits.jobs.ConfigLoader;
+import org.cellcircuits.transcoder.TrainJob;
+import org.cellcircuits.transcoder.TrainOptions;
+import org.cellcircuits.transcoder.TrainParams;
 import org.cellcircuits.transcoder.Transcoder;
 import org.cellcircuits.transcoder.TranscoderConfig;
 import org.cellcircuits.transcoder.TranscoderKind;
 import org.cellcircuits.transcoder.TranscoderTrainer;
-import org.cellcircuits.transcoder.TrainOptions;
-import org.cellcircuits.transcoder.TrainParams;
-import org.cellcircuits.transcoder.TranscoderTrainingJob;
-import org.apache.spark.api.java.JavaSparkContext;
-import org.apache.spark.broadcast.Broadcast;
-import org.apache.spark.util.SerializableConfiguration;
-import com.typesafe.config.ConfigValueFactory;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -47,7 +47,7 @@ import org.slf4j.LoggerFactory;
  * one layer, the rows streamed in the Dataset's order, {@code trainBatchSizeTokens} rows a step (see
  * {@code DatasetBatches}), the layer-parallel stage's loop without its shuffle buffer and checkpoints. Given the same
  * rows in the same order it trains bit-identical weights to {@code TranscoderTrainer} run directly (tested).
- * Otherwise data-parallel, through the stage's own loop ({@link TranscoderTrainingJob#trainDataParallel} and its
+ * Otherwise data-parallel, through the stage's own loop ({@link TrainJob#trainDataParallel} and its
  * executor side): the Dataset's partitions are cut into {@code dataShards} shards ({@code DatasetShards}: partitions
  * {@code p mod dataShards}), each step is a Spark job whose {@code dataParallelWorkers} tasks sum their shards'
  * gradients, and the driver applies one Adam update; the weights depend on the shards, not the workers (tested).
@@ -311,7 +311,7 @@ public final class TranscoderEstimator extends Estimator<TranscoderModel>
         trainSection().withValue("device", ConfigValueFactory.fromAnyRef("cpu")).root().unwrapped())));
   }
 
-  /** The train stage's data-parallel loop ({@link TranscoderTrainingJob#trainDataParallel}) over rows' partitions. */
+  /** The train stage's data-parallel loop ({@link TrainJob#trainDataParallel}) over rows' partitions. */
   private void trainDataParallel(Dataset<Row> rows, TranscoderConfig config, TrainParams params,
       TranscoderTrainer trainer, int dIn, int dOut, boolean sae) {
     JavaSparkContext jsc = JavaSparkContext.fromSparkContext(rows.sparkSession().sparkContext());
@@ -320,8 +320,8 @@ public final class TranscoderEstimator extends Estimator<TranscoderModel>
         params.workers(), params.shards(), source.rows());
     Broadcast<SerializableConfiguration> conf = jsc.broadcast(new SerializableConfiguration(jsc.hadoopConfiguration()));
     try {
-      TranscoderTrainingJob.trainDataParallel(jsc,
-          new TranscoderTrainingJob.ShardedLayer(config.layer(), source, config), params, conf, trainer,
+      TrainJob.trainDataParallel(jsc,
+          new TrainJob.ShardedLayer(config.layer(), source, config), params, conf, trainer,
           new long[params.shards()], 0, (t, positions, used) -> { });
     } catch (java.io.IOException e) {
       throw new java.io.UncheckedIOException(e);

@@ -3,12 +3,11 @@ package org.cellcircuits.model;
 import ai.djl.Device;
 import ai.djl.engine.Engine;
 import java.util.Locale;
-import org.apache.spark.TaskContext;
-import org.apache.spark.resource.ResourceInformation;
-import scala.Option;
+import java.util.function.Supplier;
 
 /**
- * Chooses the device a model runs on. On a Spark GPU executor each task gets the GPU Spark assigned to it
+ * Chooses the device a model runs on. No Spark here: what {@code auto} means is the caller's; in a Spark task
+ * ({@code org.cellcircuits.runtime.TaskDevice}) it is the GPU Spark assigned to the task
  * (spark.task.resource.gpu.amount), never a hard-coded index, so several tasks on one executor do not pile onto
  * GPU 0.
  */
@@ -17,13 +16,15 @@ public final class ModelDevice {
     private ModelDevice() {}
 
     /**
-     * Resolves a device option: {@code auto} (the Spark task's GPU if it has one, else CPU), {@code cpu},
+     * Resolves a device option: {@code auto} (the GPU {@code autoGpu} names, else CPU), {@code cpu},
      * {@code gpu} (GPU 0) or {@code gpu:N}.
+     *
+     * @param autoGpu the GPU index {@code auto} means, or null for CPU; asked only for {@code auto}
      */
-    public static Device resolve(String option) {
+    public static Device resolve(String option, Supplier<Integer> autoGpu) {
         String o = option.trim().toLowerCase(Locale.ROOT);
         if (o.equals("auto")) {
-            Integer gpu = sparkTaskGpu();
+            Integer gpu = autoGpu.get();
             return gpu == null ? Device.cpu() : gpu(gpu, "the Spark task's resources");
         }
         if (o.equals("cpu")) {
@@ -40,29 +41,6 @@ public final class ModelDevice {
             }
         }
         throw new IllegalArgumentException(String.format("device option %s is not one of auto, cpu, gpu, gpu:N", option));
-    }
-
-    /** The first GPU address Spark assigned to the running task, or null outside a task or without GPUs. */
-    public static Integer sparkTaskGpu() {
-        try {
-            TaskContext tc = TaskContext.get();
-            if (tc == null) {
-                return null;
-            }
-            Option<ResourceInformation> gpu = tc.resources().get("gpu");
-            if (gpu.isEmpty() || gpu.get().addresses().length == 0) {
-                return null;
-            }
-            String address = gpu.get().addresses()[0];
-            try {
-                return Integer.parseInt(address.trim());
-            } catch (NumberFormatException e) {
-                throw new IllegalStateException(String.format(
-                        "Spark assigned GPU address %s, which is not an integer index; check the cluster's GPU discovery script", address));
-            }
-        } catch (NoClassDefFoundError e) {
-            return null; // not running under Spark
-        }
     }
 
     private static Device gpu(int index, String from) {

@@ -34,8 +34,8 @@ public record ModelSettings(
     }
     Objects.requireNonNull(device, "device");
     Objects.requireNonNull(precision, "precision");
-    ConfigChecks.atLeast("model.batch-size", batchSize, 1);
-    ConfigChecks.atLeast("model.max-new-tokens", maxNewTokens, 1);
+    ConfigChecks.atLeast("cellcircuits.model.batch-size", batchSize, 1);
+    ConfigChecks.atLeast("cellcircuits.model.max-new-tokens", maxNewTokens, 1);
   }
 
   /** Greedy decoding of the cell type, the same in the harvest and the evaluation. */

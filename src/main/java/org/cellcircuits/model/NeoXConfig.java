@@ -8,6 +8,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import org.cellcircuits.io.ConfigChecks;
 
 /**
  * The GPT-NeoX hyperparameters of a HuggingFace {@code config.json} that the forward pass depends on.
@@ -42,37 +43,25 @@ public record NeoXConfig(
         int eosTokenId) {
 
     public NeoXConfig {
-        positive("hidden_size", hiddenSize);
-        positive("num_attention_heads", numHeads);
-        positive("num_hidden_layers", numLayers);
-        positive("intermediate_size", intermediateSize);
-        positive("vocab_size", vocabSize);
-        positive("max_position_embeddings", maxPositions);
+        ConfigChecks.atLeast("hidden_size", hiddenSize, 1);
+        ConfigChecks.atLeast("num_attention_heads", numHeads, 1);
+        ConfigChecks.atLeast("num_hidden_layers", numLayers, 1);
+        ConfigChecks.atLeast("intermediate_size", intermediateSize, 1);
+        ConfigChecks.atLeast("vocab_size", vocabSize, 1);
+        ConfigChecks.atLeast("max_position_embeddings", maxPositions, 1);
         if (hiddenSize % numHeads != 0) {
             throw new IllegalArgumentException(String.format(
                     "hidden_size %d is not divisible by num_attention_heads %d", hiddenSize, numHeads));
         }
-        if (!(rotaryPct > 0 && rotaryPct <= 1)) {
-            throw new IllegalArgumentException(String.format("rotary_pct %s must be in (0, 1]", rotaryPct));
-        }
+        ConfigChecks.require(rotaryPct > 0 && rotaryPct <= 1, "rotary_pct", rotaryPct, "in (0, 1]");
         int rot = (int) (hiddenSize / numHeads * rotaryPct);
         if (rot == 0 || rot % 2 != 0) {
             throw new IllegalArgumentException(String.format(
                     "rotary_pct %s of head size %d gives %d rotary dims; need an even number > 0",
                     rotaryPct, hiddenSize / numHeads, rot));
         }
-        if (!(rotaryBase > 0)) {
-            throw new IllegalArgumentException(String.format("rotary_emb_base %s must be > 0", rotaryBase));
-        }
-        if (!(layerNormEps > 0)) {
-            throw new IllegalArgumentException(String.format("layer_norm_eps %s must be > 0", layerNormEps));
-        }
-    }
-
-    private static void positive(String key, int value) {
-        if (value <= 0) {
-            throw new IllegalArgumentException(String.format("%s is %d; must be > 0", key, value));
-        }
+        ConfigChecks.require(rotaryBase > 0, "rotary_emb_base", rotaryBase, "> 0");
+        ConfigChecks.require(layerNormEps > 0, "layer_norm_eps", layerNormEps, "> 0");
     }
 
     /** Dims per attention head. */

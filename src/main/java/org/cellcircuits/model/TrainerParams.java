@@ -1,5 +1,7 @@
 package org.cellcircuits.model;
 
+import org.cellcircuits.io.ConfigChecks;
+
 /**
  * Hyperparameters of {@link AnswerTrainer}. Each is checked when the record is built; the error names the parameter
  * and the value. Start from {@link #defaults()} or {@link #builder()}, and change what you need.
@@ -85,13 +87,11 @@ public record TrainerParams(
     }
 
     private static void atLeast(String name, long value, long min) {
-        if (value < min) {
-            throw bad(name, value, ">= " + min);
-        }
+        ConfigChecks.atLeast("trainer parameter " + name, value, min);
     }
 
     private static IllegalArgumentException bad(String name, Object value, String expected) {
-        return new IllegalArgumentException(String.format("trainer parameter %s is invalid: %s; need %s", name, value, expected));
+        return ConfigChecks.invalid("trainer parameter " + name, value, expected);
     }
 
     /** Every parameter at its default. */

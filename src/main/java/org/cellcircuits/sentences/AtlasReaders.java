@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import org.cellcircuits.runtime.HadoopFiles;
 
 /** Picks the reader for an atlas path: .h5ad file, 10x Matrix Market folder, or Parquet long table. */
 public final class AtlasReaders {

@@ -8,6 +8,8 @@ import org.apache.hadoop.fs.FileStatus;
 import java.io.IOException;
 import java.net.URI;
 import java.util.Objects;
+import org.cellcircuits.runtime.HadoopFiles;
+import org.cellcircuits.runtime.StagedCopies;
 
 /**
  * An .h5ad atlas by path, for Spark tasks to open: a local path (or file:) is opened directly; any other Hadoop

@@ -15,6 +15,7 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.cellcircuits.runtime.HadoopFiles;
 
 /**
  * Reads a 10x Genomics Matrix Market folder (Cell Ranger output): {@code matrix.mtx[.gz]},

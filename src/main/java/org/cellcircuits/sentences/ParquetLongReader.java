@@ -23,6 +23,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import org.cellcircuits.runtime.HadoopFiles;
 
 /**
  * Reads a Parquet long table, one row per stored entry: {@code cell_id, gene, count}, optionally with per-cell

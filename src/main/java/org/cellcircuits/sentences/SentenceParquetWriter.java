@@ -27,7 +27,7 @@ import org.apache.parquet.schema.MessageTypeParser;
 
 /**
  * Writes sentence rows into one Parquet file, straight from a {@link SentenceCursor}: the file Spark's Parquet
- * writer would make from {@link SentencesStage#SCHEMA} (same Parquet schema, Spark's schema in the footer, the
+ * writer would make from {@link SentencesJob#SCHEMA} (same Parquet schema, Spark's schema in the footer, the
  * same codec and sizes), without going through Spark rows.
  *
  * <p>Why: the 200 genes of every cell are 200 strings in the {@code genes} column. Through Spark, each of them is
@@ -41,7 +41,7 @@ import org.apache.parquet.schema.MessageTypeParser;
  * atlas_row), where Parquet would build a dictionary only to drop it. Not thread-safe; one writer per task.
  */
 final class SentenceParquetWriter implements Closeable {
-  /** The Parquet schema Spark 3.5 writes for {@link SentencesStage#SCHEMA} (non-legacy list layout). */
+  /** The Parquet schema Spark 3.5 writes for {@link SentencesJob#SCHEMA} (non-legacy list layout). */
   static final MessageType PARQUET_SCHEMA = MessageTypeParser.parseMessageType("""
       message spark_schema {
         required binary cell_id (STRING);

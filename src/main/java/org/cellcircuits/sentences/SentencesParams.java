@@ -3,6 +3,7 @@ package org.cellcircuits.sentences;
 import com.typesafe.config.Config;
 import java.io.Serializable;
 import java.util.Objects;
+import org.cellcircuits.io.ConfigChecks;
 
 /**
  * Settings of the {@code sentences} stage; each is the config key in parentheses under
@@ -50,33 +51,24 @@ public record SentencesParams(int topK, TieOrder ties, long seed, boolean upperC
                               long maxCells)
     implements Serializable {
   private static final long serialVersionUID = 1L;
+  /** The section of the keys that errors name. */
+  private static final String KEY = "cellcircuits.sentences.";
 
   public SentencesParams {
     Objects.requireNonNull(ties, "ties");
     Objects.requireNonNull(template, "template");
-    requireAtLeast("top-k", topK, 1);
-    if (seed < 0 || seed > NumpyRandomState.MAX_SEED) {
-      throw new IllegalArgumentException(String.format("sentences.seed is invalid: %d; need 0 to 4294967295",
-          seed));
-    }
-    requireAtLeast("min-genes-per-cell", minGenesPerCell, 0);
-    requireAtLeast("min-cells-per-gene", minCellsPerGene, 0);
-    requireAtLeast("rows-per-partition", rowsPerPartition, 1);
-    requireAtLeast("rows-per-read", rowsPerRead, 1);
-    requireAtLeast("max-cells", maxCells, 0);
-    if (organism == null || organism.isBlank()) {
-      throw new IllegalArgumentException(String.format("sentences.organism is invalid: '%s'; need a name such as "
-          + "Homo sapiens", organism));
-    }
+    ConfigChecks.atLeast(KEY + "top-k", topK, 1);
+    ConfigChecks.between(KEY + "seed", seed, 0, NumpyRandomState.MAX_SEED);
+    ConfigChecks.atLeast(KEY + "min-genes-per-cell", minGenesPerCell, 0);
+    ConfigChecks.atLeast(KEY + "min-cells-per-gene", minCellsPerGene, 0);
+    ConfigChecks.atLeast(KEY + "rows-per-partition", rowsPerPartition, 1);
+    ConfigChecks.atLeast(KEY + "rows-per-read", rowsPerRead, 1);
+    ConfigChecks.atLeast(KEY + "max-cells", maxCells, 0);
+    ConfigChecks.require(organism != null && !organism.isBlank(), KEY + "organism", "'" + organism + "'",
+        "a name such as Homo sapiens");
     cellTypeColumn = Objects.requireNonNullElse(cellTypeColumn, "");
     donorColumn = Objects.requireNonNullElse(donorColumn, "");
     tissueColumn = Objects.requireNonNullElse(tissueColumn, "");
-  }
-
-  private static void requireAtLeast(String key, long value, long min) {
-    if (value < min) {
-      throw new IllegalArgumentException(String.format("sentences.%s is invalid: %d; need >= %d", key, value, min));
-    }
   }
 
   /** Every setting at its default. */

@@ -1,7 +1,6 @@
 package org.cellcircuits.sentences;
 
-import java.util.Arrays;
-import java.util.stream.Collectors;
+import org.cellcircuits.io.ConfigChecks;
 
 /** How genes with equal expression in one cell are ordered in its sentence. */
 public enum TieOrder {
@@ -25,13 +24,8 @@ public enum TieOrder {
     return configName;
   }
 
+  /** The constant named {@code name} in a config (trimmed, case-insensitive). */
   public static TieOrder parse(String name) {
-    for (TieOrder t : values()) {
-      if (t.configName.equals(name)) {
-        return t;
-      }
-    }
-    throw new IllegalArgumentException(String.format("ties is invalid: '%s'; expected one of %s", name,
-        Arrays.stream(values()).map(TieOrder::configName).collect(Collectors.joining(", "))));
+    return ConfigChecks.oneOf("cellcircuits.sentences.ties", name, values(), TieOrder::configName);
   }
 }

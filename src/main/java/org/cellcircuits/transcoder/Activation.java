@@ -1,7 +1,6 @@
 package org.cellcircuits.transcoder;
 
-import java.util.Arrays;
-import java.util.Locale;
+import org.cellcircuits.io.ConfigChecks;
 
 /**
  * How a transcoder turns pre-activations {@code pre = x W_enc + b_enc} into feature activations z. In every case z is
@@ -55,14 +54,8 @@ public enum Activation {
         return this == TOPK || this == BATCHTOPK;
     }
 
+    /** The constant named {@code text} in a config (trimmed, case-insensitive). */
     public static Activation parse(String text) {
-        String t = text == null ? "" : text.trim().toLowerCase(Locale.ROOT);
-        for (Activation a : values()) {
-            if (a.configName.equals(t)) {
-                return a;
-            }
-        }
-        throw new IllegalArgumentException(String.format("train.activation is invalid: '%s'; need one of %s", text,
-                Arrays.stream(values()).map(Activation::configName).toList()));
+        return ConfigChecks.oneOf("cellcircuits.train.activation", text, values(), Activation::configName);
     }
 }

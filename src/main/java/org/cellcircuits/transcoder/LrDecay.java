@@ -1,6 +1,6 @@
 package org.cellcircuits.transcoder;
 
-import java.util.Locale;
+import org.cellcircuits.io.ConfigChecks;
 
 /** Shape of the learning-rate decay over the last {@code lr-decay-steps} steps, from {@code lr} to {@code lr-end}. */
 public enum LrDecay {
@@ -17,13 +17,8 @@ public enum LrDecay {
         return configName;
     }
 
+    /** The constant named {@code text} in a config (trimmed, case-insensitive). */
     public static LrDecay parse(String text) {
-        String t = text == null ? "" : text.trim().toLowerCase(Locale.ROOT);
-        for (LrDecay d : values()) {
-            if (d.configName.equals(t)) {
-                return d;
-            }
-        }
-        throw new IllegalArgumentException(String.format("train.lr-decay is invalid: '%s'; need linear or cosine", text));
+        return ConfigChecks.oneOf("cellcircuits.train.lr-decay", text, values(), LrDecay::configName);
     }
 }

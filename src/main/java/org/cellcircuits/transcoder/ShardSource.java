@@ -8,7 +8,7 @@ import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 
 /**
- * Where data-parallel training ({@link TranscoderTrainingJob#trainDataParallel}) gets a layer's rows: the harvest's
+ * Where data-parallel training ({@link TrainJob#trainDataParallel}) gets a layer's rows: the harvest's
  * files ({@link HarvestShards}, the {@code train} stage) or a DataFrame's partitions ({@code ml.TranscoderEstimator}).
  * The rows are cut into {@code shards} disjoint streams; worker {@code w} owns shards {@code w, w + N, ...}. Every
  * step is a Spark job over {@link #workerTasks}: its partition {@code w} is worker {@code w}'s task, and what that

@@ -7,7 +7,7 @@ import java.util.HashMap;
 import java.util.Iterator;
 import java.util.Map;
 import org.apache.hadoop.conf.Configuration;
-import org.cellcircuits.model.ModelDevice;
+import org.cellcircuits.runtime.TaskDevice;
 
 /**
  * The executor side of data-parallel training: a worker owns shards {@code w, w + N, w + 2N, ...} of a layer's
@@ -41,8 +41,8 @@ final class ShardWorker {
   }
 
   /** Summed gradients of worker {@code w}'s shards for one step, and where those shards stand after it. */
-  static TranscoderTrainingJob.StepContribution gradients(TranscoderTrainingJob.ShardedLayer plan, TrainParams params,
-      int microRows, ActivationScaling scaling, int worker, TranscoderTrainingJob.StepInput input,
+  static TrainJob.StepContribution gradients(TrainJob.ShardedLayer plan, TrainParams params,
+      int microRows, ActivationScaling scaling, int worker, TrainJob.StepInput input,
       Configuration conf, Iterator<?> taskRows) {
     TranscoderConfig c = plan.config();
     long[] positions = new long[params.shards()];
@@ -51,7 +51,7 @@ final class ShardWorker {
     synchronized (ShardWorker.class) {
       useLayer(plan, c);
     }
-    TranscoderTrainingJob.useTaskCores(device(params));
+    TrainJob.useTaskCores(device(params));
     TranscoderTrainer replica = replica(c, scaling, worker, params);
     replica.syncTo(input.step(), input.weights(), input.deadFeatures());
     for (int s = worker; s < params.shards(); s += params.workers()) {
@@ -71,17 +71,17 @@ final class ShardWorker {
       }
       positions[s] = stream.batches().tokensSeen();
     }
-    return new TranscoderTrainingJob.StepContribution(sum, positions);
+    return new TrainJob.StepContribution(sum, positions);
   }
 
   /** Sums of squared norms over the scaling-batches worth of rows each of the worker's shards gives first. */
-  static TranscoderTrainingJob.ScalingSums scalingSums(TranscoderTrainingJob.ShardedLayer plan, TrainParams params,
+  static TrainJob.ScalingSums scalingSums(TrainJob.ShardedLayer plan, TrainParams params,
       int microRows, int worker, long[] start, Configuration conf, Iterator<?> taskRows) {
     TranscoderConfig c = plan.config();
     synchronized (ShardWorker.class) {
       useLayer(plan, c);
     }
-    TranscoderTrainingJob.useTaskCores(device(params));
+    TrainJob.useTaskCores(device(params));
     long[] positions = new long[params.shards()];
     Arrays.fill(positions, -1);
     double in = 0;
@@ -110,10 +110,10 @@ final class ShardWorker {
       }
       positions[s] = stream.batches().tokensSeen();
     }
-    return new TranscoderTrainingJob.ScalingSums(in, target, rows, positions);
+    return new TrainJob.ScalingSums(in, target, rows, positions);
   }
 
-  private static void useLayer(TranscoderTrainingJob.ShardedLayer plan, TranscoderConfig c) {
+  private static void useLayer(TrainJob.ShardedLayer plan, TranscoderConfig c) {
     String key = plan.source().key() + "#" + c.hash();
     if (!key.equals(currentLayer)) {
       STREAMS.values().forEach(Stream::close);
@@ -131,11 +131,11 @@ final class ShardWorker {
   }
 
   private static Device device(TrainParams params) {
-    return ModelDevice.resolve(params.device());
+    return TaskDevice.resolve(params.device());
   }
 
   /** Shard {@code s}'s stream, at exactly {@code position} rows handed out. */
-  private static Stream stream(TranscoderTrainingJob.ShardedLayer plan, TrainParams params, int microRows, int s,
+  private static Stream stream(TrainJob.ShardedLayer plan, TrainParams params, int microRows, int s,
       long position, Configuration conf, Iterator<?> taskRows) {
     TranscoderConfig c = plan.config();
     String key = String.join("#", plan.source().key(), Integer.toString(s), Integer.toString(params.shards()),

@@ -42,17 +42,17 @@ public record TrainParams(List<Integer> layers, int workers, int shards, int mic
       }
     }
     layers = List.copyOf(sorted);
-    ConfigChecks.atLeast("train.data-parallel-workers", workers, 1);
-    ConfigChecks.atLeast("train.data-shards", shards, workers);
+    ConfigChecks.atLeast("cellcircuits.train.data-parallel-workers", workers, 1);
+    ConfigChecks.atLeast("cellcircuits.train.data-shards", shards, workers);
     if (shards % workers != 0) {
       throw new IllegalArgumentException(String.format(
           "cellcircuits.train.data-shards is %d; it must be a multiple of data-parallel-workers (%d) so that every "
               + "worker reads as many shards", shards, workers));
     }
-    ConfigChecks.atLeast("train.micro-batches-per-sync", microBatchesPerSync, 1);
-    ConfigChecks.atLeast("train.shuffle-buffer-rows", shuffleBufferRows, 1);
-    ConfigChecks.atLeast("train.max-epochs", maxEpochs, 1);
-    ConfigChecks.atLeast("train.checkpoint-every-steps", checkpointEverySteps, 1);
+    ConfigChecks.atLeast("cellcircuits.train.micro-batches-per-sync", microBatchesPerSync, 1);
+    ConfigChecks.atLeast("cellcircuits.train.shuffle-buffer-rows", shuffleBufferRows, 1);
+    ConfigChecks.atLeast("cellcircuits.train.max-epochs", maxEpochs, 1);
+    ConfigChecks.atLeast("cellcircuits.train.checkpoint-every-steps", checkpointEverySteps, 1);
     Objects.requireNonNull(device, "device");
   }
 

@@ -1,9 +1,12 @@
 package org.cellcircuits.transcoder;
 
+import static org.cellcircuits.transcoder.TranscoderConfig.KEY;
+
 import com.google.gson.JsonObject;
 import com.typesafe.config.Config;
 import java.io.Serializable;
 import java.util.Objects;
+import org.cellcircuits.io.ConfigChecks;
 
 /**
  * The activation function of a transcoder, the hyperparameters that belong to it, and whether it has a skip
@@ -42,16 +45,13 @@ public record TranscoderArchitecture(Activation activation, int k, double auxKCo
 
     public TranscoderArchitecture {
         Objects.requireNonNull(activation, "activation");
-        if (k < 1) {
-            throw TranscoderConfig.invalid("k", k, ">= 1");
-        }
-        TranscoderConfig.finiteAtLeast("aux-k-coefficient", auxKCoefficient, 0);
-        TranscoderConfig.finiteAtLeast("l0-coefficient", l0Coefficient, 0);
-        positive("jumprelu-threshold-init", thresholdInit);
-        positive("jumprelu-bandwidth", bandwidth);
-        if (!(thresholdRate > 0 && thresholdRate <= 1)) {
-            throw TranscoderConfig.invalid("batchtopk-threshold-rate", thresholdRate, "in (0, 1]");
-        }
+        ConfigChecks.atLeast(KEY + "k", k, 1);
+        ConfigChecks.finiteAtLeast(KEY + "aux-k-coefficient", auxKCoefficient, 0);
+        ConfigChecks.finiteAtLeast(KEY + "l0-coefficient", l0Coefficient, 0);
+        ConfigChecks.positiveFinite(KEY + "jumprelu-threshold-init", thresholdInit);
+        ConfigChecks.positiveFinite(KEY + "jumprelu-bandwidth", bandwidth);
+        ConfigChecks.require(thresholdRate > 0 && thresholdRate <= 1, KEY + "batchtopk-threshold-rate", thresholdRate,
+                "in (0, 1]");
     }
 
     /** The same with another activation. */
@@ -117,7 +117,8 @@ public record TranscoderArchitecture(Activation activation, int k, double auxKCo
 
     void checkAgainst(int dSae, boolean isSae) {
         if (activation.selectsByRank() && k > dSae) {
-            throw TranscoderConfig.invalid("k", k, "<= d_sae (" + dSae + ") for activation " + activation.configName());
+            throw ConfigChecks.invalid(KEY + "k", k,
+                    "<= d_sae (" + dSae + ") for activation " + activation.configName());
         }
         if (isSae && skipConnection) {
             throw new IllegalArgumentException(
@@ -154,11 +155,4 @@ public record TranscoderArchitecture(Activation activation, int k, double auxKCo
                 train.getDouble("jumprelu-threshold-init"), train.getDouble("jumprelu-bandwidth"),
                 train.getDouble("batchtopk-threshold-rate"), train.getBoolean("skip-connection"));
     }
-
-    private static void positive(String key, double v) {
-        if (!(v > 0) || Double.isInfinite(v)) {
-            throw TranscoderConfig.invalid(key, v, "> 0 and finite");
-        }
-    }
-
 }

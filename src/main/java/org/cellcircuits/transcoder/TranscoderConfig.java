@@ -9,6 +9,7 @@ import java.io.Serializable;
 import java.util.Locale;
 import java.util.Objects;
 import org.cellcircuits.io.CanonicalConfig;
+import org.cellcircuits.io.ConfigChecks;
 import org.cellcircuits.model.HookNames;
 
 /**
@@ -100,6 +101,8 @@ public record TranscoderConfig(
         TranscoderArchitecture architecture) implements Serializable {
 
     private static final long serialVersionUID = 1L;
+    /** The section of the keys that errors name. */
+    static final String KEY = "cellcircuits.train.";
 
     public TranscoderConfig {
         Objects.requireNonNull(kind, "kind");
@@ -108,38 +111,29 @@ public record TranscoderConfig(
         if (modelName == null || modelName.isBlank()) {
             throw new IllegalArgumentException("train model name is blank; need the model the activations came from");
         }
-        atLeast("layer", layer, 0);
-        atLeast("d_in", dIn, 1);
-        atLeast("d_out", dOut, 1);
-        atLeast("d_sae", dSae, 1);
+        ConfigChecks.atLeast(KEY + "layer", layer, 0);
+        ConfigChecks.atLeast(KEY + "d_in", dIn, 1);
+        ConfigChecks.atLeast(KEY + "d_out", dOut, 1);
+        ConfigChecks.atLeast(KEY + "d_sae", dSae, 1);
         if (kind == TranscoderKind.SAE && dOut != dIn) {
             throw new IllegalArgumentException(String.format(
                     "train.kind is sae but d_out %d differs from d_in %d; an SAE reconstructs its input", dOut, dIn));
         }
-        finiteAtLeast("l1-coefficient", l1Coefficient, 0);
-        atLeast("l1-warm-up-steps", l1WarmUpSteps, 0);
-        if (!(lr > 0) || Double.isInfinite(lr)) {
-            throw invalid("lr", lr, "> 0 and finite");
-        }
-        if (!(adamBeta1 >= 0 && adamBeta1 < 1)) {
-            throw invalid("adam-beta1", adamBeta1, "in [0, 1)");
-        }
-        if (!(adamBeta2 >= 0 && adamBeta2 < 1)) {
-            throw invalid("adam-beta2", adamBeta2, "in [0, 1)");
-        }
-        if (!(adamEpsilon > 0) || Double.isInfinite(adamEpsilon)) {
-            throw invalid("adam-epsilon", adamEpsilon, "> 0 and finite");
-        }
-        atLeast("lr-warm-up-steps", lrWarmUpSteps, 0);
-        atLeast("lr-decay-steps", lrDecaySteps, 0);
-        if (!(lrEnd >= 0 && lrEnd <= lr)) {
-            throw invalid("lr-end", lrEnd, "in [0, lr = " + lr + "]");
-        }
-        atLeast("training-tokens", trainingTokens, 1);
-        atLeast("train-batch-size-tokens", trainBatchSizeTokens, 1);
+        ConfigChecks.finiteAtLeast(KEY + "l1-coefficient", l1Coefficient, 0);
+        ConfigChecks.atLeast(KEY + "l1-warm-up-steps", l1WarmUpSteps, 0);
+        ConfigChecks.positiveFinite(KEY + "lr", lr);
+        ConfigChecks.require(adamBeta1 >= 0 && adamBeta1 < 1, KEY + "adam-beta1", adamBeta1, "in [0, 1)");
+        ConfigChecks.require(adamBeta2 >= 0 && adamBeta2 < 1, KEY + "adam-beta2", adamBeta2, "in [0, 1)");
+        ConfigChecks.positiveFinite(KEY + "adam-epsilon", adamEpsilon);
+        ConfigChecks.atLeast(KEY + "lr-warm-up-steps", lrWarmUpSteps, 0);
+        ConfigChecks.atLeast(KEY + "lr-decay-steps", lrDecaySteps, 0);
+        ConfigChecks.require(lrEnd >= 0 && lrEnd <= lr, KEY + "lr-end", lrEnd, "in [0, lr = " + lr + "]");
+        ConfigChecks.atLeast(KEY + "training-tokens", trainingTokens, 1);
+        ConfigChecks.atLeast(KEY + "train-batch-size-tokens", trainBatchSizeTokens, 1);
         long steps = (trainingTokens + trainBatchSizeTokens - 1) / trainBatchSizeTokens;
         if (steps > Integer.MAX_VALUE) {
-            throw invalid("training-tokens", trainingTokens, "at most 2^31-1 steps of train-batch-size-tokens");
+            throw ConfigChecks.invalid(KEY + "training-tokens", trainingTokens,
+                    "at most 2^31-1 steps of train-batch-size-tokens");
         }
         if ((long) lrWarmUpSteps + lrDecaySteps > steps) {
             throw new IllegalArgumentException(String.format(
@@ -147,11 +141,9 @@ public record TranscoderConfig(
                             + "(training-tokens %d / train-batch-size-tokens %d)",
                     lrWarmUpSteps, lrDecaySteps, steps, trainingTokens, trainBatchSizeTokens));
         }
-        atLeast("dead-feature-window-tokens", deadFeatureWindow, 1);
-        atLeast("resample-interval-steps", resampleIntervalSteps, 1);
-        if (!(decoderInitNorm > 0) || Double.isInfinite(decoderInitNorm)) {
-            throw invalid("decoder-init-norm", decoderInitNorm, "> 0 and finite");
-        }
+        ConfigChecks.atLeast(KEY + "dead-feature-window-tokens", deadFeatureWindow, 1);
+        ConfigChecks.atLeast(KEY + "resample-interval-steps", resampleIntervalSteps, 1);
+        ConfigChecks.positiveFinite(KEY + "decoder-init-norm", decoderInitNorm);
         positiveOrNull("input-scale", inputScale);
         positiveOrNull("target-scale", targetScale);
         if (kind == TranscoderKind.SAE && !Objects.equals(inputScale, targetScale)) {
@@ -159,11 +151,9 @@ public record TranscoderConfig(
                     "train.kind is sae but input-scale %s differs from target-scale %s; the target is the input",
                     inputScale, targetScale));
         }
-        atLeast("scaling-batches", scalingBatches, 1);
-        if (!"float32".equals(dtype)) {
-            throw new IllegalArgumentException(String.format(
-                    "train dtype is invalid: '%s'; master weights are float32", dtype));
-        }
+        ConfigChecks.atLeast(KEY + "scaling-batches", scalingBatches, 1);
+        ConfigChecks.require("float32".equals(dtype), KEY + "dtype", "'" + dtype + "'",
+                "float32 (master weights are float32)");
         architecture.checkAgainst(dSae, kind == TranscoderKind.SAE);
     }
 
@@ -189,26 +179,9 @@ public record TranscoderConfig(
         };
     }
 
-    private static void atLeast(String key, long value, long min) {
-        if (value < min) {
-            throw new IllegalArgumentException(String.format("train.%s is invalid: %d; need >= %d", key, value, min));
-        }
-    }
-
-    static void finiteAtLeast(String key, double value, double min) {
-        if (!(value >= min) || Double.isInfinite(value)) {
-            throw invalid(key, value, ">= " + min + " and finite");
-        }
-    }
-
     private static void positiveOrNull(String key, Double value) {
-        if (value != null && (!(value > 0) || value.isInfinite())) {
-            throw invalid(key, value, "> 0 and finite, or null to estimate it from the data");
-        }
-    }
-
-    static IllegalArgumentException invalid(String key, Object value, String need) {
-        return new IllegalArgumentException(String.format("train.%s is invalid: %s; need %s", key, value, need));
+        ConfigChecks.require(value == null || value > 0 && !value.isInfinite(), KEY + key, value,
+                "> 0 and finite, or null to estimate it from the data");
     }
 
     /** Optimiser steps of the whole run: ceil(training-tokens / train-batch-size-tokens). */
@@ -322,7 +295,7 @@ public record TranscoderConfig(
     public static TranscoderConfig fromConfig(Config train, String modelName, int layer, int dIn, int dOut) {
         int expansion = train.getInt("expansion-factor");
         if (expansion < 1) {
-            throw invalid("expansion-factor", expansion, ">= 1");
+            throw ConfigChecks.invalid(KEY + "expansion-factor", expansion, ">= 1");
         }
         return builder()
                 .kind(TranscoderKind.parse(train.getString("kind")))

@@ -1,6 +1,6 @@
 package org.cellcircuits.transcoder;
 
-import java.util.Locale;
+import org.cellcircuits.io.ConfigChecks;
 
 /**
  * What the dictionary learns to produce from the MLP input: the MLP's output (a transcoder, the paper's object) or
@@ -23,13 +23,8 @@ public enum TranscoderKind {
         return configName;
     }
 
+    /** The constant named {@code text} in a config (trimmed, case-insensitive). */
     public static TranscoderKind parse(String text) {
-        String t = text == null ? "" : text.trim().toLowerCase(Locale.ROOT);
-        for (TranscoderKind k : values()) {
-            if (k.configName.equals(t)) {
-                return k;
-            }
-        }
-        throw new IllegalArgumentException(String.format("train.kind is invalid: '%s'; need transcoder or sae", text));
+        return ConfigChecks.oneOf("cellcircuits.train.kind", text, values(), TranscoderKind::configName);
     }
 }

@@ -16,7 +16,6 @@ import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.cellcircuits.harvest.CellPrompt;
-import org.cellcircuits.harvest.ExecutorModels;
 import org.cellcircuits.io.RunRoot;
 import org.cellcircuits.jobs.ConfigLoader;
 import org.cellcircuits.model.ActivationCache;
@@ -24,6 +23,7 @@ import org.cellcircuits.model.ForwardOptions;
 import org.cellcircuits.model.GptNeoX;
 import org.cellcircuits.model.TokenBatch;
 import org.cellcircuits.model.TokenizedPrompt;
+import org.cellcircuits.runtime.ExecutorModels;
 import org.cellcircuits.transcoder.Transcoder;
 import org.cellcircuits.transcoder.TranscoderStore;
 

@@ -34,11 +34,11 @@ class EvaluateParamsTest {
   @Test
   void badValuesNameTheKeyAndTheLimit() {
     assertThatThrownBy(() -> read("evaluate.cells-per-task=0"))
-        .hasMessage("cellcircuits.evaluate.cells-per-task is 0; must be >= 1");
+        .hasMessage("cellcircuits.evaluate.cells-per-task is invalid: 0; need >= 1");
     assertThatThrownBy(() -> read("evaluate.tokens-per-batch=-3"))
-        .hasMessage("cellcircuits.evaluate.tokens-per-batch is -3; must be >= 1");
+        .hasMessage("cellcircuits.evaluate.tokens-per-batch is invalid: -3; need >= 1");
     assertThatThrownBy(() -> read("evaluate.max-cells=-1"))
-        .hasMessage("cellcircuits.evaluate.max-cells is -1; must be >= 0");
+        .hasMessage("cellcircuits.evaluate.max-cells is invalid: -1; need >= 0");
     assertThatThrownBy(() -> read("model.path=null")).hasMessageStartingWith("cellcircuits.model.path is not set");
     assertThatThrownBy(() -> read("split.held-out-fraction=0"))
         .hasMessageStartingWith("no held-out cells to evaluate: cellcircuits.split.held-out-fraction is 0");

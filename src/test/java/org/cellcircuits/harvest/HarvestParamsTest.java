@@ -51,9 +51,9 @@ class HarvestParamsTest {
     assertThatThrownBy(() -> params("harvest.layers=[2]").layersFor(2, "demo/model")).hasMessage(
         "cellcircuits.harvest.layers names layer 2, but model demo/model has 2 layers (0..1)");
     assertThatThrownBy(() -> params("harvest.tokens-per-batch=0")).hasMessage(
-        "cellcircuits.harvest.tokens-per-batch is 0; must be >= 1");
+        "cellcircuits.harvest.tokens-per-batch is invalid: 0; need >= 1");
     assertThatThrownBy(() -> params("harvest.cells-per-task=0")).hasMessage(
-        "cellcircuits.harvest.cells-per-task is 0; must be >= 1");
+        "cellcircuits.harvest.cells-per-task is invalid: 0; need >= 1");
     assertThatThrownBy(() -> params("harvest.compression=brotli")).hasMessage(
         "cellcircuits.harvest: compression 'brotli' is not one of uncompressed, snappy, zstd, gzip, lz4_raw");
     assertThatThrownBy(() -> params("harvest.vector-format=fp8")).hasMessage(
@@ -63,7 +63,7 @@ class HarvestParamsTest {
     assertThatThrownBy(() -> params("harvest.row-group-size=1k")).hasMessage(
         "cellcircuits.harvest.row-group-size is 1024 bytes; expected at least 1m");
     assertThatThrownBy(() -> params("model.batch-size=0")).hasMessage(
-        "cellcircuits.model.batch-size is 0; must be >= 1");
+        "cellcircuits.model.batch-size is invalid: 0; need >= 1");
     assertThat(List.of(params("harvest.tokens=fraction").tokens().fraction())).containsExactly(0.1);
   }
 }

@@ -43,6 +43,7 @@ import org.cellcircuits.model.Prediction;
 import org.cellcircuits.model.PromptTokenizer;
 import org.cellcircuits.model.TokenBatch;
 import org.cellcircuits.model.TokenizedPrompt;
+import org.cellcircuits.runtime.ExecutorModels;
 import org.cellcircuits.sentences.CellSplit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;

@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.Set;
 import org.cellcircuits.model.PromptTokenizer;
 import org.cellcircuits.model.TokenizedPrompt;
+import org.cellcircuits.runtime.ModelFolder;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

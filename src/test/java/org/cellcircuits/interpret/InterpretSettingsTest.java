@@ -41,13 +41,13 @@ class InterpretSettingsTest {
   @Test
   void aBadValueNamesItsKey() {
     assertThatThrownBy(() -> settings("interpret.gene-level-threshold=1.5"))
-        .hasMessage("cellcircuits.interpret.gene-level-threshold is 1.5; must be a share in (0, 1]");
+        .hasMessage("cellcircuits.interpret.gene-level-threshold is invalid: 1.5; need a share in (0, 1]");
     assertThatThrownBy(() -> settings("interpret.top-examples=abc"))
         .hasMessageContaining("top-examples");
     assertThatThrownBy(() -> settings("interpret.feature-shards=0"))
-        .hasMessage("cellcircuits.interpret.feature-shards is 0; must be >= 1");
+        .hasMessage("cellcircuits.interpret.feature-shards is invalid: 0; need >= 1");
     assertThatThrownBy(() -> settings("interpret.batch-size=0"))
-        .hasMessage("cellcircuits.interpret.batch-size is 0; must be >= 1");
+        .hasMessage("cellcircuits.interpret.batch-size is invalid: 0; need >= 1");
     assertThatThrownBy(() -> settings("interpret.device=tpu"))
         .hasMessage("cellcircuits.interpret.device is 'tpu'; expected auto, cpu, gpu or gpu:N");
     assertThatThrownBy(() -> settings("interpret.layers=[1, 1]"))

@@ -28,27 +28,27 @@ import org.apache.parquet.hadoop.ParquetReader;
 import org.apache.parquet.hadoop.example.GroupReadSupport;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
-import org.cellcircuits.evaluate.EvaluateFixtures;
-import org.cellcircuits.evaluate.ExecutorTranscoders;
-import org.cellcircuits.harvest.ActivationStore;
-import org.cellcircuits.harvest.CellPrompt;
-import org.cellcircuits.harvest.ExecutorModels;
-import org.cellcircuits.harvest.LayerManifest;
-import org.cellcircuits.harvest.VectorFormat;
-import org.cellcircuits.io.RunRoot;
-import org.cellcircuits.io.StageOutcome;
-import org.cellcircuits.jobs.BadConfigException;
-import org.cellcircuits.jobs.InterpretJob;
-import org.cellcircuits.jobs.InterpretStage;
-import org.cellcircuits.jobs.CircuitsJob;
-import org.cellcircuits.jobs.ValidationJob;
 import org.cellcircuits.circuits.FeatureAblation;
 import org.cellcircuits.circuits.LocalReplacementModel;
 import org.cellcircuits.circuits.NodeId;
 import org.cellcircuits.circuits.OutputTarget;
 import org.cellcircuits.circuits.ReplacementWeights;
+import org.cellcircuits.evaluate.EvaluateFixtures;
+import org.cellcircuits.harvest.ActivationStore;
+import org.cellcircuits.harvest.CellPrompt;
+import org.cellcircuits.harvest.LayerManifest;
+import org.cellcircuits.harvest.VectorFormat;
+import org.cellcircuits.io.RunRoot;
+import org.cellcircuits.io.StageOutcome;
+import org.cellcircuits.jobs.BadConfigException;
+import org.cellcircuits.jobs.CircuitsJob;
+import org.cellcircuits.jobs.InterpretJob;
+import org.cellcircuits.jobs.InterpretStage;
 import org.cellcircuits.jobs.StageRegistry;
 import org.cellcircuits.jobs.StageRunner;
+import org.cellcircuits.jobs.ValidationJob;
+import org.cellcircuits.runtime.ExecutorModels;
+import org.cellcircuits.runtime.ExecutorTranscoders;
 import org.cellcircuits.sentences.CellSplit;
 import org.cellcircuits.transcoder.Transcoder;
 import org.cellcircuits.transcoder.TranscoderKind;
@@ -429,7 +429,7 @@ class InterpretStageTest {
 
     assertThatThrownBy(() -> run(config(root, "interpret.gene-level-threshold=1.5"), "interpret"))
         .isInstanceOf(BadConfigException.class)
-        .hasMessage("cellcircuits.interpret.gene-level-threshold is 1.5; must be a share in (0, 1]");
+        .hasMessage("cellcircuits.interpret.gene-level-threshold is invalid: 1.5; need a share in (0, 1]");
     assertThatThrownBy(() -> run(config(root, "interpret.layers=[0, 7]"), "interpret"))
         .isInstanceOf(BadConfigException.class)
         .hasMessageStartingWith("cellcircuits.interpret.layers lists layer 7, which has no harvested activations");

@@ -453,7 +453,7 @@ class CellCircuitsTest {
   @Test
   void stagesNotBuiltYetSaySoWithExitCodeTwo() {
     // Every stage of the default pipeline is built now; a pending stage still registers, plans and refuses to run.
-    StageRegistry withPending = new StageRegistry(List.of(new SentencesJob(),
+    StageRegistry withPending = new StageRegistry(List.of(new SentencesStage(),
         new PendingStage("toy", "a stage still to come", List.of("sentences"), "issue 99")));
     assertThat(execute(withPending, REFERENCE, NO_SPARK, "toy", "--root", root)).isEqualTo(2);
     assertThat(err.toString()).isEqualTo("toy: stage toy is not implemented yet (issue 99)\n");

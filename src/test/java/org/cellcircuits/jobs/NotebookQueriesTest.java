@@ -17,7 +17,7 @@ import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.types.StructType;
 import org.cellcircuits.evaluate.EvaluateFixtures;
-import org.cellcircuits.evaluate.EvaluationJob;
+import org.cellcircuits.evaluate.EvaluateJob;
 import org.cellcircuits.harvest.CellPrompt;
 import org.cellcircuits.io.RunRoot;
 import org.cellcircuits.io.StageCommitter;
@@ -69,16 +69,16 @@ class NotebookQueriesTest {
         List.of("transcoders/layer=0/cfg.json"));
 
     commit("evaluate", Map.of(
-        EvaluationJob.SUMMARY_TABLE, df(List.of(
+        EvaluateJob.SUMMARY_TABLE, df(List.of(
             variant("original", null, 1.0, 0.0, 0.9),
             variant("replaced_all", null, 1.5, 0.4, 0.8),
             variant("zero_mlp", null, 3.0, 2.0, 0.2),
             variant("replaced_layer_0", 0, 1.2, 0.1, 0.85),
-            variant("replaced_layer_1", 1, 1.1, 0.05, 0.9)), EvaluationJob.SUMMARY_SCHEMA),
-        EvaluationJob.LAYERS_TABLE, df(List.of(
+            variant("replaced_layer_1", 1, 1.1, 0.05, 0.9)), EvaluateJob.SUMMARY_SCHEMA),
+        EvaluateJob.LAYERS_TABLE, df(List.of(
             RowFactory.create(0, "transcoder", 8, 0.7, 4.0, 0.25, 100L, 1.2, 2.0, 0.1),
-            RowFactory.create(1, "transcoder", 8, 0.9, 3.0, 0.5, 100L, 1.1, 2.0, 0.05)), EvaluationJob.LAYERS_SCHEMA)),
-        List.of(EvaluationJob.JSON_FILE));
+            RowFactory.create(1, "transcoder", 8, 0.9, 3.0, 0.5, 100L, 1.1, 2.0, 0.05)), EvaluateJob.LAYERS_SCHEMA)),
+        List.of(EvaluateJob.JSON_FILE));
 
     commit("circuits", Map.of(
         CircuitsJob.GRAPHS_TABLE, df(List.of(graph("c1", ENDO, 0.9, 1.0, 0.5), graph("c2", ENDO, 0.7, 0.8, 0.9),

@@ -26,8 +26,8 @@ import org.cellcircuits.sentences.AtlasReader;
 import org.cellcircuits.sentences.AtlasReaders;
 import org.cellcircuits.sentences.AtlasSource;
 import org.cellcircuits.sentences.CellBlock;
+import org.cellcircuits.sentences.SentencesJob;
 import org.cellcircuits.sentences.SentencesParams;
-import org.cellcircuits.sentences.SentencesStage;
 import org.cellcircuits.sentences.TieOrder;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -78,7 +78,7 @@ class CellSentenceTransformerTest {
     AtlasSource source = AtlasReaders.source(DEMO, AtlasOptions.defaults());
     SentencesParams params = SentencesParams.builder().topK(64).ties(ties).maxCells(CELLS).rowsPerPartition(70)
         .build();
-    return byRow(SentencesStage.plan(spark, source, params).sentences());
+    return byRow(SentencesJob.plan(spark, source, params).sentences());
   }
 
   private static List<Row> byRow(Dataset<Row> df) {

@@ -5,21 +5,25 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import ai.djl.Device;
 import ai.djl.engine.Engine;
+import org.cellcircuits.runtime.TaskDevice;
 import org.junit.jupiter.api.Test;
 
 class ModelDeviceTest {
 
     @Test
     void optionsResolveOnACpuOnlyMachine() {
-        assertThat(ModelDevice.resolve("cpu")).isEqualTo(Device.cpu());
+        assertThat(ModelDevice.resolve("cpu", () -> 0)).isEqualTo(Device.cpu());
         // outside a Spark task there is no assigned GPU: auto is the CPU
-        assertThat(ModelDevice.sparkTaskGpu()).isNull();
-        assertThat(ModelDevice.resolve("auto")).isEqualTo(Device.cpu());
+        assertThat(TaskDevice.sparkTaskGpu()).isNull();
+        assertThat(TaskDevice.resolve("auto")).isEqualTo(Device.cpu());
+        assertThat(ModelDevice.resolve("auto", () -> null)).isEqualTo(Device.cpu());
+        assertThatThrownBy(() -> ModelDevice.resolve("auto", () -> 3)).hasMessageContaining("asks for GPU 3");
         assertThat(Engine.getEngine("PyTorch").getGpuCount()).isZero();
-        assertThatThrownBy(() -> ModelDevice.resolve("gpu:1")).hasMessageContaining("asks for GPU 1")
+        assertThatThrownBy(() -> ModelDevice.resolve("gpu:1", () -> null)).hasMessageContaining("asks for GPU 1")
                 .hasMessageContaining("sees 0 GPU(s)").hasMessageContaining("PYTORCH_LIBRARY_PATH");
-        assertThatThrownBy(() -> ModelDevice.resolve("gpu:x")).hasMessageContaining("x is not a GPU index");
-        assertThatThrownBy(() -> ModelDevice.resolve("tpu")).hasMessageContaining("not one of auto, cpu, gpu, gpu:N");
+        assertThatThrownBy(() -> ModelDevice.resolve("gpu:x", () -> null)).hasMessageContaining("x is not a GPU index");
+        assertThatThrownBy(() -> ModelDevice.resolve("tpu", () -> null))
+                .hasMessageContaining("not one of auto, cpu, gpu, gpu:N");
     }
 
     @Test

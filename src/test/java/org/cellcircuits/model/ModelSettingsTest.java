@@ -40,9 +40,9 @@ class ModelSettingsTest {
     assertThatThrownBy(() -> ModelSettings.fromConfig(config("model.path=null")))
         .hasMessageStartingWith("cellcircuits.model.path is not set; expected the model's HuggingFace checkpoint");
     assertThatThrownBy(() -> ModelSettings.fromConfig(config("model.batch-size=0")))
-        .hasMessage("cellcircuits.model.batch-size is 0; must be >= 1");
+        .hasMessage("cellcircuits.model.batch-size is invalid: 0; need >= 1");
     assertThatThrownBy(() -> ModelSettings.fromConfig(config("model.max-new-tokens=-2")))
-        .hasMessage("cellcircuits.model.max-new-tokens is -2; must be >= 1");
+        .hasMessage("cellcircuits.model.max-new-tokens is invalid: -2; need >= 1");
     assertThatThrownBy(() -> HarvestParams.fromConfig(config("model.stop-at-period=maybe")))
         .hasMessageContaining("cellcircuits.model").hasMessageContaining("stop-at-period");
   }

@@ -1,5 +1,6 @@
 package org.cellcircuits.sentences;
 
+import org.cellcircuits.runtime.HadoopFiles;
 import org.junit.jupiter.api.Test;
 
 import java.io.ByteArrayInputStream;

@@ -33,7 +33,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * {@link SentencesStage.Plan#writeParquet}, which writes the Parquet files itself, against the same plan's rows
+ * {@link SentencesJob.Plan#writeParquet}, which writes the Parquet files itself, against the same plan's rows
  * through Spark ({@code sentences()}): equal in every column for every row, over several files and row groups,
  * with missing obs values, empty sentences and stored zeros; readable by plain parquet-hadoop too; leftovers of
  * failed attempts removed.
@@ -61,7 +61,7 @@ class SentenceParquetWriterTest {
     for (TieOrder ties : TieOrder.values()) {
       SentencesParams params = SentencesParams.builder().ties(ties).topK(12).rowsPerPartition(70).rowsPerRead(9)
           .build();
-      SentencesStage.Plan plan = SentencesStage.plan(spark, atlas.source(), params);
+      SentencesJob.Plan plan = SentencesJob.plan(spark, atlas.source(), params);
       String dir = tmp.resolve("out-" + ties.configName()).toString();
       assertThat(plan.writeParquet(dir)).isEqualTo(240);
       assertThat(parquetFiles(dir)).hasSize(4); // 240 cells in ranges of 70
@@ -80,7 +80,7 @@ class SentenceParquetWriterTest {
         new long[] {0, 0, 2, 6, 7}, new int[] {0, 2, 0, 1, 2, 3, 1}, new double[] {0, 0, 2, 2, 0, 2, 5});
     for (boolean dropZeros : new boolean[] {false, true}) {
       SentencesParams params = SentencesParams.builder().dropExplicitZeros(dropZeros).rowsPerPartition(3).build();
-      SentencesStage.Plan plan = SentencesStage.plan(spark, atlas.source(), params);
+      SentencesJob.Plan plan = SentencesJob.plan(spark, atlas.source(), params);
       String dir = tmp.resolve("edge-" + dropZeros).toString();
       assertThat(plan.writeParquet(dir)).isEqualTo(4);
       List<Row> rows = sorted(spark.read().parquet(dir).collectAsList());
@@ -97,7 +97,7 @@ class SentenceParquetWriterTest {
   void manyRowGroupsAndAPlainParquetReaderSeeTheSameRows() throws IOException {
     InMemoryAtlas atlas = C2sFixture.atlas();
     SentencesParams params = SentencesParams.builder().topK(30).rowsPerPartition(240).build();
-    SentencesStage.Plan plan = SentencesStage.plan(spark, atlas.source(), params);
+    SentencesJob.Plan plan = SentencesJob.plan(spark, atlas.source(), params);
     String dir = tmp.resolve("groups").toString();
     Configuration hadoop = spark.sparkContext().hadoopConfiguration();
     String before = hadoop.get("parquet.block.size");
@@ -120,8 +120,8 @@ class SentenceParquetWriterTest {
     }
     assertThat(footer.getBlocks().size()).as("row groups").isGreaterThan(3);
     assertThat(footer.getFileMetaData().getKeyValueMetaData())
-        .containsEntry("org.apache.spark.sql.parquet.row.metadata", SentencesStage.SCHEMA.json());
-    assertThat(spark.read().parquet(dir).schema().fieldNames()).containsExactly(SentencesStage.SCHEMA.fieldNames());
+        .containsEntry("org.apache.spark.sql.parquet.row.metadata", SentencesJob.SCHEMA.json());
+    assertThat(spark.read().parquet(dir).schema().fieldNames()).containsExactly(SentencesJob.SCHEMA.fieldNames());
     assertSameRows(spark.read().parquet(dir).collectAsList(), plan.sentences().collectAsList(), "row groups");
 
     // parquet-hadoop's own record reader, no Spark: sentences and gene lists agree row by row.
@@ -146,7 +146,7 @@ class SentenceParquetWriterTest {
   @Test
   void filesLeftByFailedAttemptsAreDeleted() throws IOException {
     InMemoryAtlas atlas = C2sFixture.atlas();
-    SentencesStage.Plan plan = SentencesStage.plan(spark, atlas.source(),
+    SentencesJob.Plan plan = SentencesJob.plan(spark, atlas.source(),
         SentencesParams.builder().rowsPerPartition(100).build());
     Path dir = tmp.resolve("leftovers");
     Files.createDirectories(dir);
@@ -170,7 +170,7 @@ class SentenceParquetWriterTest {
     FIRST_READ.set(new java.util.concurrent.CountDownLatch(1));
     AtlasSource slowCounts = new CountsAfterFirstRead(atlas.source());
     SentencesParams params = SentencesParams.builder().topK(20).rowsPerPartition(40).build();
-    SentencesStage.Plan plan = SentencesStage.plan(spark, slowCounts, params);
+    SentencesJob.Plan plan = SentencesJob.plan(spark, slowCounts, params);
     java.util.concurrent.atomic.AtomicInteger jobs = new java.util.concurrent.atomic.AtomicInteger();
     org.apache.spark.scheduler.SparkListener countJobs = new org.apache.spark.scheduler.SparkListener() {
       @Override
@@ -188,7 +188,7 @@ class SentenceParquetWriterTest {
     }
     assertThat(jobs.get()).as("jobs submitted as start states became known").isGreaterThan(1);
     assertSameRows(spark.read().parquet(dir).collectAsList(),
-        SentencesStage.plan(spark, atlas.source(), params).sentences().collectAsList(), "overlapped");
+        SentencesJob.plan(spark, atlas.source(), params).sentences().collectAsList(), "overlapped");
   }
 
   /** Released by the first row read of {@link CountsAfterFirstRead} (executors share this JVM in local mode). */
@@ -238,7 +238,7 @@ class SentenceParquetWriterTest {
     InMemoryAtlas negative = C2sFixture.atlas();
     int row = 170; // in the second of three ranges
     negative.values[(int) negative.indptr[row]] = -2;
-    SentencesStage.Plan plan = SentencesStage.plan(spark, negative.source(),
+    SentencesJob.Plan plan = SentencesJob.plan(spark, negative.source(),
         SentencesParams.builder().rowsPerPartition(100).build());
     assertThatThrownBy(() -> plan.writeParquet(tmp.resolve("negative").toString()))
         .hasStackTraceContaining("cell cell170 has count -2.0 for gene")
@@ -248,9 +248,9 @@ class SentenceParquetWriterTest {
   @Test
   void tieBreakDrawsOtherThanThePrepassCountedAreCaughtByTheDriver() {
     InMemoryAtlas atlas = C2sFixture.atlas();
-    atlas.lieAboutStoredCountOfRows = new int[] {149}; // as in SentencesStageTest: the state at row 150 is off
+    atlas.lieAboutStoredCountOfRows = new int[] {149}; // as in SentencesJobTest: the state at row 150 is off
     atlas.lieBy = 40;
-    SentencesStage.Plan plan = SentencesStage.plan(spark, atlas.source(),
+    SentencesJob.Plan plan = SentencesJob.plan(spark, atlas.source(),
         SentencesParams.builder().rowsPerPartition(50).build());
     assertThatThrownBy(() -> plan.writeParquet(tmp.resolve("lie").toString()))
         .hasMessageContaining("rows [100, 150): building took other tie-break draws than the pre-pass counted");
@@ -260,7 +260,7 @@ class SentenceParquetWriterTest {
   void genesPagesCarryTheStatisticsOfParquetsOwnWriter() throws IOException {
     InMemoryAtlas atlas = manyGenesAtlas(new SplittableRandom(11), 300);
     SentencesParams params = SentencesParams.builder().topK(40).rowsPerPartition(300).build();
-    SentencesStage.Plan plan = SentencesStage.plan(spark, atlas.source(), params);
+    SentencesJob.Plan plan = SentencesJob.plan(spark, atlas.source(), params);
     String ours = tmp.resolve("stats-ours").toString();
     String spark = tmp.resolve("stats-spark").toString();
     Configuration hadoop = SentenceParquetWriterTest.spark.sparkContext().hadoopConfiguration();
@@ -374,7 +374,7 @@ class SentenceParquetWriterTest {
     List<Row> b = sorted(expected);
     assertThat(a).as(what).hasSize(b.size());
     for (int i = 0; i < a.size(); i++) {
-      for (String field : SentencesStage.SCHEMA.fieldNames()) {
+      for (String field : SentencesJob.SCHEMA.fieldNames()) {
         int ia = a.get(i).fieldIndex(field);
         int ib = b.get(i).fieldIndex(field);
         Object x = field.equals("genes") ? a.get(i).getList(ia) : a.get(i).get(ia);

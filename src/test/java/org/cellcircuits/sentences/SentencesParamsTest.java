@@ -40,14 +40,15 @@ class SentencesParamsTest {
   @Test
   void badValuesNameTheKeyAndTheValue() {
     assertThatThrownBy(() -> SentencesParams.builder().topK(0).build())
-        .hasMessage("sentences.top-k is invalid: 0; need >= 1");
+        .hasMessage("cellcircuits.sentences.top-k is invalid: 0; need >= 1");
     assertThatThrownBy(() -> SentencesParams.builder().minCellsPerGene(-3).build())
-        .hasMessage("sentences.min-cells-per-gene is invalid: -3; need >= 0");
+        .hasMessage("cellcircuits.sentences.min-cells-per-gene is invalid: -3; need >= 0");
     assertThatThrownBy(() -> SentencesParams.builder().seed(1L << 32).build())
         .hasMessageContaining("sentences.seed is invalid: 4294967296");
     assertThatThrownBy(() -> SentencesParams.builder().organism(" ").build())
         .hasMessageContaining("sentences.organism is invalid");
     assertThatThrownBy(() -> SentencesParams.fromConfig(section().withValue("ties",
-        ConfigValueFactory.fromAnyRef("random")))).hasMessage("ties is invalid: 'random'; expected one of c2s, gene-order");
+        ConfigValueFactory.fromAnyRef("random"))))
+        .hasMessage("cellcircuits.sentences.ties is invalid: 'random'; need one of c2s, gene-order");
   }
 }

@@ -14,13 +14,13 @@ import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.cellcircuits.harvest.ActivationStore;
-import org.cellcircuits.harvest.ExecutorModels;
 import org.cellcircuits.harvest.HarvestFixtures;
 import org.cellcircuits.io.RunRoot;
 import org.cellcircuits.io.StageMarker;
 import org.cellcircuits.io.StageOutcome;
 import org.cellcircuits.jobs.StageRegistry;
 import org.cellcircuits.jobs.StageRunner;
+import org.cellcircuits.runtime.ExecutorModels;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -71,7 +71,7 @@ class TrainStageTest {
 
   @AfterEach
   void resetHook() {
-    TranscoderTrainingJob.crashAfterStepForTests = -1;
+    TrainJob.crashAfterStepForTests = -1;
   }
 
   /** A fresh run root holding a copy of the shared harvest. */
@@ -181,13 +181,13 @@ class TrainStageTest {
       RunRoot whole = freshRoot("whole-" + mode.length() + mode.charAt(mode.length() - 1));
       train(config(whole, "train.layers=[0]", mode));
       RunRoot crashed = freshRoot("crashed-" + mode.charAt(mode.length() - 1));
-      TranscoderTrainingJob.crashAfterStepForTests = 6; // after the step-4 checkpoint, before the step-8 one
+      TrainJob.crashAfterStepForTests = 6; // after the step-4 checkpoint, before the step-8 one
       assertThatThrownBy(() -> train(config(crashed, "train.layers=[0]", mode)))
           .hasStackTraceContaining("stopped at step 6 for a test");
       assertThat(crashed.committed("train")).isEmpty();
       TrainingCheckpoints cps = new TrainingCheckpoints(crashed.stagePath("train") + "/checkpoints");
       assertThat(cps.latest(0, new Configuration()).orElseThrow().getName()).isEqualTo("step=4");
-      TranscoderTrainingJob.crashAfterStepForTests = -1;
+      TrainJob.crashAfterStepForTests = -1;
       train(config(crashed, "train.layers=[0]", mode));
       for (String name : Transcoder.PARAMETER_NAMES) {
         assertThat(weights(crashed, 0, name)).as("%s, %s", mode, name).containsExactly(weights(whole, 0, name));
@@ -226,9 +226,9 @@ class TrainStageTest {
   @Test
   void aCheckpointOfAnotherConfigIsRefusedUnlessOverwriting() throws Exception {
     RunRoot root = freshRoot("other");
-    TranscoderTrainingJob.crashAfterStepForTests = 5;
+    TrainJob.crashAfterStepForTests = 5;
     assertThatThrownBy(() -> train(config(root, "train.layers=[0]")));
-    TranscoderTrainingJob.crashAfterStepForTests = -1;
+    TrainJob.crashAfterStepForTests = -1;
     assertThatThrownBy(() -> train(config(root, "train.layers=[0]", "train.lr=2e-3")))
         .hasStackTraceContaining("written by another training config")
         .hasStackTraceContaining("lr")

@@ -57,7 +57,7 @@ class TranscoderConfigTest {
         expectInvalid(b -> b.modelName(" "), "model name is blank");
         expectInvalid(b -> b.deadFeatureWindow(0), "train.dead-feature-window-tokens is invalid: 0; need >= 1");
         assertThatThrownBy(() -> TranscoderKind.parse("crosscoder"))
-                .hasMessageContaining("train.kind is invalid: 'crosscoder'; need transcoder or sae");
+                .hasMessageContaining("cellcircuits.train.kind is invalid: 'crosscoder'; need one of transcoder, sae");
     }
 
     static void expectInvalid(UnaryOperator<TranscoderConfig.Builder> change, String message) {
@@ -124,7 +124,8 @@ class TranscoderConfigTest {
         assertThatThrownBy(() -> new TranscoderArchitecture(Activation.JUMPRELU, 4, 0, 1, 0.1, 0.1, 1.5, false))
                 .hasMessageContaining("train.batchtopk-threshold-rate is invalid: 1.5; need in (0, 1]");
         assertThatThrownBy(() -> Activation.parse("gated"))
-                .hasMessageContaining("train.activation is invalid: 'gated'; need one of [relu, topk, batchtopk, jumprelu]");
+                .hasMessageContaining(
+                        "cellcircuits.train.activation is invalid: 'gated'; need one of relu, topk, batchtopk, jumprelu");
     }
 
     @Test

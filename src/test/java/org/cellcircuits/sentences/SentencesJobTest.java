@@ -19,13 +19,13 @@ import org.junit.jupiter.api.Test;
  * The Spark transformation on local[2]: row ranges as tasks, the c2s pre-pass checkpoints, the filters' counting
  * passes; output compared with cell2sentence's own sentences for several partition sizes.
  */
-class SentencesStageTest {
+class SentencesJobTest {
   private static final JsonObject FIXTURE = C2sFixture.json("c2s_sentences.json");
   private static SparkSession spark;
 
   @BeforeAll
   static void startSpark() {
-    spark = SparkSession.builder().master("local[2]").appName("SentencesStageTest")
+    spark = SparkSession.builder().master("local[2]").appName("SentencesJobTest")
         .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "2").getOrCreate();
   }
 
@@ -42,7 +42,7 @@ class SentencesStageTest {
     for (int rowsPerPartition : new int[] {7, 64, 1000}) {
       SentencesParams params = SentencesParams.builder().topK(12).rowsPerPartition(rowsPerPartition).rowsPerRead(5)
           .build();
-      SentencesStage.Plan plan = SentencesStage.plan(spark, atlas.source(), params);
+      SentencesJob.Plan plan = SentencesJob.plan(spark, atlas.source(), params);
       assertThat(plan.partitions()).isEqualTo((240 + rowsPerPartition - 1) / rowsPerPartition);
       assertThat(plan.sentences().rdd().getNumPartitions()).isEqualTo(plan.partitions());
       assertThat(List.of(plan.inputCells(), plan.droppedCells(), plan.outputRows())).containsExactly(240L, 0L, 240L);
@@ -77,7 +77,7 @@ class SentencesStageTest {
           .minCellsPerGene(c.get("min_cells_per_gene").getAsInt())
           .excludeRiboMito(c.get("exclude_ribo_mito").getAsBoolean())
           .rowsPerPartition(37).rowsPerRead(10).build();
-      SentencesStage.Plan plan = SentencesStage.plan(spark, atlas.source(), params);
+      SentencesJob.Plan plan = SentencesJob.plan(spark, atlas.source(), params);
       int[] keptCells = C2sFixture.ints(c, "kept_cells");
       assertThat(plan.keptGenes()).as(Cell2SentenceFixtureTest.caseName(c))
           .isEqualTo(C2sFixture.ints(c, "kept_genes").length);
@@ -105,7 +105,7 @@ class SentencesStageTest {
     for (TieOrder ties : TieOrder.values()) {
       SentencesParams params = SentencesParams.builder().ties(ties).excludeRiboMito(true).minCellsPerGene(2)
           .minGenesPerCell(2).donorColumn("").tissueColumn("").rowsPerPartition(2).build();
-      SentencesStage.Plan plan = SentencesStage.plan(spark, atlas.source(), params);
+      SentencesJob.Plan plan = SentencesJob.plan(spark, atlas.source(), params);
       assertThat(List.of(plan.inputCells(), plan.droppedCells(), plan.outputRows())).containsExactly(3L, 2L, 1L);
       assertThat(plan.keptGenes()).isEqualTo(2);
       List<Row> rows = plan.sentences().collectAsList();
@@ -128,32 +128,32 @@ class SentencesStageTest {
   @Test
   void badInputNamesTheAtlasAndWhatWasExpected() {
     InMemoryAtlas atlas = C2sFixture.atlas();
-    assertThatThrownBy(() -> SentencesStage.plan(spark, atlas.source(),
+    assertThatThrownBy(() -> SentencesJob.plan(spark, atlas.source(),
         SentencesParams.builder().tissueColumn("organ").build()))
         .hasMessageContaining("atlas c2s_sentences.json has no obs column 'organ' (sentences.tissue-column)")
         .hasMessageContaining("[cell_type, donor_id, tissue]");
 
     InMemoryAtlas nan = C2sFixture.atlas();
     nan.values[5] = Double.NaN;
-    assertThatThrownBy(() -> SentencesStage.build(spark, nan.source(), SentencesParams.defaults()).collectAsList())
+    assertThatThrownBy(() -> SentencesJob.build(spark, nan.source(), SentencesParams.defaults()).collectAsList())
         .hasStackTraceContaining("cell cell001 has count NaN for gene");
 
     InMemoryAtlas negative = C2sFixture.atlas();
     negative.values[5] = -2;
-    assertThatThrownBy(() -> SentencesStage.plan(spark, negative.source(),
+    assertThatThrownBy(() -> SentencesJob.plan(spark, negative.source(),
         SentencesParams.builder().minGenesPerCell(1).build()))
         .as("the counting pass checks the counts too").hasStackTraceContaining("has count -2.0 for gene");
 
     InMemoryAtlas duplicate = C2sFixture.atlas();
     int firstOfRow1 = (int) duplicate.indptr[1];
     duplicate.indices[firstOfRow1 + 1] = duplicate.indices[firstOfRow1];
-    assertThatThrownBy(() -> SentencesStage.build(spark, duplicate.source(), SentencesParams.defaults())
+    assertThatThrownBy(() -> SentencesJob.build(spark, duplicate.source(), SentencesParams.defaults())
         .collectAsList()).hasStackTraceContaining("cell cell001 stores gene")
         .hasStackTraceContaining("more than once");
 
     InMemoryAtlas empty = new InMemoryAtlas("empty.h5ad", new String[0], List.of("A"), Map.of(), new long[] {0},
         new int[0], new double[0]);
-    assertThatThrownBy(() -> SentencesStage.plan(spark, empty.source(),
+    assertThatThrownBy(() -> SentencesJob.plan(spark, empty.source(),
         SentencesParams.builder().cellTypeColumn("").donorColumn("").tissueColumn("").build()))
         .hasMessageContaining("atlas empty.h5ad has no cells");
   }
@@ -167,7 +167,7 @@ class SentencesStageTest {
     // and then every later state, and so every sentence, is right anyway.)
     atlas.lieAboutStoredCountOfRows = new int[] {149};
     atlas.lieBy = 40;
-    assertThatThrownBy(() -> SentencesStage.build(spark, atlas.source(),
+    assertThatThrownBy(() -> SentencesJob.build(spark, atlas.source(),
         SentencesParams.builder().rowsPerPartition(50).build()).collectAsList())
         .hasStackTraceContaining("rows [100, 150): building took other tie-break draws than the pre-pass counted");
   }

@@ -1,4 +1,4 @@
-package org.cellcircuits.harvest;
+package org.cellcircuits.runtime;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -7,6 +7,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import org.apache.hadoop.conf.Configuration;
+import org.cellcircuits.harvest.HarvestFixtures;
 import org.cellcircuits.model.NeoXConfig;
 import org.cellcircuits.sentences.RemoteLikeFolders;
 import org.junit.jupiter.api.Test;

@@ -11,18 +11,18 @@ import org.apache.spark.sql.SparkSession;
  * The sentences stage on local[2], several rounds in one JVM, so the cost of each part can be seen without JVM
  * start and with the JIT warm: the pre-pass ({@code plan}), then building every row into Spark's "noop" sink
  * (rows are made and dropped), into Parquet through Spark's writer, or into Parquet by
- * {@link SentencesStage.Plan#writeParquet} (direct). The atlas is a synthetic in-memory one (no file reading) or an
+ * {@link SentencesJob.Plan#writeParquet} (direct). The atlas is a synthetic in-memory one (no file reading) or an
  * .h5ad. Prints wall, process CPU and task CPU per round; asserts nothing. {@code jobs/bench/sentences} is the
  * end-to-end figure; this is for finding where the time goes.
  *
  * <pre>
  * mvn -B -q test-compile dependency:build-classpath -Dmdep.outputFile=target/cp.txt
  * java -Xmx4g $(the --add-opens flags of pom.xml) -cp target/classes:target/test-classes:$(cat target/cp.txt) \
- *   org.cellcircuits.sentences.SentencesStageBench CELLS|ATLAS.h5ad [noop|parquet:DIR|direct:DIR] [ROUNDS] [c2s|gene-order] [ROWS_PER_READ]
+ *   org.cellcircuits.sentences.SentencesJobBench CELLS|ATLAS.h5ad [noop|parquet:DIR|direct:DIR] [ROUNDS] [c2s|gene-order] [ROWS_PER_READ]
  * </pre>
  */
-public final class SentencesStageBench {
-  private SentencesStageBench() {
+public final class SentencesJobBench {
+  private SentencesJobBench() {
   }
 
   public static void main(String[] args) throws Exception {
@@ -42,7 +42,7 @@ public final class SentencesStageBench {
     } else {
       source = new H5adSource(atlasArg, AtlasOptions.defaults());
     }
-    SparkSession spark = SparkSession.builder().master("local[2]").appName("SentencesStageBench")
+    SparkSession spark = SparkSession.builder().master("local[2]").appName("SentencesJobBench")
         .config("spark.ui.enabled", "false").getOrCreate();
     spark.sparkContext().setLogLevel("WARN");
     // The machine is shared: executor CPU time (from Spark's task metrics) gives the comparable figure.
@@ -58,7 +58,7 @@ public final class SentencesStageBench {
     for (int round = 0; round < rounds; round++) {
       long t0 = System.nanoTime();
       double cpu0 = ReferenceSentencesBench.processCpu();
-      SentencesStage.Plan plan = SentencesStage.plan(spark, source, params.build());
+      SentencesJob.Plan plan = SentencesJob.plan(spark, source, params.build());
       long t1 = System.nanoTime();
       double cpu1 = ReferenceSentencesBench.processCpu();
       long task0 = taskCpuNanos.get();

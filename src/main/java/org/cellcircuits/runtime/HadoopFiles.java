@@ -1,4 +1,4 @@
-package org.cellcircuits.sentences;
+package org.cellcircuits.runtime;
 
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileStatus;
@@ -6,6 +6,7 @@ import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.apache.spark.SparkEnv;
 import org.apache.spark.deploy.SparkHadoopUtil;
+import org.cellcircuits.sentences.AtlasFormatException;
 
 import java.io.FileNotFoundException;
 import java.io.IOException;
@@ -16,17 +17,17 @@ import java.util.Map;
 import java.util.zip.GZIPInputStream;
 
 /** Opening atlas files through the Hadoop FileSystem API, so that s3a://, hdfs:// and local paths all work. */
-final class HadoopFiles {
+public final class HadoopFiles {
   private HadoopFiles() {
   }
 
   /** A path without a scheme, or with file:, is on a local disk and can be opened directly. */
-  static boolean isLocal(String path) {
+  public static boolean isLocal(String path) {
     String scheme = scheme(path);
     return scheme == null || scheme.equals("file");
   }
 
-  static java.nio.file.Path localPath(String path) {
+  public static java.nio.file.Path localPath(String path) {
     String scheme = scheme(path);
     if (scheme == null) {
       return java.nio.file.Path.of(path);
@@ -49,14 +50,14 @@ final class HadoopFiles {
    * {@code spark.hadoop.*} setting such as S3 credentials providers; outside Spark the default one. The extra
    * settings go on top.
    */
-  static Configuration configuration(Map<String, String> extra) {
+  public static Configuration configuration(Map<String, String> extra) {
     SparkEnv env = SparkEnv.get();
     Configuration conf = env != null ? SparkHadoopUtil.get().newConfiguration(env.conf()) : new Configuration();
     extra.forEach(conf::set);
     return conf;
   }
 
-  static FileStatus status(String path, Configuration conf) throws IOException {
+  public static FileStatus status(String path, Configuration conf) throws IOException {
     Path p = new Path(path);
     try {
       return p.getFileSystem(conf).getFileStatus(p);
@@ -65,18 +66,18 @@ final class HadoopFiles {
     }
   }
 
-  static FileSystem fileSystem(String path, Configuration conf) throws IOException {
+  public static FileSystem fileSystem(String path, Configuration conf) throws IOException {
     return new Path(path).getFileSystem(conf);
   }
 
   /** Opens a file for sequential reading, un-gzipping it when its name ends in .gz. */
-  static InputStream openText(Path path, Configuration conf) throws IOException {
+  public static InputStream openText(Path path, Configuration conf) throws IOException {
     InputStream in = path.getFileSystem(conf).open(path);
     return path.getName().endsWith(".gz") ? new GZIPInputStream(in, 1 << 16) : in;
   }
 
   /** What identifies a file's content for caches: path, length and modification time. */
-  static String fingerprint(FileStatus st) {
+  public static String fingerprint(FileStatus st) {
     return st.getPath() + "|" + st.getLen() + "|" + st.getModificationTime();
   }
 }

@@ -1,4 +1,4 @@
-package org.cellcircuits.harvest;
+package org.cellcircuits.runtime;
 
 import ai.djl.Device;
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
@@ -11,9 +11,9 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import org.apache.hadoop.conf.Configuration;
+import org.cellcircuits.harvest.CellPrompt;
 import org.cellcircuits.model.CellTypePredictor;
 import org.cellcircuits.model.GptNeoX;
-import org.cellcircuits.model.ModelDevice;
 import org.cellcircuits.model.ModelSettings;
 import org.cellcircuits.model.NeoXConfig;
 import org.cellcircuits.model.Precision;
@@ -85,7 +85,7 @@ public final class ExecutorModels {
     if (System.getProperty(NUM_INTEROP_THREADS) == null) {
       System.setProperty(NUM_INTEROP_THREADS, "1");
     }
-    Device dev = ModelDevice.resolve(device);
+    Device dev = TaskDevice.resolve(device);
     Precision prec = Precision.parse(precision, dev);
     Path folder;
     try {

@@ -31,7 +31,7 @@ import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.expressions.Window;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
-import org.cellcircuits.evaluate.EvaluationJob;
+import org.cellcircuits.evaluate.EvaluateJob;
 import org.cellcircuits.io.HadoopFolders;
 import org.cellcircuits.io.RunRoot;
 import org.cellcircuits.report.CellTypeReport;
@@ -60,8 +60,8 @@ import org.slf4j.LoggerFactory;
  * {@value #SUMMARY_ROWS} first features of each type's {@code circuits/summary}, and the {@value #MOST_SPECIFIC} live
  * features of highest tau whose top cell type is each type; only those rows of {@code features/} are collected.
  */
-public final class InterpretReport {
-  private static final Logger LOG = LoggerFactory.getLogger(InterpretReport.class);
+public final class ReportJob {
+  private static final Logger LOG = LoggerFactory.getLogger(ReportJob.class);
 
   /** The report's folder inside the interpret attempt. */
   public static final String REPORT_DIR = "report";
@@ -77,7 +77,7 @@ public final class InterpretReport {
   private static final StructType KEY_SCHEMA = new StructType()
       .add("k_layer", DataTypes.IntegerType, false).add("k_feature", DataTypes.IntegerType, false);
 
-  private InterpretReport() {}
+  private ReportJob() {}
 
   /**
    * Writes the report to {@code attemptDir/report/}.
@@ -127,8 +127,8 @@ public final class InterpretReport {
     ReportTable evalSummary = null;
     ReportTable evalLayers = null;
     if (root.committed("evaluate").isPresent()) {
-      evalSummary = table(spark.read().parquet(root.committedPath("evaluate", EvaluationJob.SUMMARY_TABLE).toString()));
-      evalLayers = table(spark.read().parquet(root.committedPath("evaluate", EvaluationJob.LAYERS_TABLE).toString()));
+      evalSummary = table(spark.read().parquet(root.committedPath("evaluate", EvaluateJob.SUMMARY_TABLE).toString()));
+      evalLayers = table(spark.read().parquet(root.committedPath("evaluate", EvaluateJob.LAYERS_TABLE).toString()));
     }
     Path validation = new Path(attemptDir, VALIDATION_SUMMARY);
     ReportTable validationSummary = validation.getFileSystem(root.hadoop()).exists(validation)

@@ -1,4 +1,4 @@
-package org.cellcircuits.sentences;
+package org.cellcircuits.runtime;
 
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FSDataInputStream;
@@ -29,14 +29,14 @@ import java.util.concurrent.ConcurrentHashMap;
  * Spark's per-application files folder when running inside Spark (removed when the executor stops), otherwise in
  * java.io.tmpdir, and is deleted when the JVM exits.
  */
-final class StagedCopies {
+public final class StagedCopies {
   private static final Logger LOG = LoggerFactory.getLogger(StagedCopies.class);
   private static final Map<String, Path> COPIES = new ConcurrentHashMap<>();
 
   private StagedCopies() {
   }
 
-  static Path localCopy(FileStatus status, Configuration conf) throws IOException {
+  public static Path localCopy(FileStatus status, Configuration conf) throws IOException {
     String key = HadoopFiles.fingerprint(status);
     Path existing = COPIES.get(key);
     if (existing != null && Files.size(existing) == status.getLen()) {
@@ -92,7 +92,7 @@ final class StagedCopies {
   }
 
   /** For tests: forget the copies (the files stay until the JVM exits). */
-  static void forget() {
+  public static void forget() {
     COPIES.clear();
   }
 }

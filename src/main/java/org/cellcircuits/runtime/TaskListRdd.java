@@ -1,4 +1,4 @@
-package org.cellcircuits.sentences;
+package org.cellcircuits.runtime;
 
 import java.io.Serializable;
 import java.util.ArrayList;
@@ -34,13 +34,13 @@ import scala.util.Try;
  * sentences stage could start, and compiling the ASM reader cost ~1 CPU-s more (JFR, jobs/bench/sentences). A
  * function that is an ordinary class, as here, is not a closure, and the cleaner returns at once.
  */
-final class TaskListRdd<T extends Serializable, R> extends RDD<R> {
+public final class TaskListRdd<T extends Serializable, R> extends RDD<R> {
   private static final long serialVersionUID = 1L;
   /** Driver side only: each partition carries its own task, so a Spark task does not ship the whole list. */
   private final transient List<T> tasks;
   private final FlatMapFunction<Iterator<T>, R> compute;
 
-  TaskListRdd(SparkContext sc, List<T> tasks, FlatMapFunction<Iterator<T>, R> compute, Class<R> resultClass) {
+  public TaskListRdd(SparkContext sc, List<T> tasks, FlatMapFunction<Iterator<T>, R> compute, Class<R> resultClass) {
     super(sc, noDependencies(), ClassTag$.MODULE$.apply(resultClass));
     this.tasks = new ArrayList<>(tasks);
     this.compute = compute;
@@ -74,7 +74,7 @@ final class TaskListRdd<T extends Serializable, R> extends RDD<R> {
    * Submits a job over every partition; its result holds each partition's results, partitions in task order. The
    * job's description and group are the calling thread's, as with any Spark action.
    */
-  SimpleFutureAction<List<R>> collectAsync() {
+  public SimpleFutureAction<List<R>> collectAsync() {
     int n = tasks.size();
     List<List<R>> parts = new ArrayList<>(n);
     for (int i = 0; i < n; i++) {
@@ -90,7 +90,7 @@ final class TaskListRdd<T extends Serializable, R> extends RDD<R> {
    * Waits for a job of {@link #collectAsync}: its result, or its failure as the cause of an ExecutionException, as
    * {@code JavaFutureAction.get} gives it.
    */
-  static <R> R await(FutureAction<R> job) throws InterruptedException, ExecutionException {
+  public static <R> R await(FutureAction<R> job) throws InterruptedException, ExecutionException {
     try {
       Await.ready(job, Duration.Inf());
     } catch (TimeoutException e) {

@@ -1,4 +1,4 @@
-package org.cellcircuits.evaluate;
+package org.cellcircuits.runtime;
 
 import ai.djl.Device;
 import java.io.IOException;
@@ -13,7 +13,7 @@ import org.cellcircuits.transcoder.TranscoderStore;
 
 /**
  * The transcoders loaded in this JVM, one per (committed folder, device), for the same reason as
- * {@link org.cellcircuits.harvest.ExecutorModels}: every task of an executor shares them instead of reading and
+ * {@link org.cellcircuits.runtime.ExecutorModels}: every task of an executor shares them instead of reading and
  * copying 24 layers of weights again. Their weights are only read. A folder is an attempt folder of the train stage,
  * which is never rewritten (a new train run commits a new attempt), so its path identifies its content.
  */

@@ -18,14 +18,14 @@ import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.types.StructType;
-import org.cellcircuits.evaluate.EvaluationJob;
+import org.cellcircuits.evaluate.EvaluateJob;
 import org.cellcircuits.io.RunRoot;
 import org.cellcircuits.io.StageCommitter;
 import org.cellcircuits.io.StageResult;
 import org.cellcircuits.io.StageSpec;
 import org.cellcircuits.jobs.CircuitsJob;
 import org.cellcircuits.jobs.InterpretJob;
-import org.cellcircuits.jobs.InterpretReport;
+import org.cellcircuits.jobs.ReportJob;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
@@ -34,18 +34,18 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The report end to end: small tables in the circuits, evaluate and interpret schemas under a temporary run root (the
- * circuits and evaluate stages committed as those stages commit), {@link InterpretReport#write} on Spark local[2],
+ * circuits and evaluate stages committed as those stages commit), {@link ReportJob#write} on Spark local[2],
  * then the pages in headless Chromium. Screenshots under target/report-screenshots/.
  */
 @Tag("e2e")
-class InterpretReportTest {
+class ReportJobTest {
   private static SparkSession spark;
 
   @TempDir Path tmp;
 
   @BeforeAll
   static void start() {
-    spark = SparkSession.builder().master("local[2]").appName("InterpretReportTest")
+    spark = SparkSession.builder().master("local[2]").appName("ReportJobTest")
         .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "2").getOrCreate();
   }
 
@@ -125,8 +125,8 @@ class InterpretReportTest {
         RowFactory.create("original", null, 0.05, 2.1, 0.0, 0.0, 0.98, 56L, 56L, 56L, 11000L),
         RowFactory.create("replaced_all", null, 0.0963, 2.3, 0.12, 0.08, 0.945, 56L, 56L, 56L, 11000L));
     List<Row> layers = List.of(RowFactory.create(0, "transcoder", 1024, 0.93, 3.9, 0.71, 11000L, 0.07, 2.2, 0.03));
-    commit(root, "evaluate", Map.of(EvaluationJob.SUMMARY_TABLE, frame(summary, EvaluationJob.SUMMARY_SCHEMA),
-        EvaluationJob.LAYERS_TABLE, frame(layers, EvaluationJob.LAYERS_SCHEMA)));
+    commit(root, "evaluate", Map.of(EvaluateJob.SUMMARY_TABLE, frame(summary, EvaluateJob.SUMMARY_SCHEMA),
+        EvaluateJob.LAYERS_TABLE, frame(layers, EvaluateJob.LAYERS_SCHEMA)));
   }
 
   private static Row feature(int layer, int feature, String label, String labelKind, String[] genes, String topType,
@@ -156,7 +156,7 @@ class InterpretReportTest {
         .add("changed_share", "double", false).add("mean_logprob_drop", "double", false);
     frame(List.of(RowFactory.create("endothelial cell", "gene", 2L, 10L, 0.83, 0.5, 1.25),
         RowFactory.create("fibroblast", "feature", 2L, 10L, null, 0.0, 0.4)), validation)
-        .write().parquet(attempt + "/" + InterpretReport.VALIDATION_SUMMARY);
+        .write().parquet(attempt + "/" + ReportJob.VALIDATION_SUMMARY);
     return attempt;
   }
 
@@ -186,9 +186,9 @@ class InterpretReportTest {
     commitEvaluate(root);
     String attempt = interpretAttempt(tmp.resolve("run"));
 
-    long files = InterpretReport.write(spark, root, attempt);
+    long files = ReportJob.write(spark, root, attempt);
 
-    Path report = Path.of(java.net.URI.create(attempt)).resolve(InterpretReport.REPORT_DIR);
+    Path report = Path.of(java.net.URI.create(attempt)).resolve(ReportJob.REPORT_DIR);
     List<String> written;
     try (Stream<Path> s = Files.walk(report)) {
       written = s.filter(Files::isRegularFile).map(p -> report.relativize(p).toString()).sorted().toList();
@@ -252,7 +252,7 @@ class InterpretReportTest {
     frame(List.of(feature(0, 3, "gene:VWF", "gene", new String[] {"VWF"}, "endothelial cell", 0.9)),
         InterpretJob.FEATURES_SCHEMA).write().parquet(attempt + "/" + InterpretJob.FEATURES_TABLE);
 
-    assertThat(InterpretReport.write(spark, root, attempt)).isEqualTo(6); // index, 4 assets, the one specific feature
+    assertThat(ReportJob.write(spark, root, attempt)).isEqualTo(6); // index, 4 assets, the one specific feature
     String index = Files.readString(Path.of(java.net.URI.create(attempt)).resolve("report/index.html"));
     assertThat(index).contains("evaluate stage not run").contains("validation not run")
         .contains("interpretability table not written").contains("circuits stage has not committed");

@@ -26,17 +26,21 @@ import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.api.java.function.FlatMapFunction;
 import org.apache.spark.api.java.function.Function;
 import org.apache.spark.broadcast.Broadcast;
-import org.apache.spark.util.LongAccumulator;
-import org.apache.spark.util.SerializableConfiguration;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.catalyst.InternalRow;
 import org.apache.spark.sql.catalyst.expressions.GenericInternalRow;
 import org.apache.spark.sql.catalyst.util.GenericArrayData;
+import org.apache.spark.sql.types.ArrayType;
+import org.apache.spark.sql.types.DataType;
 import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
 import org.apache.spark.unsafe.types.UTF8String;
+import org.apache.spark.util.LongAccumulator;
+import org.apache.spark.util.SerializableConfiguration;
+import org.cellcircuits.runtime.TaskListRdd;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -60,8 +64,8 @@ import org.slf4j.LoggerFactory;
  * Counts (input cells, filtered cells, output rows, genes kept, pre-pass draws/s) are logged on the driver and
  * returned in the {@link Plan}; each task logs its cells/s.
  */
-public final class SentencesStage {
-  private static final Logger LOG = LoggerFactory.getLogger(SentencesStage.class);
+public final class SentencesJob {
+  private static final Logger LOG = LoggerFactory.getLogger(SentencesJob.class);
 
   /**
    * Output columns. {@code atlas_row} (the cell's row in the atlas file) is beyond DESIGN.md's list: obs names
@@ -78,7 +82,38 @@ public final class SentencesStage {
       .add("n_expressed", DataTypes.IntegerType, false)
       .add("atlas_row", DataTypes.LongType, false);
 
-  private SentencesStage() {
+  /** The columns later stages read from the sentences table; {@link #checkSchema} checks them. */
+  public static final List<String> READ_COLUMNS = List.of("cell_id", "cell_type", "genes", "prompt");
+
+  private SentencesJob() {
+  }
+
+  /**
+   * Checks that a sentences table a later stage reads has the {@link #READ_COLUMNS} with {@link #SCHEMA}'s types
+   * (an array by its element type; nullability is not compared).
+   *
+   * @param path the table, named in the error
+   * @throws IllegalArgumentException naming the table, the column and the expected type
+   */
+  public static void checkSchema(StructType schema, String path) {
+    for (String column : READ_COLUMNS) {
+      DataType want = SCHEMA.apply(column).dataType();
+      StructField field = Arrays.stream(schema.fields()).filter(f -> f.name().equals(column)).findFirst()
+          .orElse(null);
+      if (field == null) {
+        throw new IllegalArgumentException(String.format(
+            "sentences table %s has no column %s (%s); its columns are %s. Was it written by the sentences stage "
+                + "of this version?", path, column, want.simpleString(), String.join(", ", schema.fieldNames())));
+      }
+      boolean ok = want instanceof ArrayType w && field.dataType() instanceof ArrayType got
+          ? w.elementType().equals(got.elementType())
+          : field.dataType().equals(want);
+      if (!ok) {
+        throw new IllegalArgumentException(String.format(
+            "sentences table %s: column %s is %s; expected %s", path, column, field.dataType().simpleString(),
+            want.simpleString()));
+      }
+    }
   }
 
   /**
@@ -336,7 +371,7 @@ public final class SentencesStage {
         AtlasReader reader = source.open();
         running = TieBreakPrepass.start(params.seed(), ranges,
             p -> reader.storedPerRow(ranges.start(p), ranges.end(p)), () -> closeQuietly(reader));
-        running.whenDone(SentencesStage::logPrepass);
+        running.whenDone(SentencesJob::logPrepass);
       } else if (params.ties() == TieOrder.C2S || params.minGenesPerCell() > 0) {
         List<int[]> entries = rowEntriesOnExecutors(jsc, source, ranges, subset, params.rowsPerRead());
         if (params.ties() == TieOrder.C2S) {
@@ -445,7 +480,7 @@ public final class SentencesStage {
       jsc.setJobDescription("sentences: counting the cells that express each gene");
       int[] cellsPerGene = jsc.parallelize(partitionIndices(ranges), ranges.count())
           .map(new CountCellsPerGene(source, ranges, params.rowsPerRead()))
-          .treeReduce(SentencesStage::addInPlace);
+          .treeReduce(SentencesJob::addInPlace);
       int rare = 0;
       for (int g = 0; g < nGenes; g++) {
         if (kept[g] && cellsPerGene[g] < params.minCellsPerGene()) {

@@ -10,17 +10,20 @@ import org.cellcircuits.sentences.AtlasOptions;
 import org.cellcircuits.sentences.AtlasReader;
 import org.cellcircuits.sentences.AtlasReaders;
 import org.cellcircuits.sentences.AtlasSource;
+import org.cellcircuits.sentences.SentencesJob;
 import org.cellcircuits.sentences.SentencesParams;
-import org.cellcircuits.sentences.SentencesStage;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-/** The {@code sentences} stage: the atlas named by {@code sentences.atlas.path} to the {@code sentences} table. */
-public final class SentencesJob implements Stage {
+/**
+ * The {@code sentences} stage: the atlas named by {@code sentences.atlas.path} to the {@code sentences} table
+ * ({@link SentencesJob}).
+ */
+public final class SentencesStage implements Stage {
   public static final String NAME = "sentences";
   /** The one table this stage writes; later stages read it with {@code root.committedPath("sentences", TABLE)}. */
   public static final String TABLE = "sentences";
-  private static final Logger LOG = LoggerFactory.getLogger(SentencesJob.class);
+  private static final Logger LOG = LoggerFactory.getLogger(SentencesStage.class);
 
   @Override
   public String name() {
@@ -63,9 +66,9 @@ public final class SentencesJob implements Stage {
       cells = reader.meta().nCells();
     }
     String out = attemptDir + "/" + TABLE;
-    SentencesStage.Plan plan;
+    SentencesJob.Plan plan;
     try (Progress progress = ctx.progress("sentences", "cells", cells)) {
-      plan = SentencesStage.plan(ctx.spark(), source, params, progress.counter());
+      plan = SentencesJob.plan(ctx.spark(), source, params, progress.counter());
       progress.refreshJobDescription();
       plan.writeParquet(out);
     }

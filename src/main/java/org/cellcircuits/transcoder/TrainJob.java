@@ -24,7 +24,7 @@ import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.util.LongAccumulator;
 import org.apache.spark.util.SerializableConfiguration;
 import org.cellcircuits.harvest.ActivationStore;
-import org.cellcircuits.model.ModelDevice;
+import org.cellcircuits.runtime.TaskDevice;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -35,15 +35,15 @@ import org.slf4j.LoggerFactory;
  * Either way a layer resumes from its newest checkpoint ({@link TrainingCheckpoints}) and ends by writing its
  * transcoder to {@code <attemptDir>/transcoders/layer=L} ({@link TranscoderStore#layerTable}).
  */
-public final class TranscoderTrainingJob {
-  private static final Logger LOG = LoggerFactory.getLogger(TranscoderTrainingJob.class);
+public final class TrainJob {
+  private static final Logger LOG = LoggerFactory.getLogger(TrainJob.class);
   /** Seeds the driver's own stream of resampling batches in data-parallel training, apart from the shards'. */
   static final long RESAMPLE_SEED_SALT = 0x5EED_0F_DEADL;
 
   /** Tests: a layer's training throws after this many steps of the run (checkpoints up to there are kept). */
   static volatile long crashAfterStepForTests = -1;
 
-  private TranscoderTrainingJob() {}
+  private TrainJob() {}
 
   /**
    * One layer to train.
@@ -101,7 +101,7 @@ public final class TranscoderTrainingJob {
     long t0 = System.nanoTime();
     TranscoderConfig c = plan.config();
     int layer = plan.layer();
-    Device device = ModelDevice.resolve(params.device());
+    Device device = TaskDevice.resolve(params.device());
     int threads = useTaskCores(device);
     LOG.info("train layer {}: one task on {}{}", layer, device, threads > 0 ? ", " + threads + " libtorch thread(s)" : "");
     JsonObject layout = new JsonObject();
@@ -260,7 +260,7 @@ public final class TranscoderTrainingJob {
     sharded.source().requireShards(layer, shards);
     int microRows = params.rowsPerShardStep(c.trainBatchSizeTokens()) / params.microBatchesPerSync();
     Configuration hadoop = conf.value().value();
-    Device device = ModelDevice.resolve(params.device());
+    Device device = TaskDevice.resolve(params.device());
     JsonObject layout = new JsonObject();
     layout.addProperty("mode", "data-parallel");
     layout.addProperty("shards", shards);
@@ -345,7 +345,7 @@ public final class TranscoderTrainingJob {
     plan.source().requireShards(layer, params.shards());
     int microRows = params.rowsPerShardStep(c.trainBatchSizeTokens()) / params.microBatchesPerSync();
     Configuration hadoop = conf.value().value();
-    Device device = ModelDevice.resolve(params.device());
+    Device device = TaskDevice.resolve(params.device());
     @SuppressWarnings("unchecked")
     JavaRDD<Object> workers = (JavaRDD<Object>) plan.source().workerTasks(jsc, params.workers(), params.shards());
     if (workers.getNumPartitions() != params.workers()) {

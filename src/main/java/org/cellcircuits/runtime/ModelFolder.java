@@ -1,4 +1,4 @@
-package org.cellcircuits.harvest;
+package org.cellcircuits.runtime;
 
 import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;

@@ -43,12 +43,13 @@ import org.apache.spark.sql.types.StructType;
 import org.apache.spark.util.LongAccumulator;
 import org.apache.spark.util.SerializableConfiguration;
 import org.cellcircuits.harvest.CellPrompt;
-import org.cellcircuits.harvest.ExecutorModels;
-import org.cellcircuits.harvest.HarvestJob;
-import org.cellcircuits.harvest.ModelFolder;
 import org.cellcircuits.io.RunRoot;
 import org.cellcircuits.model.NeoXConfig;
+import org.cellcircuits.runtime.ExecutorModels;
+import org.cellcircuits.runtime.ExecutorTranscoders;
+import org.cellcircuits.runtime.ModelFolder;
 import org.cellcircuits.sentences.CellSplit;
+import org.cellcircuits.sentences.SentencesJob;
 import org.cellcircuits.transcoder.Transcoder;
 import org.cellcircuits.transcoder.TranscoderCfgJson;
 import org.cellcircuits.transcoder.TranscoderConfig;
@@ -63,8 +64,8 @@ import org.slf4j.LoggerFactory;
  * ({@code treeAggregate}) and writes {@code evaluation/summary}, {@code evaluation/layers} (Parquet) and
  * {@code evaluation/evaluation.json}.
  */
-public final class EvaluationJob {
-  private static final Logger LOG = LoggerFactory.getLogger(EvaluationJob.class);
+public final class EvaluateJob {
+  private static final Logger LOG = LoggerFactory.getLogger(EvaluateJob.class);
 
   /** The tables under the attempt folder. */
   public static final String SUMMARY_TABLE = "evaluation/summary";
@@ -98,7 +99,7 @@ public final class EvaluationJob {
       DataTypes.createStructField("prompt_loss_replaced_only_this_layer", DataTypes.DoubleType, false),
       DataTypes.createStructField("kl_replaced_only_this_layer", DataTypes.DoubleType, false)});
 
-  private EvaluationJob() {}
+  private EvaluateJob() {}
 
   /**
    * What the job did.
@@ -148,7 +149,7 @@ public final class EvaluationJob {
     NeoXConfig model = ModelFolder.checkedConfig(ModelFolder.local(params.model().path(), hadoop));
     List<Dictionary> dictionaries = committedDictionaries(root, model);
     Dataset<Row> sentences = spark.read().parquet(sentencesPath);
-    HarvestJob.checkSentencesSchema(sentences.schema(), sentencesPath);
+    SentencesJob.checkSchema(sentences.schema(), sentencesPath);
 
     CellSplit split = params.split();
     List<String> cellIds = new ArrayList<>(sentences.select("cell_id").as(Encoders.STRING())

@@ -1,4 +1,4 @@
-package org.cellcircuits.sentences;
+package org.cellcircuits.runtime;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
