@@ -2,11 +2,11 @@ package org.cellcircuits.transcoder;
 
 /**
  * For tests outside this package: makes the train stage fail after a given step, before anything is committed
- * ({@link TranscoderTrainingJob#crashAfterStepForTests}), and restores it.
+ * ({@link TrainJob#crashAfterStepForTests}), and restores it.
  */
 public final class TrainCrashHook implements AutoCloseable {
   private TrainCrashHook(long step) {
-    TranscoderTrainingJob.crashAfterStepForTests = step;
+    TrainJob.crashAfterStepForTests = step;
   }
 
   /** Every layer's training throws after {@code step} steps (after any checkpoint at that step) until closed. */
@@ -16,6 +16,6 @@ public final class TrainCrashHook implements AutoCloseable {
 
   @Override
   public void close() {
-    TranscoderTrainingJob.crashAfterStepForTests = -1;
+    TrainJob.crashAfterStepForTests = -1;
   }
 }
