@@ -13,7 +13,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.SortedMap;
-import java.util.TreeMap;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.apache.hadoop.conf.Configuration;
@@ -23,13 +22,10 @@ import org.cellcircuits.evaluate.EvaluateFixtures;
 import org.cellcircuits.harvest.CellPrompt;
 import org.cellcircuits.io.RunRoot;
 import org.cellcircuits.io.StageOutcome;
-import org.cellcircuits.jobs.StageRegistry;
-import org.cellcircuits.jobs.StageRunner;
 import org.cellcircuits.runtime.ExecutorModels;
 import org.cellcircuits.runtime.ExecutorTranscoders;
 import org.cellcircuits.sentences.CellSplit;
 import org.cellcircuits.transcoder.Transcoder;
-import org.cellcircuits.transcoder.TranscoderKind;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
@@ -68,22 +64,13 @@ class CircuitsStageTest {
   }
 
   private static StageOutcome run(Config config, String stage) throws Exception {
-    try (StageRunner runner = new StageRunner(StageRegistry.defaults(), config, settings -> spark, false)) {
-      return runner.run(stage);
-    }
+    return EvaluateFixtures.runStage(spark, config, stage);
   }
 
   /** Sentences, harvest (for its predictions) and a train stage of random transcoders, committed under root. */
   private static SortedMap<Integer, Transcoder> upstream(RunRoot root, Config config, List<CellPrompt> cells)
       throws Exception {
-    EvaluateFixtures.commitSentences(spark, root, cells);
-    assertThat(run(config, "harvest").status()).isEqualTo(StageOutcome.Status.COMMITTED);
-    SortedMap<Integer, Transcoder> tcs = new TreeMap<>();
-    for (int layer = 0; layer < 3; layer++) {
-      tcs.put(layer, EvaluateFixtures.transcoder(TranscoderKind.TRANSCODER, layer, 32, 48, 0.2, 100 + layer));
-    }
-    EvaluateFixtures.commitTrain(root, tcs, hadoop());
-    return tcs;
+    return EvaluateFixtures.commitUpstream(spark, root, config, cells, 3, 48);
   }
 
   @Test

@@ -163,6 +163,38 @@ public final class EvaluateFixtures {
     });
   }
 
+  /** Runs one stage of the default registry on the test's Spark session. */
+  public static org.cellcircuits.io.StageOutcome runStage(SparkSession spark, Config config, String stage)
+      throws Exception {
+    try (org.cellcircuits.jobs.StageRunner runner = new org.cellcircuits.jobs.StageRunner(
+        org.cellcircuits.jobs.StageRegistry.defaults(), config, settings -> spark, false)) {
+      return runner.run(stage);
+    }
+  }
+
+  /** Random ReLU transcoders of layers 0 .. layers-1 (d_model -> dSae, decoder scale 0.2, seeds 100 + layer). */
+  public static java.util.SortedMap<Integer, Transcoder> randomTranscoders(int layers, int dModel, int dSae) {
+    java.util.SortedMap<Integer, Transcoder> out = new TreeMap<>();
+    for (int layer = 0; layer < layers; layer++) {
+      out.put(layer, transcoder(TranscoderKind.TRANSCODER, layer, dModel, dSae, 0.2, 100 + layer));
+    }
+    return out;
+  }
+
+  /**
+   * Sentences, a real harvest, and a train stage of {@link #randomTranscoders} of the tiny model's width (32),
+   * committed under root: what the stages after train read.
+   */
+  public static java.util.SortedMap<Integer, Transcoder> commitUpstream(SparkSession spark, RunRoot root,
+      Config config, List<CellPrompt> cells, int layers, int dSae) throws Exception {
+    commitSentences(spark, root, cells);
+    org.assertj.core.api.Assertions.assertThat(runStage(spark, config, "harvest").status())
+        .isEqualTo(org.cellcircuits.io.StageOutcome.Status.COMMITTED);
+    java.util.SortedMap<Integer, Transcoder> tcs = randomTranscoders(layers, TINY.hiddenSize(), dSae);
+    commitTrain(root, tcs, spark.sparkContext().hadoopConfiguration());
+    return tcs;
+  }
+
   /** The full config of a run: reference defaults plus these {@code key=value} overrides. */
   public static Config config(String root, Path model, String... overrides) {
     List<String> all = new ArrayList<>(List.of("run.root=" + root, "model.path=" + model, "model.device=cpu"));

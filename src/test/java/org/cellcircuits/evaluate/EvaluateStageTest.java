@@ -17,7 +17,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SortedMap;
-import java.util.TreeMap;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
@@ -79,17 +78,11 @@ class EvaluateStageTest {
   }
 
   private StageOutcome evaluate(Config config) throws Exception {
-    try (StageRunner runner = new StageRunner(StageRegistry.defaults(), config, settings -> spark, false)) {
-      return runner.run("evaluate");
-    }
+    return EvaluateFixtures.runStage(spark, config, "evaluate");
   }
 
   private static SortedMap<Integer, Transcoder> randomTranscoders(int dModel) {
-    SortedMap<Integer, Transcoder> out = new TreeMap<>();
-    for (int layer = 0; layer < 3; layer++) {
-      out.put(layer, EvaluateFixtures.transcoder(TranscoderKind.TRANSCODER, layer, dModel, 48, 0.2, 100 + layer));
-    }
-    return out;
+    return EvaluateFixtures.randomTranscoders(3, dModel, 48);
   }
 
   private static double get(Row r, String column) {

@@ -44,14 +44,11 @@ import org.cellcircuits.jobs.BadConfigException;
 import org.cellcircuits.jobs.CircuitsJob;
 import org.cellcircuits.jobs.InterpretJob;
 import org.cellcircuits.jobs.InterpretStage;
-import org.cellcircuits.jobs.StageRegistry;
-import org.cellcircuits.jobs.StageRunner;
 import org.cellcircuits.jobs.ValidationJob;
 import org.cellcircuits.runtime.ExecutorModels;
 import org.cellcircuits.runtime.ExecutorTranscoders;
 import org.cellcircuits.sentences.CellSplit;
 import org.cellcircuits.transcoder.Transcoder;
-import org.cellcircuits.transcoder.TranscoderKind;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -96,9 +93,7 @@ class InterpretStageTest {
   }
 
   private static StageOutcome run(Config config, String stage) throws Exception {
-    try (StageRunner runner = new StageRunner(StageRegistry.defaults(), config, settings -> spark, false)) {
-      return runner.run(stage);
-    }
+    return EvaluateFixtures.runStage(spark, config, stage);
   }
 
   private static Config config(RunRoot root, String... more) {
@@ -106,16 +101,10 @@ class InterpretStageTest {
         Stream.concat(Stream.of(SETTINGS), Stream.of(more)).toArray(String[]::new));
   }
 
-  /** Sentences, harvest and a train stage of random transcoders (every fifth feature dead), committed under root. */
+  /** Sentences, harvest, a train stage of random transcoders and the circuits stage, committed under root. */
   private static SortedMap<Integer, Transcoder> upstream(RunRoot root, Config config, List<CellPrompt> cells)
       throws Exception {
-    EvaluateFixtures.commitSentences(spark, root, cells);
-    assertThat(run(config, "harvest").status()).isEqualTo(StageOutcome.Status.COMMITTED);
-    SortedMap<Integer, Transcoder> tcs = new TreeMap<>();
-    for (int layer = 0; layer < LAYERS; layer++) {
-      tcs.put(layer, EvaluateFixtures.transcoder(TranscoderKind.TRANSCODER, layer, 32, D_SAE, 0.2, 100 + layer));
-    }
-    EvaluateFixtures.commitTrain(root, tcs, hadoop());
+    SortedMap<Integer, Transcoder> tcs = EvaluateFixtures.commitUpstream(spark, root, config, cells, LAYERS, D_SAE);
     assertThat(run(config, "circuits").status()).isEqualTo(StageOutcome.Status.COMMITTED);
     return tcs;
   }
