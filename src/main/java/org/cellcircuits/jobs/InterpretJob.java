@@ -250,23 +250,22 @@ public final class InterpretJob {
       }
       inputs.add(new LayerInput(layer, files, store.dModel(), store.format(), store.rows(), d));
     }
-    return new Plan(sentencesPath, inputs, geneSets(settings, hadoop), settings.markersPath() == null ? null
-        : readSets(settings.markersPath(), "markers-path", hadoop, true));
+    GeneSets markers = settings.markersPath() == null ? null
+        : readSets(settings.markersPath(), "markers-path", hadoop, true);
+    GeneSets gmt = settings.geneSetsPath() == null ? null
+        : readSets(settings.geneSetsPath(), "gene-sets-path", hadoop, false);
+    return new Plan(sentencesPath, inputs, combined(markers, gmt), markers);
   }
 
-  /** The configured marker table and GMT file, read through Hadoop (local, s3a, hdfs); null when neither is set. */
-  static GeneSets geneSets(InterpretSettings settings, Configuration hadoop) throws IOException {
+  /** The marker table's sets and the GMT file's, as one family of sets; null when neither is set. */
+  static GeneSets combined(GeneSets markers, GeneSets gmt) {
     List<GeneSet> sets = new ArrayList<>();
     List<String> sources = new ArrayList<>();
-    if (settings.markersPath() != null) {
-      GeneSets m = readSets(settings.markersPath(), "markers-path", hadoop, true);
-      sets.addAll(m.sets());
-      sources.add(m.source());
-    }
-    if (settings.geneSetsPath() != null) {
-      GeneSets g = readSets(settings.geneSetsPath(), "gene-sets-path", hadoop, false);
-      sets.addAll(g.sets());
-      sources.add(g.source());
+    for (GeneSets g : new GeneSets[] {markers, gmt}) {
+      if (g != null) {
+        sets.addAll(g.sets());
+        sources.add(g.source());
+      }
     }
     return sets.isEmpty() ? null : new GeneSets(String.join(" + ", sources), sets);
   }
