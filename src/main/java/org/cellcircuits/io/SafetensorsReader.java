@@ -34,7 +34,8 @@ public final class SafetensorsReader implements AutoCloseable {
 
     /** Python lines printed when a folder holds only a PyTorch pickle, so the user can convert it. */
     static final String CONVERT_HINT = String.join("\n",
-            "convert it once with Python (transformers and safetensors installed):",
+            "convert it once with this project's jobs/convert-checkpoint <folder> (Python 3 with torch only, e.g."
+                    + " Debian's python3-torch), or with transformers and safetensors installed:",
             "    from transformers import GPTNeoXForCausalLM",
             "    m = GPTNeoXForCausalLM.from_pretrained(\"<folder>\")",
             "    m.save_pretrained(\"<folder>\", safe_serialization=True)",

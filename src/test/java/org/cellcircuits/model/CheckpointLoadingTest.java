@@ -88,6 +88,7 @@ class CheckpointLoadingTest {
         Files.write(folder.resolve("pytorch_model.bin"), new byte[] {0});
         assertThatThrownBy(() -> GptNeoX.load(folder, Device.cpu()))
                 .hasMessageContaining("pytorch_model.bin")
+                .hasMessageContaining("jobs/convert-checkpoint " + folder + " ")
                 .hasMessageContaining("save_pretrained(\"" + folder + "\", safe_serialization=True)")
                 .hasMessageContaining("safetensors.torch import save_file");
     }
