@@ -5,13 +5,11 @@ import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.io.Serializable;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.HashSet;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -23,13 +21,13 @@ import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.Path;
-import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
-import org.apache.spark.api.java.function.FlatMapFunction;
 import org.apache.spark.broadcast.Broadcast;
+import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.functions;
 import org.apache.spark.sql.types.DataTypes;
@@ -37,13 +35,13 @@ import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
 import org.apache.spark.storage.StorageLevel;
 import org.apache.spark.util.LongAccumulator;
-import org.apache.spark.util.SerializableConfiguration;
 import org.cellcircuits.circuits.CircuitExtractor;
 import org.cellcircuits.circuits.CircuitParams;
 import org.cellcircuits.circuits.ReplacementWeights;
 import org.cellcircuits.evaluate.EvaluateJob;
 import org.cellcircuits.harvest.CellPrompt;
 import org.cellcircuits.io.RunRoot;
+import org.cellcircuits.ml.CircuitTransformer;
 import org.cellcircuits.model.NeoXConfig;
 import org.cellcircuits.runtime.ExecutorModels;
 import org.cellcircuits.runtime.ExecutorTranscoders;
@@ -204,38 +202,51 @@ public final class CircuitsJob {
         params.target(), plan.dictionaries().stream().map(EvaluateJob.Dictionary::layer).toList(),
         plan.model().numLayers());
     JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
-    Broadcast<SerializableConfiguration> conf = jsc.broadcast(new SerializableConfiguration(hadoop));
     Broadcast<Set<String>> chosen = jsc.broadcast(new HashSet<>(plan.cellIds()));
+    Broadcast<Set<String>> exportIds = jsc.broadcast(new HashSet<>(plan.exportIds()));
     Dataset<Row> predictions = spark.read().parquet(plan.predictionsPath())
         .select(functions.col("cell_id").as("p_cell_id"), functions.col("predicted_cell_type"));
     Dataset<Row> sentences = spark.read().parquet(plan.sentencesPath())
         .select("cell_id", "cell_type", "genes", "prompt");
-    JavaRDD<Row> input = sentences.join(predictions, sentences.col("cell_id").equalTo(predictions.col("p_cell_id")),
-            "left")
-        .select("cell_id", "cell_type", "genes", "prompt", "predicted_cell_type")
-        .javaRDD()
+    Dataset<Row> joined = sentences.join(predictions,
+            sentences.col("cell_id").equalTo(predictions.col("p_cell_id")), "left")
+        .select("cell_id", "cell_type", "genes", "prompt", "predicted_cell_type");
+    StructType cellsSchema = joined.schema().add(EXPORT_COL, DataTypes.BooleanType, false);
+    JavaRDD<Row> chosenCells = joined.javaRDD()
         .filter(r -> !r.isNullAt(0) && chosen.value().contains(r.getString(0)))
+        .map(r -> RowFactory.create(r.get(0), r.get(1), r.get(2), r.get(3), r.get(4),
+            exportIds.value().contains(r.getString(0))))
         .repartition(partitions);
     Map<Integer, String> folders = new TreeMap<>();
     plan.dictionaries().forEach(d -> folders.put(d.layer(), d.folder()));
-    JavaRDD<CellTracer.CellRows> outputs = input
-        .mapPartitions(new CircuitTask(tracerSpec(params, folders), plan.exportIds(), conf, cellsDone))
+    // the stage is the ML transformer over the chosen cells (one partition a task), its rows split into the tables
+    CircuitTransformer tracer = CircuitTransformer.forStage(params, folders).setExportCol(EXPORT_COL)
+        .withProgress(cellsDone);
+    Dataset<Row> outputs = tracer.transform(spark.createDataFrame(chosenCells, cellsSchema))
         .persist(StorageLevel.MEMORY_AND_DISK());
+    String nodesCol = tracer.getOrDefault(tracer.nodesCol());
+    String edgesCol = tracer.getOrDefault(tracer.edgesCol());
     try {
-      spark.createDataFrame(outputs.map(CellTracer.CellRows::graph), GRAPHS_SCHEMA).coalesce(1).write()
+      // traced here, one task a partition: the writes below coalesce, which would otherwise trace in one task
+      spark.sparkContext().setJobDescription(String.format(Locale.ROOT, "circuits: tracing %,d cells in %d tasks",
+          plan.cellIds().size(), partitions));
+      outputs.count();
+      Column[] graphColumns = Arrays.stream(GRAPHS_SCHEMA.fieldNames()).map(functions::col).toArray(Column[]::new);
+      spark.createDataFrame(outputs.select(graphColumns).javaRDD(), GRAPHS_SCHEMA).coalesce(1).write()
           .parquet(attemptDir + "/" + GRAPHS_TABLE);
-      spark.createDataFrame(outputs.flatMap(o -> o.nodes().iterator()), NODES_SCHEMA).write()
+      spark.createDataFrame(exploded(outputs, nodesCol).javaRDD(), NODES_SCHEMA).write()
           .parquet(attemptDir + "/" + NODES_TABLE);
-      spark.createDataFrame(outputs.flatMap(o -> o.edges().iterator()), EDGES_SCHEMA).write()
+      spark.createDataFrame(exploded(outputs, edgesCol).javaRDD(), EDGES_SCHEMA).write()
           .parquet(attemptDir + "/" + EDGES_TABLE);
-      List<String[]> exports = outputs.filter(o -> o.export() != null)
-          .map(o -> new String[] {o.graph().getString(0), o.export()}).collect();
-      for (String[] e : exports) {
-        Path file = new Path(attemptDir + "/" + EXPORT_DIR, safeName(e[0]) + ".json");
+      List<Row> exports = outputs.where(functions.col(CircuitTransformer.EXPORT_JSON_COL).isNotNull())
+          .select("cell_id", CircuitTransformer.EXPORT_JSON_COL).collectAsList();
+      for (Row e : exports) {
+        Path file = new Path(attemptDir + "/" + EXPORT_DIR, safeName(e.getString(0)) + ".json");
         try (OutputStream out = file.getFileSystem(hadoop).create(file, false)) {
-          out.write(e[1].getBytes(StandardCharsets.UTF_8));
+          out.write(e.getString(1).getBytes(StandardCharsets.UTF_8));
         }
       }
+      exportIds.destroy();
       chosen.destroy();
 
       Dataset<Row> graphs = spark.read().parquet(attemptDir + "/" + GRAPHS_TABLE);
@@ -266,6 +277,15 @@ public final class CircuitsJob {
     }
   }
 
+  /** The input column that marks the cells whose graph is also exported as circuit-tracer JSON. */
+  private static final String EXPORT_COL = "export_circuit_tracer_json";
+
+  /** One row per element of the array column {@code arrayCol}, the cell id first (a table's rows). */
+  private static Dataset<Row> exploded(Dataset<Row> outputs, String arrayCol) {
+    return outputs.select(functions.col("cell_id"), functions.explode(functions.col(arrayCol)).as("e"))
+        .select("cell_id", "e.*");
+  }
+
   /** A file name for a cell id: letters, digits, '-', '_' and '.' kept, anything else '_'. */
   static String safeName(String cellId) {
     return cellId.replaceAll("[^A-Za-z0-9._-]", "_");
@@ -288,51 +308,6 @@ public final class CircuitsJob {
     StringBuilder key = new StringBuilder(loaded.folder() + "|" + device + "|" + System.identityHashCode(loaded.model()));
     transcoders.forEach((layer, t) -> key.append('|').append(layer).append(':').append(System.identityHashCode(t)));
     return WEIGHTS.computeIfAbsent(key.toString(), k -> new ReplacementWeights(loaded.model(), transcoders));
-  }
-
-  /** The work of one task: its cells through {@link CellTracer}, the per-cell code the ML transformer shares. */
-  private static final class CircuitTask implements FlatMapFunction<Iterator<Row>, CellTracer.CellRows> {
-    private static final long serialVersionUID = 1L;
-    private final CellTracer.Spec spec;
-    private final Set<String> exportIds;
-    private final Broadcast<SerializableConfiguration> conf;
-    private final LongAccumulator cellsDone;
-
-    CircuitTask(CellTracer.Spec spec, Set<String> exportIds, Broadcast<SerializableConfiguration> conf,
-        LongAccumulator cellsDone) {
-      this.spec = spec;
-      this.exportIds = new HashSet<>(exportIds);
-      this.conf = conf;
-      this.cellsDone = cellsDone;
-    }
-
-    @Override
-    public Iterator<CellTracer.CellRows> call(Iterator<Row> rows) {
-      List<Row> cells = new ArrayList<>();
-      rows.forEachRemaining(cells::add);
-      if (cells.isEmpty()) {
-        return Collections.emptyIterator();
-      }
-      long start = System.nanoTime();
-      TaskContext tc = TaskContext.get();
-      CellTracer tracer = CellTracer.forTask(spec, conf.value().value());
-      List<CellTracer.CellRows> out = new ArrayList<>(cells.size());
-      for (Row r : cells) {
-        out.add(tracer.trace(r, exportIds.contains(r.getString(0))));
-        if (cellsDone != null) {
-          cellsDone.add(1);
-        }
-      }
-      LOG.info(String.format(Locale.ROOT, "circuits task %d: %d cells in %.1f s", tc == null ? -1 : tc.partitionId(),
-          cells.size(), (System.nanoTime() - start) / 1e9));
-      return out.iterator();
-    }
-  }
-
-  /** What the stage's tasks trace with: the model, the transcoder folders and the circuits settings of the params. */
-  static CellTracer.Spec tracerSpec(CircuitParams params, Map<Integer, String> folders) {
-    return new CellTracer.Spec(params.model().path(), params.model().device(), params.model().precision(),
-        new TreeMap<>(folders), params.target(), params.settings(), params.randomSeed());
   }
 
   /** The first token of the answer {@code " {type}."} as the model is trained to write it. */

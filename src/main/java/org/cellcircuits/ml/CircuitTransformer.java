@@ -42,8 +42,10 @@ import org.apache.spark.sql.types.DataType;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
+import org.apache.spark.util.LongAccumulator;
 import org.apache.spark.util.SerializableConfiguration;
 import org.cellcircuits.circuits.Attribution;
+import org.cellcircuits.circuits.CircuitParams;
 import org.cellcircuits.circuits.CircuitSettings;
 import org.cellcircuits.circuits.PruneMethod;
 import org.cellcircuits.circuits.TargetSpec;
@@ -95,6 +97,8 @@ public final class CircuitTransformer extends Transformer implements DefaultPara
   public static final StructType NODE_STRUCT = withoutCellId(CircuitsJob.NODES_SCHEMA);
   /** The kept edges' struct: {@link CircuitsJob#EDGES_SCHEMA} without {@code cell_id}. */
   public static final StructType EDGE_STRUCT = withoutCellId(CircuitsJob.EDGES_SCHEMA);
+  /** The output column of the circuit-tracer JSON of the rows {@code exportCol} asks for. */
+  public static final String EXPORT_JSON_COL = "circuit_tracer_json";
 
   private final String uid;
   private final Param<String> modelPath;
@@ -120,6 +124,9 @@ public final class CircuitTransformer extends Transformer implements DefaultPara
   private final Param<String> predictedCellTypeCol;
   private final Param<String> nodesCol;
   private final Param<String> edgesCol;
+  private final Param<String> exportCol;
+  /** Counts traced cells for the caller's progress report (the stage's); not a param, not saved. */
+  private transient LongAccumulator cellsDone;
 
   public CircuitTransformer() {
     this(Identifiable$.MODULE$.randomUID("circuits"));
@@ -175,6 +182,9 @@ public final class CircuitTransformer extends Transformer implements DefaultPara
         + "circuits/nodes without cell_id; default 'circuit_nodes'");
     edgesCol = new Param<>(this, "edgesCol", "output: the pruned graph's edges, array<struct> of "
         + "circuits/edges without cell_id; default 'circuit_edges'");
+    exportCol = new Param<>(this, "exportCol", "input, optional: a boolean column; rows where it is true also "
+        + "get their attribution graph as circuit-tracer JSON in the output column '" + EXPORT_JSON_COL + "' (null "
+        + "elsewhere); unset (the default) adds no such column", MlParams.<String>validator(s -> !s.isBlank()));
 
     Config m = ConfigLoader.reference().getConfig("cellcircuits.model");
     Config c = ConfigLoader.reference().getConfig("cellcircuits.circuits");
@@ -242,6 +252,7 @@ public final class CircuitTransformer extends Transformer implements DefaultPara
   public Param<String> predictedCellTypeCol() { return predictedCellTypeCol; }
   public Param<String> nodesCol() { return nodesCol; }
   public Param<String> edgesCol() { return edgesCol; }
+  public Param<String> exportCol() { return exportCol; }
 
   public CircuitTransformer setModelPath(String v) { set(modelPath, v); return this; }
   public CircuitTransformer setDevice(String v) { set(device, v); return this; }
@@ -266,6 +277,37 @@ public final class CircuitTransformer extends Transformer implements DefaultPara
   public CircuitTransformer setPredictedCellTypeCol(String v) { set(predictedCellTypeCol, v); return this; }
   public CircuitTransformer setNodesCol(String v) { set(nodesCol, v); return this; }
   public CircuitTransformer setEdgesCol(String v) { set(edgesCol, v); return this; }
+  public CircuitTransformer setExportCol(String v) { set(exportCol, v); return this; }
+
+  /** Adds one to {@code counter} per traced cell, for a progress report (not a param: it is not saved or copied). */
+  public CircuitTransformer withProgress(LongAccumulator counter) {
+    this.cellsDone = counter;
+    return this;
+  }
+
+  /**
+   * The transformer the {@code circuits} stage runs its cells through: every param from the stage's config
+   * ({@code params}) and the committed transcoder folders it planned ({@code folders}, layer to folder).
+   */
+  public static CircuitTransformer forStage(CircuitParams params, Map<Integer, String> folders) {
+    CircuitSettings s = params.settings();
+    return new CircuitTransformer()
+        .setModelPath(params.model().path())
+        .setDevice(params.model().device())
+        .setPrecision(params.model().precision())
+        .setTranscoderFolders(new TreeMap<>(folders).values().toArray(new String[0]))
+        .setTarget(params.target().toString())
+        .setMaxFeatureNodes(s.attribution().maxFeatureNodes())
+        .setBatchSize(s.attribution().batchSize())
+        .setUpdateInterval(s.attribution().updateInterval())
+        .setMethod(s.method().configName())
+        .setNodeThreshold(s.nodeThreshold())
+        .setEdgeThreshold(s.edgeThreshold())
+        .setGreedyK(s.greedyK())
+        .setMaxTokens(s.maxTokens())
+        .setAblationFeatures(s.ablationFeatures())
+        .setSeed(params.randomSeed());
+  }
 
   /** The extraction settings these params give (validated as the stage validates its config). */
   public CircuitSettings settings() {
@@ -303,6 +345,10 @@ public final class CircuitTransformer extends Transformer implements DefaultPara
     }
     MlParams.requireAbsent(schema, "nodesCol", $(nodesCol));
     MlParams.requireAbsent(schema, "edgesCol", $(edgesCol));
+    if (isDefined(exportCol)) {
+      requireType(schema, "exportCol", $(exportCol), DataTypes.BooleanType);
+      MlParams.requireAbsent(schema, "exportCol", EXPORT_JSON_COL);
+    }
     if ($(nodesCol).equals($(edgesCol)) || has(CircuitsJob.GRAPHS_SCHEMA, $(nodesCol))
         || has(CircuitsJob.GRAPHS_SCHEMA, $(edgesCol))) {
       throw new IllegalArgumentException(String.format("nodesCol '%s' and edgesCol '%s' must differ from each other "
@@ -321,6 +367,9 @@ public final class CircuitTransformer extends Transformer implements DefaultPara
     fields.addAll(Arrays.asList(CircuitsJob.GRAPHS_SCHEMA.fields()));
     fields.add(DataTypes.createStructField($(nodesCol), new ArrayType(NODE_STRUCT, false), false));
     fields.add(DataTypes.createStructField($(edgesCol), new ArrayType(EDGE_STRUCT, false), false));
+    if (isDefined(exportCol)) {
+      fields.add(DataTypes.createStructField(EXPORT_JSON_COL, DataTypes.StringType, true));
+    }
     return new StructType(fields.toArray(StructField[]::new));
   }
 
@@ -396,16 +445,17 @@ public final class CircuitTransformer extends Transformer implements DefaultPara
     Columns columns = new Columns(in.fieldIndex($(cellIdCol)),
         has(in, $(cellTypeCol)) ? in.fieldIndex($(cellTypeCol)) : -1, in.fieldIndex($(genesCol)),
         in.fieldIndex($(promptCol)), has(in, $(predictedCellTypeCol)) ? in.fieldIndex($(predictedCellTypeCol)) : -1,
-        keep, $(cellIdCol));
+        isDefined(exportCol) ? in.fieldIndex($(exportCol)) : -1, keep, $(cellIdCol));
     JavaSparkContext jsc = JavaSparkContext.fromSparkContext(df.sparkSession().sparkContext());
     Broadcast<SerializableConfiguration> conf = jsc.broadcast(
         new SerializableConfiguration(df.sparkSession().sparkContext().hadoopConfiguration()));
-    JavaRDD<Row> rows = df.javaRDD().mapPartitions(it -> new Cells(it, spec, conf.value().value(), columns));
+    LongAccumulator counter = cellsDone;
+    JavaRDD<Row> rows = df.javaRDD().mapPartitions(it -> new Cells(it, spec, conf.value().value(), columns, counter));
     return df.sparkSession().createDataFrame(rows, out);
   }
 
   /** Where a task finds its inputs in a row, and which input values it carries to the output. */
-  private record Columns(int cellId, int cellType, int genes, int prompt, int predicted, int[] keep,
+  private record Columns(int cellId, int cellType, int genes, int prompt, int predicted, int export, int[] keep,
       String cellIdName) implements Serializable {}
 
   /** A partition's cells traced one at a time, as they are read; the tracer is made on the first cell. */
@@ -414,13 +464,16 @@ public final class CircuitTransformer extends Transformer implements DefaultPara
     private final CellTracer.Spec spec;
     private final Configuration hadoop;
     private final Columns c;
+    private final LongAccumulator cellsDone;
     private CellTracer tracer;
 
-    Cells(Iterator<Row> rows, CellTracer.Spec spec, Configuration hadoop, Columns columns) {
+    Cells(Iterator<Row> rows, CellTracer.Spec spec, Configuration hadoop, Columns columns,
+        LongAccumulator cellsDone) {
       this.rows = rows;
       this.spec = spec;
       this.hadoop = hadoop;
       this.c = columns;
+      this.cellsDone = cellsDone;
     }
 
     @Override
@@ -443,17 +496,25 @@ public final class CircuitTransformer extends Transformer implements DefaultPara
       String cellId = r.getString(c.cellId());
       CellTracer.CellRows cell = tracer.trace(cellId, text(r, c.cellType()),
           r.isNullAt(c.genes()) ? List.of() : r.getList(c.genes()), text(r, c.prompt()), text(r, c.predicted()),
-          false);
+          c.export() >= 0 && !r.isNullAt(c.export()) && r.getBoolean(c.export()));
+      if (cellsDone != null) {
+        cellsDone.add(1);
+      }
       int graphWidth = cell.graph().size();
-      Object[] values = new Object[c.keep().length + graphWidth + 2];
+      int exportWidth = c.export() >= 0 ? 1 : 0;
+      Object[] values = new Object[c.keep().length + graphWidth + 2 + exportWidth];
       for (int i = 0; i < c.keep().length; i++) {
         values[i] = r.get(c.keep()[i]);
       }
       for (int i = 0; i < graphWidth; i++) {
         values[c.keep().length + i] = cell.graph().get(i);
       }
-      values[values.length - 2] = withoutFirst(cell.nodes());
-      values[values.length - 1] = withoutFirst(cell.edges());
+      int at = c.keep().length + graphWidth;
+      values[at] = withoutFirst(cell.nodes());
+      values[at + 1] = withoutFirst(cell.edges());
+      if (exportWidth == 1) {
+        values[at + 2] = cell.export();
+      }
       return RowFactory.create(values);
     }
 

@@ -146,6 +146,26 @@ class CircuitTransformerTest {
     out.unpersist();
   }
 
+  /** exportCol: the marked cells get their graph as circuit-tracer JSON (the stage's circuits/export files). */
+  @Test
+  void exportColAddsTheMarkedCellsCircuitTracerJson() {
+    Dataset<Row> some = cells.limit(2).withColumn("export", functions.col("cell_id").equalTo(
+        cells.limit(1).collectAsList().get(0).getString(cells.schema().fieldIndex("cell_id"))));
+    List<Row> out = transformer().setExportCol("export").transform(some)
+        .select("export", CircuitTransformer.EXPORT_JSON_COL).collectAsList();
+    assertThat(out).hasSize(2);
+    for (Row r : out) {
+      if (r.getBoolean(0)) {
+        assertThat(r.getString(1)).as("the marked cell's JSON").startsWith("{").contains("\"nodes\"");
+      } else {
+        assertThat(r.isNullAt(1)).as("an unmarked cell has no JSON").isTrue();
+      }
+    }
+    assertThat(out.stream().filter(r -> r.getBoolean(0)).count()).isEqualTo(1);
+    assertThatThrownBy(() -> transformer().setExportCol("prompt").transform(some))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("exportCol").hasMessageContaining("boolean");
+  }
+
   @Test
   void transcoderFoldersGiveWhatTheRunRootGives() throws Exception {
     String[] folders = TranscoderStore.committedLayers(root).values().stream().map(Object::toString)
