@@ -181,6 +181,17 @@ class DemoPipelineTest {
     Map<String, List<Row>> answers = NotebookQueries.checkDemo(spark, run);
     assertThat(answers).containsKeys("features_driving_cell_type", "validation_summary", "faithfulness_by_layer");
 
+    // [mllib]: the Spark ML stages, given the committed tables as a notebook would, give the CLI stages' rows
+    int examples = org.cellcircuits.ml.DemoMlChecks.transcoderModelGivesInterpretsTopExamples(spark, run, 1);
+    int traced = org.cellcircuits.ml.DemoMlChecks.circuitTransformerGivesTheStagesRows(spark, run, "demo/model", 3);
+    System.out.printf("demo mllib: TranscoderModel matches interpret at %d top examples of layer 1; CircuitTransformer "
+        + "gives the circuits stage's rows for %d cells%n", examples, traced);
+    // ... and the Spark ML notebook runs as it is, in Spark's REPL, on this run
+    String notebook = org.cellcircuits.ml.ScalaNotebook.run(Path.of("notebooks/spark_ml_example.scala"),
+        Map.of("cellcircuits.notebook.run-root", root, "cellcircuits.notebook.save-to", tmp.resolve("nb").toString()),
+        tmp.resolve("nb-work"), 900, "NOTEBOOK pipeline:", "NOTEBOOK transcoder:", "NOTEBOOK done");
+    System.out.println("demo notebook: " + notebook.lines().filter(l -> l.startsWith("NOTEBOOK")).toList());
+
     // [frontier]: every architecture trains, saves, loads and evaluates on the demo. A short run each (100k tokens a
     // layer, 40 held-out cells) on the harvest above; evaluate loads what train saved, so the layout and the
     // activation it names are what gets scored.
