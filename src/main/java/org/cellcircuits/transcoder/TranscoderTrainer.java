@@ -33,6 +33,7 @@ import org.cellcircuits.io.SafetensorsDType;
 import org.cellcircuits.io.SafetensorsReader;
 import org.cellcircuits.io.SafetensorsWriter;
 import org.cellcircuits.io.SoftwareVersions;
+import org.cellcircuits.optim.AdamW;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -74,7 +75,7 @@ public final class TranscoderTrainer implements AutoCloseable {
     private final NDArray wSkip;
     /** The six above (those that exist) in the order of names, flat gradients and checkpoints. */
     private final TranscoderLoss.Weights weights;
-    private final Adam adam;
+    private final AdamW adam;
     private final DeadFeatures dead;
     private final List<StepRecord> log = new ArrayList<>();
     private TrainingRandom random;
@@ -104,7 +105,7 @@ public final class TranscoderTrainer implements AutoCloseable {
         for (long[] shape : shapes) {
             s.add(new Shape(shape));
         }
-        this.adam = new Adam(manager, s, config.adamBeta1(), config.adamBeta2(), config.adamEpsilon());
+        this.adam = AdamW.adam(manager, s, config.adamBeta1(), config.adamBeta2(), config.adamEpsilon());
         this.dead = new DeadFeatures(config.dSae(), config.deadFeatureWindow());
         this.random = new TrainingRandom(config.seed());
         if (config.hasFixedScaling()) {
@@ -275,7 +276,7 @@ public final class TranscoderTrainer implements AutoCloseable {
         return batchThreshold;
     }
 
-    Adam adam() {
+    AdamW adam() {
         return adam;
     }
 
@@ -902,7 +903,7 @@ public final class TranscoderTrainer implements AutoCloseable {
         state.addProperty("step", step);
         state.addProperty("tokens_seen", tokensSeen);
         state.addProperty("stream_position", streamPosition);
-        state.addProperty("adam_step", adam.step());
+        state.addProperty("adam_step", adam.steps());
         state.addProperty("rng_state", Long.toString(random.state()));
         state.addProperty("batch_threshold", Double.toString(batchThreshold));
         if (scaling == null) {
