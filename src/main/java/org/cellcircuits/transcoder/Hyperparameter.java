@@ -5,6 +5,7 @@ import com.google.gson.JsonNull;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonPrimitive;
 import com.typesafe.config.Config;
+import java.util.function.DoublePredicate;
 import java.util.function.Function;
 import org.cellcircuits.io.ConfigChecks;
 
@@ -49,7 +50,7 @@ record Hyperparameter<O, T>(String key, String jsonName, String description, Typ
             return ConfigChecks::positiveFinite;
         }
 
-        static Check<Double> in(java.util.function.DoublePredicate ok, String need) {
+        static Check<Double> in(DoublePredicate ok, String need) {
             return (name, value) -> ConfigChecks.require(ok.test(value), name, value, need);
         }
     }
