@@ -19,6 +19,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
+import org.cellcircuits.io.ReferenceConfig;
 
 /**
  * Loads the configuration of a run in layers, later wins: the reference config (every key with its default, shipped
@@ -34,15 +35,13 @@ public final class ConfigLoader {
   public static final String ROOT = "cellcircuits";
 
   /** Classpath location of the reference config. */
-  public static final String REFERENCE_RESOURCE = "org/cellcircuits/conf/reference.conf";
+  public static final String REFERENCE_RESOURCE = ReferenceConfig.RESOURCE;
 
   private ConfigLoader() {}
 
   /** The reference config from the classpath, resolved. */
   public static Config reference() {
-    Config reference = ConfigFactory.parseResources(
-        ConfigLoader.class.getClassLoader(), REFERENCE_RESOURCE, ConfigParseOptions.defaults().setAllowMissing(false));
-    return reference.resolve();
+    return ReferenceConfig.load();
   }
 
   /**

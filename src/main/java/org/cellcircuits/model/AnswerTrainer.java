@@ -10,6 +10,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 import java.util.function.Consumer;
+import org.cellcircuits.optim.AdamW;
 
 /**
  * Trains a {@link GptNeoX} in place to continue prompts with their answers: next-token cross-entropy on the answer
@@ -70,7 +71,7 @@ public final class AnswerTrainer {
         double[] losses = new double[params.steps()];
         long inputTokens = 0;
         double trainNanos = 0;
-        try (AdamW optimizer = new AdamW(model.parameters(), params.beta1(), params.beta2(), params.adamEpsilon(),
+        try (AdamW optimizer = AdamW.forParameters(model.parameters(), params.beta1(), params.beta2(), params.adamEpsilon(),
                 params.weightDecay(), AdamW.matricesOnly(model.parameters()))) {
             Random random = new Random(params.seed());
             List<int[]> epoch = List.of();
@@ -101,9 +102,9 @@ public final class AnswerTrainer {
                         throw new IllegalStateException(String.format(
                                 "loss is %s at step %d (learning rate %.3g); lower learningRate or maxGradNorm", losses[step], step, lr));
                     }
-                    gradNorm = optimizer.gradientNorm();
+                    gradNorm = AdamW.gradientNorm(model.parameters().values());
                     double scale = params.maxGradNorm() > 0 && gradNorm > params.maxGradNorm() ? params.maxGradNorm() / gradNorm : 1.0;
-                    optimizer.step(lr, scale);
+                    optimizer.step(model.parameters(), lr, scale);
                 }
                 trainNanos += System.nanoTime() - t0;
                 if ((step + 1) % params.logEvery() == 0 || step + 1 == params.steps()) {

@@ -127,7 +127,7 @@ public final class TrainJob {
             params.shuffleBufferRows(), c.seed(), params.maxEpochs(), c.kind(), manager)) {
       TrainOptions options = TrainOptions.logTo(LOG::info, "layer " + layer)
           .withCheckpoints(local, params.checkpointEverySteps())
-          .afterEachCheckpoint(dir -> checkpoints.publish(layer, TranscoderTrainer.stepOf(dir), dir, layout, conf))
+          .afterEachCheckpoint(dir -> checkpoints.publish(layer, TrainerCheckpoint.stepOf(dir), dir, layout, conf))
           .afterEachStep(r -> {
             if (stepsDone != null) {
               stepsDone.add(1);

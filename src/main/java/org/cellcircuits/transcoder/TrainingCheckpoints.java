@@ -21,7 +21,7 @@ import org.cellcircuits.io.HadoopFolders;
 /**
  * Training checkpoints of the {@code train} stage in the run root: {@code <root>/train/checkpoints/layer=L/step=S/},
  * outside the stage's attempt folders so that they outlive a crashed attempt. Each holds what
- * {@link TranscoderTrainer#saveCheckpoint} writes plus {@code layout.json}, how the data was cut (a resume must read
+ * {@link TrainerCheckpoint} writes plus {@code layout.json}, how the data was cut (a resume must read
  * it the same way). {@code trainer_state.json} is uploaded last, so a folder without it is an interrupted upload and
  * is ignored. Only the newest two checkpoints of a layer are kept, and none once the stage is committed
  * ({@link #deleteAll}).
@@ -80,7 +80,7 @@ public final class TrainingCheckpoints implements Serializable {
       try {
         t = TranscoderTrainer.resume(local, config, device);
       } catch (IllegalArgumentException e) {
-        if (!config.hash().equals(TranscoderTrainer.checkpointConfig(local).hash())) {
+        if (!config.hash().equals(TrainerCheckpoint.config(local).hash())) {
           if (discardOtherConfig) {
             layerDir(layer).getFileSystem(conf).delete(layerDir(layer), true);
             return Optional.empty();
@@ -115,9 +115,9 @@ public final class TrainingCheckpoints implements Serializable {
       return out;
     }
     for (FileStatus s : fs.listStatus(dir)) {
-      Matcher m = TranscoderTrainer.STEP_DIR.matcher(s.getPath().getName());
+      Matcher m = TrainerCheckpoint.STEP_DIR.matcher(s.getPath().getName());
       if (s.isDirectory() && m.matches()
-          && (!completeOnly || fs.exists(new Path(s.getPath(), TranscoderTrainer.CHECKPOINT_STATE)))) {
+          && (!completeOnly || fs.exists(new Path(s.getPath(), TrainerCheckpoint.STATE)))) {
         out.put(Long.parseLong(m.group(1)), s.getPath());
       }
     }
@@ -132,7 +132,7 @@ public final class TrainingCheckpoints implements Serializable {
     try {
       Files.writeString(local.resolve(LAYOUT_FILE), layout.toString(), StandardCharsets.UTF_8);
       Path target = new Path(layerDir(layer), "step=" + step);
-      HadoopFolders.publish(local, target, TranscoderTrainer.CHECKPOINT_STATE, conf);
+      HadoopFolders.publish(local, target, TrainerCheckpoint.STATE, conf);
       HadoopFolders.deleteRecursively(local);
       // Keep the previous checkpoint too: if this upload were damaged unnoticed, one good checkpoint remains.
       NavigableMap<Long, Path> older = stepFolders(layer, conf, false).headMap(step, false);

@@ -1,57 +1,81 @@
 package org.cellcircuits.transcoder;
 
+import static org.cellcircuits.transcoder.Hyperparameter.BOOLEAN;
+import static org.cellcircuits.transcoder.Hyperparameter.DOUBLE;
+import static org.cellcircuits.transcoder.Hyperparameter.INT;
 import static org.cellcircuits.transcoder.TranscoderConfig.KEY;
 
 import com.google.gson.JsonObject;
 import com.typesafe.config.Config;
 import java.io.Serializable;
+import java.util.List;
 import java.util.Objects;
 import org.cellcircuits.io.ConfigChecks;
+import org.cellcircuits.transcoder.Hyperparameter.Check;
 
 /**
  * The activation function of a transcoder, the hyperparameters that belong to it, and whether it has a skip
- * connection. Each hyperparameter is declared here once, with its range; those of another activation are kept (so
- * one config file can switch activation with one key) but not used. Keys under {@code cellcircuits.train} in
- * parentheses, JSON names SAELens's ({@code sae_lens/saes/topk_sae.py}, {@code batchtopk_sae.py},
- * {@code jumprelu_sae.py}) where it has them.
- *
- * @param activation      ({@code activation}) relu | topk | batchtopk | jumprelu; default relu (the paper)
- * @param k               ({@code k}) features kept per token by topk, and on average by batchtopk, in [1, d_sae];
- *                        default 32
- * @param auxKCoefficient ({@code aux-k-coefficient}) weight of the AuxK loss (topk, batchtopk): the dead features'
- *                        k_aux = d_out / 2 largest pre-activations must predict what the living ones miss, as in
- *                        Gao et al. 2024 Appendix B.1; >= 0, 0 turns it off; default 1/32 (theirs)
- * @param l0Coefficient   ({@code l0-coefficient}) weight of the L0 penalty of jumprelu (number of active features per
- *                        token, with the straight-through gradient to the thresholds); >= 0; default 1 (SAELens's)
- * @param thresholdInit   ({@code jumprelu-threshold-init}) every JumpReLU threshold at the start, > 0; default 0.01
- *                        (SAELens's)
- * @param bandwidth       ({@code jumprelu-bandwidth}) width of the rectangle kernel of the straight-through
- *                        estimator, > 0; default 0.05 (SAELens's)
- * @param thresholdRate   ({@code batchtopk-threshold-rate}) rate of the running mean that turns batchtopk's smallest
- *                        surviving activation into the inference threshold, in (0, 1]; default 0.01 (SAELens's
- *                        {@code topk_threshold_lr})
- * @param skipConnection  ({@code skip-connection}) add a learned affine path {@code x W_skip^T} from the MLP input to
- *                        the output, initialised at zero (Paulo, Shabalin and Belrose 2025; SAELens's
- *                        {@code SkipTranscoder}); default false
+ * connection. Each is declared once below as a {@link Hyperparameter} (key under {@code cellcircuits.train}, JSON
+ * name, meaning and range, validator); defaults are in {@code conf/reference.conf}. Those of another activation are
+ * kept (so one config file can switch activation with one key) but not used. JSON names are SAELens's
+ * ({@code sae_lens/saes/topk_sae.py}, {@code batchtopk_sae.py}, {@code jumprelu_sae.py}) where it has them. Sources:
+ * AuxK, Gao et al. 2024 Appendix B.1 (the dead features' k_aux = d_out / 2 largest pre-activations predict what the
+ * living ones miss); JumpReLU's straight-through L0 gradient, Rajamanoharan et al. 2024; the skip connection, Paulo,
+ * Shabalin and Belrose 2025 (SAELens's {@code SkipTranscoder}), initialised at zero.
  */
 public record TranscoderArchitecture(Activation activation, int k, double auxKCoefficient, double l0Coefficient,
         double thresholdInit, double bandwidth, double thresholdRate, boolean skipConnection) implements Serializable {
 
     private static final long serialVersionUID = 1L;
 
-    /** ReLU + L1, no skip connection: the paper's transcoder, and what a file without these keys was trained as. */
+    static final Hyperparameter<TranscoderArchitecture, Activation> ACTIVATION = new Hyperparameter<>("activation",
+            "activation", "the activation function: relu, topk, batchtopk or jumprelu",
+            Hyperparameter.oneOf(Activation.values(), Activation::configName), Check.none(),
+            TranscoderArchitecture::activation);
+    /** Its upper bound, d_sae, is checked by {@link TranscoderConfig}. */
+    static final Hyperparameter<TranscoderArchitecture, Integer> K = new Hyperparameter<>("k", "k",
+            "features kept per token by topk, and on average by batchtopk, in [1, d_sae]", INT, Check.atLeast(1),
+            TranscoderArchitecture::k);
+    static final Hyperparameter<TranscoderArchitecture, Double> AUX_K_COEFFICIENT = new Hyperparameter<>(
+            "aux-k-coefficient", "aux_loss_coefficient", "weight of the AuxK loss of topk and batchtopk (>= 0; 0 turns "
+                    + "it off)", DOUBLE, Check.finiteAtLeast(0), TranscoderArchitecture::auxKCoefficient);
+    static final Hyperparameter<TranscoderArchitecture, Double> L0_COEFFICIENT = new Hyperparameter<>(
+            "l0-coefficient", "l0_coefficient", "weight of jumprelu's L0 penalty (>= 0)", DOUBLE,
+            Check.finiteAtLeast(0), TranscoderArchitecture::l0Coefficient);
+    static final Hyperparameter<TranscoderArchitecture, Double> JUMPRELU_THRESHOLD_INIT = new Hyperparameter<>(
+            "jumprelu-threshold-init", "jumprelu_init_threshold", "every JumpReLU threshold at the start (> 0)",
+            DOUBLE, Check.positiveFinite(), TranscoderArchitecture::thresholdInit);
+    static final Hyperparameter<TranscoderArchitecture, Double> JUMPRELU_BANDWIDTH = new Hyperparameter<>(
+            "jumprelu-bandwidth", "jumprelu_bandwidth", "width of the straight-through estimator's rectangle kernel "
+                    + "(> 0)", DOUBLE, Check.positiveFinite(), TranscoderArchitecture::bandwidth);
+    static final Hyperparameter<TranscoderArchitecture, Double> BATCHTOPK_THRESHOLD_RATE = new Hyperparameter<>(
+            "batchtopk-threshold-rate", "topk_threshold_lr", "rate of the running mean that sets batchtopk's saved "
+                    + "threshold, in (0, 1]", DOUBLE, Check.in(r -> r > 0 && r <= 1, "in (0, 1]"),
+            TranscoderArchitecture::thresholdRate);
+    static final Hyperparameter<TranscoderArchitecture, Boolean> SKIP_CONNECTION = new Hyperparameter<>(
+            "skip-connection", "skip_connection", "a learned linear path x W_skip^T from the MLP input to the output "
+                    + "(transcoders only)", BOOLEAN, Check.none(), TranscoderArchitecture::skipConnection);
+
+    /** All of them, in the order cfg.json and checkpoints have them. */
+    static final List<Hyperparameter<TranscoderArchitecture, ?>> SAVED_IN_ORDER = List.of(ACTIVATION, K,
+            AUX_K_COEFFICIENT, L0_COEFFICIENT, JUMPRELU_THRESHOLD_INIT, JUMPRELU_BANDWIDTH, BATCHTOPK_THRESHOLD_RATE,
+            SKIP_CONNECTION);
+
+    /**
+     * ReLU + L1 without skip connection, what a file written before these keys existed was trained as. Fixed values,
+     * not the reference defaults: they are part of those files' config hashes.
+     */
     public static final TranscoderArchitecture DEFAULT =
             new TranscoderArchitecture(Activation.RELU, 32, 1.0 / 32, 1.0, 0.01, 0.05, 0.01, false);
 
     public TranscoderArchitecture {
         Objects.requireNonNull(activation, "activation");
-        ConfigChecks.atLeast(KEY + "k", k, 1);
-        ConfigChecks.finiteAtLeast(KEY + "aux-k-coefficient", auxKCoefficient, 0);
-        ConfigChecks.finiteAtLeast(KEY + "l0-coefficient", l0Coefficient, 0);
-        ConfigChecks.positiveFinite(KEY + "jumprelu-threshold-init", thresholdInit);
-        ConfigChecks.positiveFinite(KEY + "jumprelu-bandwidth", bandwidth);
-        ConfigChecks.require(thresholdRate > 0 && thresholdRate <= 1, KEY + "batchtopk-threshold-rate", thresholdRate,
-                "in (0, 1]");
+        K.check(k);
+        AUX_K_COEFFICIENT.check(auxKCoefficient);
+        L0_COEFFICIENT.check(l0Coefficient);
+        JUMPRELU_THRESHOLD_INIT.check(thresholdInit);
+        JUMPRELU_BANDWIDTH.check(bandwidth);
+        BATCHTOPK_THRESHOLD_RATE.check(thresholdRate);
     }
 
     /** The same with another activation. */
@@ -128,31 +152,24 @@ public record TranscoderArchitecture(Activation activation, int k, double auxKCo
     }
 
     void writeJson(JsonObject o) {
-        o.addProperty("activation", activation.configName());
-        o.addProperty("k", k);
-        o.addProperty("aux_loss_coefficient", auxKCoefficient);
-        o.addProperty("l0_coefficient", l0Coefficient);
-        o.addProperty("jumprelu_init_threshold", thresholdInit);
-        o.addProperty("jumprelu_bandwidth", bandwidth);
-        o.addProperty("topk_threshold_lr", thresholdRate);
-        o.addProperty("skip_connection", skipConnection);
+        for (Hyperparameter<TranscoderArchitecture, ?> h : SAVED_IN_ORDER) {
+            h.write(o, this);
+        }
     }
 
     /** Reads {@link #writeJson}'s keys; a file written before they existed was ReLU + L1 ({@link #DEFAULT}). */
     static TranscoderArchitecture readJson(TranscoderConfig.JsonFields f, JsonObject o) {
-        if (!o.has("activation")) {
-            return DEFAULT;
-        }
-        return new TranscoderArchitecture(Activation.parse(f.string("activation")), f.integer("k"),
-                f.number("aux_loss_coefficient"), f.number("l0_coefficient"), f.number("jumprelu_init_threshold"),
-                f.number("jumprelu_bandwidth"), f.number("topk_threshold_lr"), f.bool("skip_connection"));
+        return o.has(ACTIVATION.jsonName()) ? of(Hyperparameter.Source.of(f)) : DEFAULT;
     }
 
     /** Reads the keys of {@code cellcircuits.train}. */
     static TranscoderArchitecture fromConfig(Config train) {
-        return new TranscoderArchitecture(Activation.parse(train.getString("activation")), train.getInt("k"),
-                train.getDouble("aux-k-coefficient"), train.getDouble("l0-coefficient"),
-                train.getDouble("jumprelu-threshold-init"), train.getDouble("jumprelu-bandwidth"),
-                train.getDouble("batchtopk-threshold-rate"), train.getBoolean("skip-connection"));
+        return of(Hyperparameter.Source.of(train));
+    }
+
+    private static TranscoderArchitecture of(Hyperparameter.Source v) {
+        return new TranscoderArchitecture(v.get(ACTIVATION), v.get(K), v.get(AUX_K_COEFFICIENT), v.get(L0_COEFFICIENT),
+                v.get(JUMPRELU_THRESHOLD_INIT), v.get(JUMPRELU_BANDWIDTH), v.get(BATCHTOPK_THRESHOLD_RATE),
+                v.get(SKIP_CONNECTION));
     }
 }

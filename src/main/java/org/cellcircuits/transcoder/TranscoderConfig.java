@@ -1,74 +1,49 @@
 package org.cellcircuits.transcoder;
 
+import static org.cellcircuits.transcoder.Hyperparameter.BOOLEAN;
+import static org.cellcircuits.transcoder.Hyperparameter.DOUBLE;
+import static org.cellcircuits.transcoder.Hyperparameter.INT;
+import static org.cellcircuits.transcoder.Hyperparameter.LONG;
+import static org.cellcircuits.transcoder.Hyperparameter.NULLABLE_DOUBLE;
+
 import com.google.gson.JsonElement;
-import com.google.gson.JsonNull;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonPrimitive;
 import com.typesafe.config.Config;
+import com.typesafe.config.ConfigValueFactory;
 import java.io.Serializable;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
 import org.cellcircuits.io.CanonicalConfig;
 import org.cellcircuits.io.ConfigChecks;
+import org.cellcircuits.io.ReferenceConfig;
 import org.cellcircuits.model.HookNames;
+import org.cellcircuits.transcoder.Hyperparameter.Check;
 
 /**
  * Everything that decides what one layer's transcoder (or SAE) becomes: its shape, the loss, the optimiser and its
  * schedules, dead-feature handling, the seed and the activation scaling. Two runs with equal configs, equal batches
- * in equal order and the same thread count end with the same weights. Each component's key under
- * {@code cellcircuits.train} is in parentheses; its JSON name (cfg.json, checkpoints) follows SAELens where SAELens
- * has one: {@code sae_lens/config.py} ({@code LanguageModelSAERunnerConfig}: lr, adam_beta1, adam_beta2,
- * lr_warm_up_steps, lr_decay_steps, lr_end, training_tokens, train_batch_size_tokens, feature_sampling_window, seed,
- * n_batches_for_norm_estimate, dtype, model_name, hook_name), {@code sae_lens/saes/standard_sae.py}
- * ({@code l1_coefficient}, {@code l1_warm_up_steps}), {@code sae_lens/saes/sae.py} ({@code d_in}, {@code d_sae},
- * {@code decoder_init_norm}) and {@code sae_lens/saes/transcoder.py} ({@code d_out}).
+ * in equal order and the same thread count end with the same weights.
  *
- * @param kind                  ({@code kind}) transcoder (target = MLP output) or sae (target = MLP input); default
- *                              transcoder
- * @param modelName             the model the activations came from (provenance; SAELens {@code model_name}); not blank
- * @param layer                 block index L (>= 0): input hook {@code blocks.L.ln2.hook_normalized}, output hook
- *                              {@code blocks.L.hook_mlp_out} (the input hook again for an SAE)
- * @param dIn                   width of the MLP input (>= 1), from the data
- * @param dOut                  width of the target (>= 1); equals dIn for an SAE
- * @param dSae                  number of features (>= 1); {@code expansion-factor} x dIn, default 8 x (the paper)
- * @param l1Coefficient         ({@code l1-coefficient}) lambda of the sparsity penalty lambda sum_i z_i ||W_dec,i||,
- *                              >= 0; default 1.4e-4 (the paper's number, which was set for transcoder_circuits'
- *                              normalised loss; in this loss's units the same balance is ~1.4e-4 x d_in^1.5)
- * @param l1WarmUpSteps         ({@code l1-warm-up-steps}) lambda rises linearly from lambda/W to lambda over the first
- *                              W steps, >= 0; default 600 (5% of the default run, as Anthropic's April 2024 update)
- * @param lr                    ({@code lr}) Adam learning rate, > 0; default 3e-4 (SAELens's default)
- * @param adamBeta1             ({@code adam-beta1}) in [0, 1); default 0.9
- * @param adamBeta2             ({@code adam-beta2}) in [0, 1); default 0.999
- * @param adamEpsilon           ({@code adam-epsilon}) > 0; default 1e-8 (torch.optim.Adam's)
- * @param lrWarmUpSteps         ({@code lr-warm-up-steps}) lr rises linearly from lr/W to lr over the first W steps,
- *                              >= 0; default 1000
- * @param lrDecaySteps          ({@code lr-decay-steps}) lr falls from lr to lr-end over the last D steps, >= 0;
- *                              warm-up + decay must fit in the run; default 2400 (~20% of the default run)
- * @param lrDecay               ({@code lr-decay}) linear or cosine; default linear
- * @param lrEnd                 ({@code lr-end}) learning rate of the last step, in [0, lr]; default 0
- * @param trainingTokens        ({@code training-tokens}) tokens to train on, >= 1; steps = ceil(tokens / batch);
- *                              default 50,000,000
- * @param trainBatchSizeTokens  ({@code train-batch-size-tokens}) tokens per step, >= 1; default 4096
- * @param deadFeatureWindow     ({@code dead-feature-window-tokens}) a feature with no activation in this many of the
- *                              latest training tokens is dead, >= 1; default 4,096,000 (SAELens's 1000-step window
- *                              at 4096 tokens a step; SAELens counts steps, we count tokens so the window does not
- *                              change with the batch size)
- * @param resampleDeadFeatures  ({@code resample-dead-features}) re-initialise dead features toward high-loss inputs
- *                              (Anthropic, "Towards Monosemanticity"); default true
- * @param resampleIntervalSteps ({@code resample-interval-steps}) resample every this many steps, never within the
- *                              last interval of the run, >= 1 (SAELens {@code feature_sampling_window}); default 2500
- * @param decoderInitNorm       ({@code decoder-init-norm}) norm of each initial decoder row and encoder column, > 0;
- *                              default 0.1 (SAELens {@code decoder_init_norm}, Anthropic's April 2024 update)
- * @param seed                  ({@code seed}) seeds weight init and resampling; default 42
- * @param inputScale            ({@code input-scale}) constant s_in multiplying x during training, > 0, or null to
- *                              estimate it so that mean ||s_in x||^2 = d_in; default null
- * @param targetScale           ({@code target-scale}) the same for the target (mean ||s_out y||^2 = d_out); default
- *                              null. For an SAE it must equal inputScale (the target is the input).
- * @param scalingBatches        ({@code scaling-batches}) batches read to estimate the scales, >= 1 (SAELens
- *                              {@code n_batches_for_norm_estimate}); default 100
- * @param dtype                 master weight type; only "float32" (bf16 compute on GPU is a later option)
- * @param architecture          the activation function, its hyperparameters and the skip connection
- *                              ({@link TranscoderArchitecture}); default ReLU + L1 without skip (the paper)
+ * <p>Each value read from {@code cellcircuits.train} is declared once below as a {@link Hyperparameter}: its key, its
+ * JSON name (cfg.json, checkpoints), what it means with its range, and its validator; the activation's own are in
+ * {@link TranscoderArchitecture}. Their defaults are in {@code conf/reference.conf} only. JSON names follow SAELens
+ * where SAELens has one: {@code sae_lens/config.py} ({@code LanguageModelSAERunnerConfig}: lr, adam_beta1,
+ * adam_beta2, lr_warm_up_steps, lr_decay_steps, lr_end, training_tokens, train_batch_size_tokens,
+ * feature_sampling_window, seed, n_batches_for_norm_estimate, dtype, model_name, hook_name),
+ * {@code sae_lens/saes/standard_sae.py} ({@code l1_coefficient}, {@code l1_warm_up_steps}), {@code sae_lens/saes/sae.py}
+ * ({@code d_in}, {@code d_sae}, {@code decoder_init_norm}) and {@code sae_lens/saes/transcoder.py} ({@code d_out}).
+ *
+ * @param modelName    the model the activations came from (provenance; SAELens {@code model_name}); not blank
+ * @param layer        block index L (>= 0): input hook {@code blocks.L.ln2.hook_normalized}, output hook
+ *                     {@code blocks.L.hook_mlp_out} (the input hook again for an SAE)
+ * @param dIn          width of the MLP input (>= 1), from the data
+ * @param dOut         width of the target (>= 1); equals dIn for an SAE
+ * @param dSae         number of features (>= 1); {@link #EXPANSION_FACTOR} x dIn
+ * @param dtype        master weight type; only "float32" (bf16 compute on GPU is a later option)
+ * @param architecture the activation function, its hyperparameters and the skip connection
  */
 public record TranscoderConfig(
         TranscoderKind kind,
@@ -102,7 +77,92 @@ public record TranscoderConfig(
 
     private static final long serialVersionUID = 1L;
     /** The section of the keys that errors name. */
-    static final String KEY = "cellcircuits.train.";
+    static final String KEY = Hyperparameter.SECTION;
+
+    static final Hyperparameter<TranscoderConfig, TranscoderKind> KIND = new Hyperparameter<>("kind", "kind",
+            "what the dictionary reconstructs: transcoder (the MLP output) or sae (the MLP input)",
+            Hyperparameter.oneOf(TranscoderKind.values(), TranscoderKind::configName), Check.none(),
+            TranscoderConfig::kind);
+    /** Not saved: the saved d_sae records it. */
+    static final Hyperparameter<TranscoderConfig, Integer> EXPANSION_FACTOR = new Hyperparameter<>(
+            "expansion-factor", null, "features per input dimension, d_sae = expansion-factor x d_in (>= 1)", INT,
+            Check.atLeast(1), null);
+    static final Hyperparameter<TranscoderConfig, Double> L1_COEFFICIENT = new Hyperparameter<>("l1-coefficient",
+            "l1_coefficient", "lambda of the sparsity penalty lambda sum_i z_i ||W_dec,i|| (>= 0)", DOUBLE,
+            Check.finiteAtLeast(0), TranscoderConfig::l1Coefficient);
+    static final Hyperparameter<TranscoderConfig, Integer> L1_WARM_UP_STEPS = new Hyperparameter<>("l1-warm-up-steps",
+            "l1_warm_up_steps", "lambda rises linearly from lambda/W to lambda over the first W steps (>= 0)", INT,
+            Check.atLeast(0), TranscoderConfig::l1WarmUpSteps);
+    static final Hyperparameter<TranscoderConfig, Double> LR = new Hyperparameter<>("lr", "lr",
+            "Adam learning rate (> 0)", DOUBLE, Check.positiveFinite(), TranscoderConfig::lr);
+    static final Hyperparameter<TranscoderConfig, Double> ADAM_BETA1 = new Hyperparameter<>("adam-beta1",
+            "adam_beta1", "Adam beta1, in [0, 1)", DOUBLE, Check.in(b -> b >= 0 && b < 1, "in [0, 1)"),
+            TranscoderConfig::adamBeta1);
+    static final Hyperparameter<TranscoderConfig, Double> ADAM_BETA2 = new Hyperparameter<>("adam-beta2",
+            "adam_beta2", "Adam beta2, in [0, 1)", DOUBLE, Check.in(b -> b >= 0 && b < 1, "in [0, 1)"),
+            TranscoderConfig::adamBeta2);
+    static final Hyperparameter<TranscoderConfig, Double> ADAM_EPSILON = new Hyperparameter<>("adam-epsilon",
+            "adam_epsilon", "Adam epsilon (> 0)", DOUBLE, Check.positiveFinite(), TranscoderConfig::adamEpsilon);
+    static final Hyperparameter<TranscoderConfig, Integer> LR_WARM_UP_STEPS = new Hyperparameter<>("lr-warm-up-steps",
+            "lr_warm_up_steps", "lr rises linearly from lr/W to lr over the first W steps (>= 0)", INT,
+            Check.atLeast(0), TranscoderConfig::lrWarmUpSteps);
+    static final Hyperparameter<TranscoderConfig, Integer> LR_DECAY_STEPS = new Hyperparameter<>("lr-decay-steps",
+            "lr_decay_steps", "lr falls from lr to lr-end over the last D steps (>= 0); warm-up + decay must fit in "
+                    + "the run", INT, Check.atLeast(0), TranscoderConfig::lrDecaySteps);
+    static final Hyperparameter<TranscoderConfig, LrDecay> LR_DECAY = new Hyperparameter<>("lr-decay", "lr_decay",
+            "shape of the lr's fall: linear or cosine", Hyperparameter.oneOf(LrDecay.values(), LrDecay::configName),
+            Check.none(), TranscoderConfig::lrDecay);
+    /** Its range, [0, lr], depends on lr: checked by the record. */
+    static final Hyperparameter<TranscoderConfig, Double> LR_END = new Hyperparameter<>("lr-end", "lr_end",
+            "learning rate of the last step, in [0, lr]", DOUBLE, Check.none(), TranscoderConfig::lrEnd);
+    static final Hyperparameter<TranscoderConfig, Long> TRAINING_TOKENS = new Hyperparameter<>("training-tokens",
+            "training_tokens", "tokens to train on (>= 1); steps = ceil(training-tokens / train-batch-size-tokens)",
+            LONG, Check.atLeast(1), TranscoderConfig::trainingTokens);
+    static final Hyperparameter<TranscoderConfig, Integer> TRAIN_BATCH_SIZE_TOKENS = new Hyperparameter<>(
+            "train-batch-size-tokens", "train_batch_size_tokens", "tokens per optimiser step (>= 1)", INT,
+            Check.atLeast(1), TranscoderConfig::trainBatchSizeTokens);
+    /** SAELens counts the window in steps; tokens keep it the same when the batch size changes. */
+    static final Hyperparameter<TranscoderConfig, Long> DEAD_FEATURE_WINDOW = new Hyperparameter<>(
+            "dead-feature-window-tokens", "dead_feature_window_tokens", "a feature with no activation in this many of "
+                    + "the latest training tokens is dead (>= 1)", LONG, Check.atLeast(1),
+            TranscoderConfig::deadFeatureWindow);
+    static final Hyperparameter<TranscoderConfig, Boolean> RESAMPLE_DEAD_FEATURES = new Hyperparameter<>(
+            "resample-dead-features", "resample_dead_features", "re-initialise dead features toward high-loss inputs "
+                    + "(Anthropic, \"Towards Monosemanticity\")", BOOLEAN, Check.none(),
+            TranscoderConfig::resampleDeadFeatures);
+    static final Hyperparameter<TranscoderConfig, Integer> RESAMPLE_INTERVAL_STEPS = new Hyperparameter<>(
+            "resample-interval-steps", "feature_sampling_window", "resample every this many steps, never within the "
+                    + "last interval of the run (>= 1)", INT, Check.atLeast(1),
+            TranscoderConfig::resampleIntervalSteps);
+    static final Hyperparameter<TranscoderConfig, Double> DECODER_INIT_NORM = new Hyperparameter<>(
+            "decoder-init-norm", "decoder_init_norm", "norm of each initial decoder row and encoder column (> 0)",
+            DOUBLE, Check.positiveFinite(), TranscoderConfig::decoderInitNorm);
+    static final Hyperparameter<TranscoderConfig, Long> SEED = new Hyperparameter<>("seed", "seed",
+            "seeds weight initialisation and resampling (any long)", LONG, Check.none(), TranscoderConfig::seed);
+    static final Hyperparameter<TranscoderConfig, Double> INPUT_SCALE = new Hyperparameter<>("input-scale",
+            "input_scale", "constant multiplying the MLP input in training (> 0 and finite), or null to estimate it "
+                    + "so that the mean squared norm is d_in", NULLABLE_DOUBLE, TranscoderConfig::positiveOrNull,
+            TranscoderConfig::inputScale);
+    static final Hyperparameter<TranscoderConfig, Double> TARGET_SCALE = new Hyperparameter<>("target-scale",
+            "target_scale", "the same for the target (mean squared norm d_out); equal to input-scale for an SAE",
+            NULLABLE_DOUBLE, TranscoderConfig::positiveOrNull, TranscoderConfig::targetScale);
+    static final Hyperparameter<TranscoderConfig, Integer> SCALING_BATCHES = new Hyperparameter<>("scaling-batches",
+            "n_batches_for_norm_estimate", "batches read to estimate the scales (>= 1)", INT, Check.atLeast(1),
+            TranscoderConfig::scalingBatches);
+
+    /** Those saved between d_sae and dtype, in the order cfg.json and checkpoints have them. */
+    static final List<Hyperparameter<TranscoderConfig, ?>> SAVED_IN_ORDER = List.of(L1_COEFFICIENT, L1_WARM_UP_STEPS,
+            LR, ADAM_BETA1, ADAM_BETA2, ADAM_EPSILON, LR_WARM_UP_STEPS, LR_DECAY_STEPS, LR_DECAY, LR_END,
+            TRAINING_TOKENS, TRAIN_BATCH_SIZE_TOKENS, DEAD_FEATURE_WINDOW, RESAMPLE_DEAD_FEATURES,
+            RESAMPLE_INTERVAL_STEPS, DECODER_INIT_NORM, SEED, INPUT_SCALE, TARGET_SCALE, SCALING_BATCHES);
+
+    /** Every hyperparameter of {@code cellcircuits.train}, the architecture's included. */
+    static List<Hyperparameter<?, ?>> all() {
+        List<Hyperparameter<?, ?>> all = new ArrayList<>(List.of(KIND, EXPANSION_FACTOR));
+        all.addAll(SAVED_IN_ORDER);
+        all.addAll(TranscoderArchitecture.SAVED_IN_ORDER);
+        return List.copyOf(all);
+    }
 
     public TranscoderConfig {
         Objects.requireNonNull(kind, "kind");
@@ -119,20 +179,20 @@ public record TranscoderConfig(
             throw new IllegalArgumentException(String.format(
                     "train.kind is sae but d_out %d differs from d_in %d; an SAE reconstructs its input", dOut, dIn));
         }
-        ConfigChecks.finiteAtLeast(KEY + "l1-coefficient", l1Coefficient, 0);
-        ConfigChecks.atLeast(KEY + "l1-warm-up-steps", l1WarmUpSteps, 0);
-        ConfigChecks.positiveFinite(KEY + "lr", lr);
-        ConfigChecks.require(adamBeta1 >= 0 && adamBeta1 < 1, KEY + "adam-beta1", adamBeta1, "in [0, 1)");
-        ConfigChecks.require(adamBeta2 >= 0 && adamBeta2 < 1, KEY + "adam-beta2", adamBeta2, "in [0, 1)");
-        ConfigChecks.positiveFinite(KEY + "adam-epsilon", adamEpsilon);
-        ConfigChecks.atLeast(KEY + "lr-warm-up-steps", lrWarmUpSteps, 0);
-        ConfigChecks.atLeast(KEY + "lr-decay-steps", lrDecaySteps, 0);
-        ConfigChecks.require(lrEnd >= 0 && lrEnd <= lr, KEY + "lr-end", lrEnd, "in [0, lr = " + lr + "]");
-        ConfigChecks.atLeast(KEY + "training-tokens", trainingTokens, 1);
-        ConfigChecks.atLeast(KEY + "train-batch-size-tokens", trainBatchSizeTokens, 1);
+        L1_COEFFICIENT.check(l1Coefficient);
+        L1_WARM_UP_STEPS.check(l1WarmUpSteps);
+        LR.check(lr);
+        ADAM_BETA1.check(adamBeta1);
+        ADAM_BETA2.check(adamBeta2);
+        ADAM_EPSILON.check(adamEpsilon);
+        LR_WARM_UP_STEPS.check(lrWarmUpSteps);
+        LR_DECAY_STEPS.check(lrDecaySteps);
+        ConfigChecks.require(lrEnd >= 0 && lrEnd <= lr, LR_END.name(), lrEnd, "in [0, lr = " + lr + "]");
+        TRAINING_TOKENS.check(trainingTokens);
+        TRAIN_BATCH_SIZE_TOKENS.check(trainBatchSizeTokens);
         long steps = (trainingTokens + trainBatchSizeTokens - 1) / trainBatchSizeTokens;
         if (steps > Integer.MAX_VALUE) {
-            throw ConfigChecks.invalid(KEY + "training-tokens", trainingTokens,
+            throw ConfigChecks.invalid(TRAINING_TOKENS.name(), trainingTokens,
                     "at most 2^31-1 steps of train-batch-size-tokens");
         }
         if ((long) lrWarmUpSteps + lrDecaySteps > steps) {
@@ -141,17 +201,17 @@ public record TranscoderConfig(
                             + "(training-tokens %d / train-batch-size-tokens %d)",
                     lrWarmUpSteps, lrDecaySteps, steps, trainingTokens, trainBatchSizeTokens));
         }
-        ConfigChecks.atLeast(KEY + "dead-feature-window-tokens", deadFeatureWindow, 1);
-        ConfigChecks.atLeast(KEY + "resample-interval-steps", resampleIntervalSteps, 1);
-        ConfigChecks.positiveFinite(KEY + "decoder-init-norm", decoderInitNorm);
-        positiveOrNull("input-scale", inputScale);
-        positiveOrNull("target-scale", targetScale);
+        DEAD_FEATURE_WINDOW.check(deadFeatureWindow);
+        RESAMPLE_INTERVAL_STEPS.check(resampleIntervalSteps);
+        DECODER_INIT_NORM.check(decoderInitNorm);
+        INPUT_SCALE.check(inputScale);
+        TARGET_SCALE.check(targetScale);
         if (kind == TranscoderKind.SAE && !Objects.equals(inputScale, targetScale)) {
             throw new IllegalArgumentException(String.format(
                     "train.kind is sae but input-scale %s differs from target-scale %s; the target is the input",
                     inputScale, targetScale));
         }
-        ConfigChecks.atLeast(KEY + "scaling-batches", scalingBatches, 1);
+        SCALING_BATCHES.check(scalingBatches);
         ConfigChecks.require("float32".equals(dtype), KEY + "dtype", "'" + dtype + "'",
                 "float32 (master weights are float32)");
         architecture.checkAgainst(dSae, kind == TranscoderKind.SAE);
@@ -179,8 +239,8 @@ public record TranscoderConfig(
         };
     }
 
-    private static void positiveOrNull(String key, Double value) {
-        ConfigChecks.require(value == null || value > 0 && !value.isInfinite(), KEY + key, value,
+    private static void positiveOrNull(String name, Double value) {
+        ConfigChecks.require(value == null || value > 0 && !value.isInfinite(), name, value,
                 "> 0 and finite, or null to estimate it from the data");
     }
 
@@ -209,12 +269,25 @@ public record TranscoderConfig(
         return inputScale != null && targetScale != null;
     }
 
+    // ---- one constructor call for every source -----------------------------------------------------------------
+
+    /** The config with the shape (not hyperparameters: they come from the data) and every hyperparameter's value. */
+    private static TranscoderConfig of(Hyperparameter.Source v, String modelName, int layer, int dIn, int dOut, int dSae,
+            String dtype, TranscoderArchitecture architecture) {
+        return new TranscoderConfig(v.get(KIND), modelName, layer, dIn, dOut, dSae, v.get(L1_COEFFICIENT),
+                v.get(L1_WARM_UP_STEPS), v.get(LR), v.get(ADAM_BETA1), v.get(ADAM_BETA2), v.get(ADAM_EPSILON),
+                v.get(LR_WARM_UP_STEPS), v.get(LR_DECAY_STEPS), v.get(LR_DECAY), v.get(LR_END),
+                v.get(TRAINING_TOKENS), v.get(TRAIN_BATCH_SIZE_TOKENS), v.get(DEAD_FEATURE_WINDOW),
+                v.get(RESAMPLE_DEAD_FEATURES), v.get(RESAMPLE_INTERVAL_STEPS), v.get(DECODER_INIT_NORM), v.get(SEED),
+                v.get(INPUT_SCALE), v.get(TARGET_SCALE), v.get(SCALING_BATCHES), dtype, architecture);
+    }
+
     // ---- JSON (cfg.json "training" object, checkpoints) -------------------------------------------------------
 
     /** The config as JSON with SAELens's names where SAELens has them. */
     public JsonObject toJson() {
         JsonObject o = new JsonObject();
-        o.addProperty("kind", kind.configName());
+        KIND.write(o, this);
         o.addProperty("model_name", modelName);
         o.addProperty("hook_layer", layer);
         o.addProperty("hook_name", hookNameIn());
@@ -222,26 +295,9 @@ public record TranscoderConfig(
         o.addProperty("d_in", dIn);
         o.addProperty("d_out", dOut);
         o.addProperty("d_sae", dSae);
-        o.addProperty("l1_coefficient", l1Coefficient);
-        o.addProperty("l1_warm_up_steps", l1WarmUpSteps);
-        o.addProperty("lr", lr);
-        o.addProperty("adam_beta1", adamBeta1);
-        o.addProperty("adam_beta2", adamBeta2);
-        o.addProperty("adam_epsilon", adamEpsilon);
-        o.addProperty("lr_warm_up_steps", lrWarmUpSteps);
-        o.addProperty("lr_decay_steps", lrDecaySteps);
-        o.addProperty("lr_decay", lrDecay.configName());
-        o.addProperty("lr_end", lrEnd);
-        o.addProperty("training_tokens", trainingTokens);
-        o.addProperty("train_batch_size_tokens", trainBatchSizeTokens);
-        o.addProperty("dead_feature_window_tokens", deadFeatureWindow);
-        o.addProperty("resample_dead_features", resampleDeadFeatures);
-        o.addProperty("feature_sampling_window", resampleIntervalSteps);
-        o.addProperty("decoder_init_norm", decoderInitNorm);
-        o.addProperty("seed", seed);
-        o.add("input_scale", inputScale == null ? JsonNull.INSTANCE : new JsonPrimitive(inputScale));
-        o.add("target_scale", targetScale == null ? JsonNull.INSTANCE : new JsonPrimitive(targetScale));
-        o.addProperty("n_batches_for_norm_estimate", scalingBatches);
+        for (Hyperparameter<TranscoderConfig, ?> h : SAVED_IN_ORDER) {
+            h.write(o, this);
+        }
         o.addProperty("dtype", dtype);
         architecture.writeJson(o);
         return o;
@@ -250,35 +306,8 @@ public record TranscoderConfig(
     /** Reads {@link #toJson()}'s output; {@code where} names the file in errors. */
     public static TranscoderConfig fromJson(JsonObject o, String where) {
         JsonFields f = new JsonFields(o, where);
-        return new TranscoderConfig(
-                TranscoderKind.parse(f.string("kind")),
-                f.string("model_name"),
-                f.integer("hook_layer"),
-                f.integer("d_in"),
-                f.integer("d_out"),
-                f.integer("d_sae"),
-                f.number("l1_coefficient"),
-                f.integer("l1_warm_up_steps"),
-                f.number("lr"),
-                f.number("adam_beta1"),
-                f.number("adam_beta2"),
-                f.number("adam_epsilon"),
-                f.integer("lr_warm_up_steps"),
-                f.integer("lr_decay_steps"),
-                LrDecay.parse(f.string("lr_decay")),
-                f.number("lr_end"),
-                f.longValue("training_tokens"),
-                f.integer("train_batch_size_tokens"),
-                f.longValue("dead_feature_window_tokens"),
-                f.bool("resample_dead_features"),
-                f.integer("feature_sampling_window"),
-                f.number("decoder_init_norm"),
-                f.longValue("seed"),
-                f.nullableNumber("input_scale"),
-                f.nullableNumber("target_scale"),
-                f.integer("n_batches_for_norm_estimate"),
-                f.string("dtype"),
-                TranscoderArchitecture.readJson(f, o));
+        return of(Hyperparameter.Source.of(f), f.string("model_name"), f.integer("hook_layer"), f.integer("d_in"), f.integer("d_out"),
+                f.integer("d_sae"), f.string("dtype"), TranscoderArchitecture.readJson(f, o));
     }
 
     /** SHA-256 of the canonical JSON: equal hashes mean equal training. */
@@ -293,132 +322,100 @@ public record TranscoderConfig(
      * and the model's name come from the harvested activations, not from the config.
      */
     public static TranscoderConfig fromConfig(Config train, String modelName, int layer, int dIn, int dOut) {
-        int expansion = train.getInt("expansion-factor");
-        if (expansion < 1) {
-            throw ConfigChecks.invalid(KEY + "expansion-factor", expansion, ">= 1");
-        }
-        return builder()
-                .kind(TranscoderKind.parse(train.getString("kind")))
-                .modelName(modelName)
-                .layer(layer)
-                .dIn(dIn)
-                .dOut(dOut)
-                .dSae(Math.multiplyExact(expansion, dIn))
-                .l1Coefficient(train.getDouble("l1-coefficient"))
-                .l1WarmUpSteps(train.getInt("l1-warm-up-steps"))
-                .lr(train.getDouble("lr"))
-                .adamBeta1(train.getDouble("adam-beta1"))
-                .adamBeta2(train.getDouble("adam-beta2"))
-                .adamEpsilon(train.getDouble("adam-epsilon"))
-                .lrWarmUpSteps(train.getInt("lr-warm-up-steps"))
-                .lrDecaySteps(train.getInt("lr-decay-steps"))
-                .lrDecay(LrDecay.parse(train.getString("lr-decay")))
-                .lrEnd(train.getDouble("lr-end"))
-                .trainingTokens(train.getLong("training-tokens"))
-                .trainBatchSizeTokens(train.getInt("train-batch-size-tokens"))
-                .deadFeatureWindow(train.getLong("dead-feature-window-tokens"))
-                .resampleDeadFeatures(train.getBoolean("resample-dead-features"))
-                .resampleIntervalSteps(train.getInt("resample-interval-steps"))
-                .decoderInitNorm(train.getDouble("decoder-init-norm"))
-                .seed(train.getLong("seed"))
-                .inputScale(train.getIsNull("input-scale") ? null : train.getDouble("input-scale"))
-                .targetScale(train.getIsNull("target-scale") ? null : train.getDouble("target-scale"))
-                .scalingBatches(train.getInt("scaling-batches"))
-                .architecture(TranscoderArchitecture.fromConfig(train))
-                .build();
+        int expansion = EXPANSION_FACTOR.read(train);
+        EXPANSION_FACTOR.check(expansion);
+        return fromConfig(train, modelName, layer, dIn, dOut, Math.multiplyExact(expansion, dIn), "float32");
     }
 
+    private static TranscoderConfig fromConfig(Config train, String modelName, int layer, int dIn, int dOut,
+            int dSae, String dtype) {
+        return of(Hyperparameter.Source.of(train), modelName, layer, dIn, dOut, dSae, dtype, TranscoderArchitecture.fromConfig(train));
+    }
+
+    /** A builder at the defaults of {@code conf/reference.conf}. */
     public static Builder builder() {
         return new Builder();
     }
 
     public Builder toBuilder() {
-        return new Builder().kind(kind).modelName(modelName).layer(layer).dIn(dIn).dOut(dOut).dSae(dSae)
-                .l1Coefficient(l1Coefficient).l1WarmUpSteps(l1WarmUpSteps).lr(lr).adamBeta1(adamBeta1)
-                .adamBeta2(adamBeta2).adamEpsilon(adamEpsilon).lrWarmUpSteps(lrWarmUpSteps)
-                .lrDecaySteps(lrDecaySteps).lrDecay(lrDecay).lrEnd(lrEnd).trainingTokens(trainingTokens)
-                .trainBatchSizeTokens(trainBatchSizeTokens).deadFeatureWindow(deadFeatureWindow)
-                .resampleDeadFeatures(resampleDeadFeatures).resampleIntervalSteps(resampleIntervalSteps)
-                .decoderInitNorm(decoderInitNorm).seed(seed).inputScale(inputScale).targetScale(targetScale)
-                .scalingBatches(scalingBatches).dtype(dtype).architecture(architecture);
+        Builder b = new Builder().modelName(modelName).layer(layer).dIn(dIn).dOut(dOut).dSae(dSae).dtype(dtype)
+                .architecture(architecture);
+        b.set(KIND, kind);
+        for (Hyperparameter<TranscoderConfig, ?> h : SAVED_IN_ORDER) {
+            b.setFrom(h, this);
+        }
+        return b;
     }
 
     /**
-     * Settings one at a time from the defaults of {@code conf/reference.conf}. {@code dSae} left at 0 means
-     * {@code expansionFactor x dIn}; {@code dOut} left at 0 means dIn.
+     * Settings one at a time over the defaults of {@code conf/reference.conf} (a {@code cellcircuits.train} section
+     * the setters change). {@code dSae} left at 0 means {@code expansion-factor x dIn}; {@code dOut} left at 0 means
+     * dIn.
      */
     public static final class Builder {
-        private TranscoderKind kind = TranscoderKind.TRANSCODER;
+        /** Parsed once: a Config is immutable, and tests build thousands. */
+        private static final Config REFERENCE = ReferenceConfig.load().getConfig("cellcircuits.train");
+
+        private Config train = REFERENCE;
         private String modelName;
         private int layer;
         private int dIn;
         private int dOut;
         private int dSae;
-        private int expansionFactor = 8;
-        private double l1Coefficient = 1.4e-4;
-        private int l1WarmUpSteps = 600;
-        private double lr = 3e-4;
-        private double adamBeta1 = 0.9;
-        private double adamBeta2 = 0.999;
-        private double adamEpsilon = 1e-8;
-        private int lrWarmUpSteps = 1000;
-        private int lrDecaySteps = 2400;
-        private LrDecay lrDecay = LrDecay.LINEAR;
-        private double lrEnd = 0.0;
-        private long trainingTokens = 50_000_000L;
-        private int trainBatchSizeTokens = 4096;
-        private long deadFeatureWindow = 4_096_000L;
-        private boolean resampleDeadFeatures = true;
-        private int resampleIntervalSteps = 2500;
-        private double decoderInitNorm = 0.1;
-        private long seed = 42;
-        private Double inputScale;
-        private Double targetScale;
-        private int scalingBatches = 100;
         private String dtype = "float32";
-        private TranscoderArchitecture architecture = TranscoderArchitecture.DEFAULT;
 
-        public Builder kind(TranscoderKind v) { kind = v; return this; }
+        <T> Builder set(Hyperparameter<?, T> h, T v) {
+            train = train.withValue(h.key(), ConfigValueFactory.fromAnyRef(h.configValue(v)));
+            return this;
+        }
+
+        private <O, T> void setFrom(Hyperparameter<O, T> h, O owner) {
+            set(h, h.value().apply(owner));
+        }
+
+        public Builder kind(TranscoderKind v) { return set(KIND, v); }
         public Builder modelName(String v) { modelName = v; return this; }
         public Builder layer(int v) { layer = v; return this; }
         public Builder dIn(int v) { dIn = v; return this; }
         public Builder dOut(int v) { dOut = v; return this; }
         public Builder dSae(int v) { dSae = v; return this; }
-        public Builder expansionFactor(int v) { expansionFactor = v; dSae = 0; return this; }
-        public Builder l1Coefficient(double v) { l1Coefficient = v; return this; }
-        public Builder l1WarmUpSteps(int v) { l1WarmUpSteps = v; return this; }
-        public Builder lr(double v) { lr = v; return this; }
-        public Builder adamBeta1(double v) { adamBeta1 = v; return this; }
-        public Builder adamBeta2(double v) { adamBeta2 = v; return this; }
-        public Builder adamEpsilon(double v) { adamEpsilon = v; return this; }
-        public Builder lrWarmUpSteps(int v) { lrWarmUpSteps = v; return this; }
-        public Builder lrDecaySteps(int v) { lrDecaySteps = v; return this; }
-        public Builder lrDecay(LrDecay v) { lrDecay = v; return this; }
-        public Builder lrEnd(double v) { lrEnd = v; return this; }
-        public Builder trainingTokens(long v) { trainingTokens = v; return this; }
-        public Builder trainBatchSizeTokens(int v) { trainBatchSizeTokens = v; return this; }
-        public Builder deadFeatureWindow(long v) { deadFeatureWindow = v; return this; }
-        public Builder resampleDeadFeatures(boolean v) { resampleDeadFeatures = v; return this; }
-        public Builder resampleIntervalSteps(int v) { resampleIntervalSteps = v; return this; }
-        public Builder decoderInitNorm(double v) { decoderInitNorm = v; return this; }
-        public Builder seed(long v) { seed = v; return this; }
-        public Builder inputScale(Double v) { inputScale = v; return this; }
-        public Builder targetScale(Double v) { targetScale = v; return this; }
-        public Builder scalingBatches(int v) { scalingBatches = v; return this; }
+        public Builder expansionFactor(int v) { dSae = 0; return set(EXPANSION_FACTOR, v); }
+        public Builder l1Coefficient(double v) { return set(L1_COEFFICIENT, v); }
+        public Builder l1WarmUpSteps(int v) { return set(L1_WARM_UP_STEPS, v); }
+        public Builder lr(double v) { return set(LR, v); }
+        public Builder adamBeta1(double v) { return set(ADAM_BETA1, v); }
+        public Builder adamBeta2(double v) { return set(ADAM_BETA2, v); }
+        public Builder adamEpsilon(double v) { return set(ADAM_EPSILON, v); }
+        public Builder lrWarmUpSteps(int v) { return set(LR_WARM_UP_STEPS, v); }
+        public Builder lrDecaySteps(int v) { return set(LR_DECAY_STEPS, v); }
+        public Builder lrDecay(LrDecay v) { return set(LR_DECAY, v); }
+        public Builder lrEnd(double v) { return set(LR_END, v); }
+        public Builder trainingTokens(long v) { return set(TRAINING_TOKENS, v); }
+        public Builder trainBatchSizeTokens(int v) { return set(TRAIN_BATCH_SIZE_TOKENS, v); }
+        public Builder deadFeatureWindow(long v) { return set(DEAD_FEATURE_WINDOW, v); }
+        public Builder resampleDeadFeatures(boolean v) { return set(RESAMPLE_DEAD_FEATURES, v); }
+        public Builder resampleIntervalSteps(int v) { return set(RESAMPLE_INTERVAL_STEPS, v); }
+        public Builder decoderInitNorm(double v) { return set(DECODER_INIT_NORM, v); }
+        public Builder seed(long v) { return set(SEED, v); }
+        public Builder inputScale(Double v) { return set(INPUT_SCALE, v); }
+        public Builder targetScale(Double v) { return set(TARGET_SCALE, v); }
+        public Builder scalingBatches(int v) { return set(SCALING_BATCHES, v); }
         public Builder dtype(String v) { dtype = v; return this; }
-        public Builder architecture(TranscoderArchitecture v) { architecture = v; return this; }
-        public Builder activation(Activation v) { architecture = architecture.withActivation(v); return this; }
-        public Builder k(int v) { architecture = architecture.withK(v); return this; }
-        public Builder l0Coefficient(double v) { architecture = architecture.withL0Coefficient(v); return this; }
-        public Builder skipConnection(boolean v) { architecture = architecture.withSkipConnection(v); return this; }
+        public Builder architecture(TranscoderArchitecture v) {
+            for (Hyperparameter<TranscoderArchitecture, ?> h : TranscoderArchitecture.SAVED_IN_ORDER) {
+                setFrom(h, v);
+            }
+            return this;
+        }
+        public Builder activation(Activation v) { return set(TranscoderArchitecture.ACTIVATION, v); }
+        public Builder k(int v) { return set(TranscoderArchitecture.K, v); }
+        public Builder l0Coefficient(double v) { return set(TranscoderArchitecture.L0_COEFFICIENT, v); }
+        public Builder skipConnection(boolean v) { return set(TranscoderArchitecture.SKIP_CONNECTION, v); }
 
         public TranscoderConfig build() {
             int out = dOut == 0 ? dIn : dOut;
-            int features = dSae == 0 ? Math.multiplyExact(expansionFactor, Math.max(dIn, 0)) : dSae;
-            return new TranscoderConfig(kind, modelName, layer, dIn, out, features, l1Coefficient, l1WarmUpSteps, lr,
-                    adamBeta1, adamBeta2, adamEpsilon, lrWarmUpSteps, lrDecaySteps, lrDecay, lrEnd, trainingTokens,
-                    trainBatchSizeTokens, deadFeatureWindow, resampleDeadFeatures, resampleIntervalSteps,
-                    decoderInitNorm, seed, inputScale, targetScale, scalingBatches, dtype, architecture);
+            int features = dSae == 0 ? Math.multiplyExact(EXPANSION_FACTOR.read(train), Math.max(dIn, 0)) : dSae;
+            return fromConfig(train, modelName, layer, dIn, out, features, dtype);
         }
     }
 

@@ -5,34 +5,15 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import com.google.gson.GsonBuilder;
-import com.google.gson.JsonArray;
-import com.google.gson.JsonElement;
-import com.google.gson.JsonNull;
-import com.google.gson.JsonObject;
-import com.google.gson.JsonParseException;
-import com.google.gson.JsonParser;
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.FloatBuffer;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.List;
-import java.util.Optional;
 import java.util.function.IntFunction;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
-import java.util.stream.Stream;
-import org.cellcircuits.io.CanonicalConfig;
-import org.cellcircuits.io.SafetensorsDType;
-import org.cellcircuits.io.SafetensorsReader;
-import org.cellcircuits.io.SafetensorsWriter;
 import org.cellcircuits.io.SoftwareVersions;
+import org.cellcircuits.optim.AdamW;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -52,11 +33,6 @@ import org.slf4j.LoggerFactory;
 public final class TranscoderTrainer implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(TranscoderTrainer.class);
-    static final String CHECKPOINT_TENSORS = "checkpoint.safetensors";
-    static final String CHECKPOINT_STATE = "trainer_state.json";
-    /** A checkpoint folder: {@code step=S}. */
-    static final Pattern STEP_DIR = Pattern.compile("step=(\\d+)");
-    private static final int CHECKPOINT_FORMAT = 2;
     /** The trained form of JumpReLU's threshold (theta = exp(log_threshold) stays positive), as SAELens trains it. */
     static final String LOG_THRESHOLD = "log_threshold";
     /** Anthropic's resampling puts new encoder columns at 0.2 x the mean norm of the living ones. */
@@ -74,7 +50,7 @@ public final class TranscoderTrainer implements AutoCloseable {
     private final NDArray wSkip;
     /** The six above (those that exist) in the order of names, flat gradients and checkpoints. */
     private final TranscoderLoss.Weights weights;
-    private final Adam adam;
+    private final AdamW adam;
     private final DeadFeatures dead;
     private final List<StepRecord> log = new ArrayList<>();
     private TrainingRandom random;
@@ -104,7 +80,7 @@ public final class TranscoderTrainer implements AutoCloseable {
         for (long[] shape : shapes) {
             s.add(new Shape(shape));
         }
-        this.adam = new Adam(manager, s, config.adamBeta1(), config.adamBeta2(), config.adamEpsilon());
+        this.adam = AdamW.adam(manager, s, config.adamBeta1(), config.adamBeta2(), config.adamEpsilon());
         this.dead = new DeadFeatures(config.dSae(), config.deadFeatureWindow());
         this.random = new TrainingRandom(config.seed());
         if (config.hasFixedScaling()) {
@@ -275,7 +251,7 @@ public final class TranscoderTrainer implements AutoCloseable {
         return batchThreshold;
     }
 
-    Adam adam() {
+    AdamW adam() {
         return adam;
     }
 
@@ -877,85 +853,16 @@ public final class TranscoderTrainer implements AutoCloseable {
         }
     }
 
-    /**
-     * Writes everything a resume needs to {@code dir}: checkpoint.safetensors (unfolded weights, Adam moments,
-     * dead-feature counters) and then trainer_state.json (config, step, tokens, stream position, Adam's t, RNG
-     * state, scaling, the log). The JSON is written last and moved into place, so a folder without it is an
-     * interrupted write and is never resumed from.
-     */
+    /** Writes everything a resume needs to {@code dir} ({@link TrainerCheckpoint} says what and how). */
     public void saveCheckpoint(Path dir) {
-        SafetensorsWriter w = new SafetensorsWriter();
-        List<NDArray> params = params();
-        List<String> names = trainableNames(config);
-        for (int i = 0; i < params.size(); i++) {
-            String name = names.get(i);
-            w.add(name, params.get(i), SafetensorsDType.F32);
-            w.add("adam.m." + name, adam.firstMoment(i), SafetensorsDType.F32);
-            w.add("adam.v." + name, adam.secondMoment(i), SafetensorsDType.F32);
-        }
-        w.add("dead.tokens_since_fired", dead.state(), new long[] {config.dSae()});
-        w.metadata("cellcircuits_config_hash", config.hash());
-        JsonObject state = new JsonObject();
-        state.addProperty("format", CHECKPOINT_FORMAT);
-        state.add("config", config.toJson());
-        state.addProperty("config_hash", config.hash());
-        state.addProperty("step", step);
-        state.addProperty("tokens_seen", tokensSeen);
-        state.addProperty("stream_position", streamPosition);
-        state.addProperty("adam_step", adam.step());
-        state.addProperty("rng_state", Long.toString(random.state()));
-        state.addProperty("batch_threshold", Double.toString(batchThreshold));
-        if (scaling == null) {
-            state.add("scaling", JsonNull.INSTANCE);
-        } else {
-            JsonObject s = new JsonObject();
-            s.addProperty("input", scaling.input());
-            s.addProperty("target", scaling.target());
-            state.add("scaling", s);
-        }
-        state.add("log", logToJson());
-        SoftwareVersions v = SoftwareVersions.current();
-        state.addProperty("cellcircuits", v.cellcircuits());
-        state.addProperty("djl", v.djl());
-        try {
-            Files.createDirectories(dir);
-            w.write(dir.resolve(CHECKPOINT_TENSORS));
-            Path tmp = dir.resolve(CHECKPOINT_STATE + ".tmp");
-            Files.writeString(tmp, new GsonBuilder().serializeNulls().create().toJson(state), StandardCharsets.UTF_8);
-            Files.move(tmp, dir.resolve(CHECKPOINT_STATE), StandardCopyOption.REPLACE_EXISTING,
-                    StandardCopyOption.ATOMIC_MOVE);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot write checkpoint " + dir, e);
-        }
+        TrainerCheckpoint.save(dir, config, params(), adam, dead.state(), new TrainerCheckpoint.Counters(step,
+                tokensSeen, streamPosition, random.state(), batchThreshold, scaling, log));
         LOG.info("{}: checkpoint at step {} written to {}", config.hookNameIn(), step, dir);
     }
 
     /** A trainer in exactly the state {@link #saveCheckpoint} recorded, with the config recorded there. */
     public static TranscoderTrainer resume(Path dir, Device device) {
-        return resume(dir, checkpointConfig(dir), device);
-    }
-
-    /** The training config a checkpoint was written with. */
-    public static TranscoderConfig checkpointConfig(Path dir) {
-        Path stateFile = dir.resolve(CHECKPOINT_STATE);
-        JsonObject state = readState(dir, stateFile);
-        return TranscoderConfig.fromJson(new TranscoderConfig.JsonFields(state, stateFile.toString()).object("config"),
-                stateFile + " (config)");
-    }
-
-    private static JsonObject readState(Path dir, Path stateFile) {
-        if (!Files.isRegularFile(stateFile) || !Files.isRegularFile(dir.resolve(CHECKPOINT_TENSORS))) {
-            throw new IllegalArgumentException(String.format(
-                    "%s is not a complete checkpoint (needs %s and %s); its writing may have been cut off",
-                    dir, CHECKPOINT_TENSORS, CHECKPOINT_STATE));
-        }
-        try {
-            return JsonParser.parseString(Files.readString(stateFile, StandardCharsets.UTF_8)).getAsJsonObject();
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot read " + stateFile, e);
-        } catch (JsonParseException | IllegalStateException e) {
-            throw new IllegalArgumentException(stateFile + " is not a JSON object: " + e.getMessage(), e);
-        }
+        return resume(dir, TrainerCheckpoint.config(dir), device);
     }
 
     /**
@@ -963,27 +870,10 @@ public final class TranscoderTrainer implements AutoCloseable {
      * checkpoint was written with (same hash); otherwise the error lists the keys that differ.
      */
     public static TranscoderTrainer resume(Path dir, TranscoderConfig config, Device device) {
-        Path stateFile = dir.resolve(CHECKPOINT_STATE);
-        Path tensorFile = dir.resolve(CHECKPOINT_TENSORS);
-        JsonObject state = readState(dir, stateFile);
-        TranscoderConfig.JsonFields f = new TranscoderConfig.JsonFields(state, stateFile.toString());
-        if (f.integer("format") != CHECKPOINT_FORMAT) {
-            throw new IllegalArgumentException(String.format("%s has checkpoint format %d; this build reads %d",
-                    stateFile, f.integer("format"), CHECKPOINT_FORMAT));
-        }
-        JsonObject saved = f.object("config");
-        String savedHash = f.string("config_hash");
-        if (!savedHash.equals(config.hash())) {
-            List<String> diff = CanonicalConfig.differences(saved, config.toJson());
-            throw new IllegalArgumentException(String.format(
-                    "checkpoint %s was written by another training config; it cannot continue this one. "
-                            + "Differences (checkpoint -> now): %s. Resume with the checkpoint's config or start a "
-                            + "fresh run in another folder", dir, diff.isEmpty() ? "(none in the values: hash " + savedHash
-                            + ")" : String.join("; ", diff)));
-        }
+        TrainerCheckpoint.Saved saved = TrainerCheckpoint.load(dir, config);
         TranscoderTrainer t = new TranscoderTrainer(config, device);
         try {
-            t.restore(f, tensorFile);
+            t.restore(saved);
             return t;
         } catch (RuntimeException e) {
             t.close();
@@ -991,118 +881,22 @@ public final class TranscoderTrainer implements AutoCloseable {
         }
     }
 
-    private void restore(TranscoderConfig.JsonFields f, Path tensorFile) {
-        try (SafetensorsReader r = SafetensorsReader.open(tensorFile)) {
-            List<NDArray> params = params();
-            List<String> names = trainableNames(config);
-            List<float[]> first = new ArrayList<>();
-            List<float[]> second = new ArrayList<>();
-            for (int i = 0; i < params.size(); i++) {
-                String name = names.get(i);
-                params.get(i).set(read(r, name, params.get(i).getShape()));
-                first.add(read(r, "adam.m." + name, params.get(i).getShape()));
-                second.add(read(r, "adam.v." + name, params.get(i).getShape()));
-            }
-            adam.restore(f.longValue("adam_step"), first, second);
-            dead.restore(r.readLongs("dead.tokens_since_fired"));
+    private void restore(TrainerCheckpoint.Saved saved) {
+        List<NDArray> params = params();
+        for (int i = 0; i < params.size(); i++) {
+            params.get(i).set(saved.weights().get(i));
         }
-        step = f.longValue("step");
-        tokensSeen = f.longValue("tokens_seen");
-        streamPosition = f.longValue("stream_position");
-        random = new TrainingRandom(Long.parseLong(f.string("rng_state")));
-        batchThreshold = Double.parseDouble(f.string("batch_threshold"));
-        JsonElement s = f.get("scaling");
-        scaling = s.isJsonNull() ? null : new ActivationScaling(s.getAsJsonObject().get("input").getAsDouble(),
-                s.getAsJsonObject().get("target").getAsDouble(), false);
+        adam.restore(saved.adamStep(), saved.firstMoments(), saved.secondMoments());
+        dead.restore(saved.deadTokens());
+        TrainerCheckpoint.Counters c = saved.counters();
+        step = c.step();
+        tokensSeen = c.tokensSeen();
+        streamPosition = c.streamPosition();
+        random = new TrainingRandom(c.rngState());
+        batchThreshold = c.batchThreshold();
+        scaling = c.scaling();
         log.clear();
-        log.addAll(logFromJson(f.object("log")));
-        if (log.size() != step) {
-            throw new IllegalArgumentException(String.format(
-                    "checkpoint at step %d holds %d log rows; it is damaged", step, log.size()));
-        }
-    }
-
-    private static float[] read(SafetensorsReader r, String name, Shape shape) {
-        long[] stored = r.info(name).shape();
-        if (!Arrays.equals(stored, shape.getShape())) {
-            throw new IllegalArgumentException(String.format("%s: tensor %s has shape %s; the config needs %s",
-                    r.source(), name, Arrays.toString(stored), shape));
-        }
-        return r.readFloats(name);
-    }
-
-    private static final String[] LOG_COLUMNS = {"step", "tokens_seen", "loss", "mse", "l1", "l0", "dead_fraction",
-        "explained_variance", "lr", "l1_coefficient", "resampled"};
-
-    private JsonObject logToJson() {
-        JsonArray[] cols = new JsonArray[LOG_COLUMNS.length];
-        for (int c = 0; c < cols.length; c++) {
-            cols[c] = new JsonArray();
-        }
-        for (StepRecord r : log) {
-            cols[0].add(r.step());
-            cols[1].add(r.tokensSeen());
-            cols[2].add(jsonDouble(r.loss()));
-            cols[3].add(jsonDouble(r.mse()));
-            cols[4].add(jsonDouble(r.l1()));
-            cols[5].add(jsonDouble(r.l0()));
-            cols[6].add(jsonDouble(r.deadFraction()));
-            cols[7].add(jsonDouble(r.explainedVariance()));
-            cols[8].add(jsonDouble(r.lr()));
-            cols[9].add(jsonDouble(r.l1Coefficient()));
-            cols[10].add(r.resampled());
-        }
-        JsonObject o = new JsonObject();
-        for (int c = 0; c < cols.length; c++) {
-            o.add(LOG_COLUMNS[c], cols[c]);
-        }
-        return o;
-    }
-
-    /** JSON has no NaN: doubles go as their exact decimal string, which also round-trips bit for bit. */
-    private static String jsonDouble(double d) {
-        return Double.toString(d);
-    }
-
-    private static List<StepRecord> logFromJson(JsonObject o) {
-        JsonArray[] cols = new JsonArray[LOG_COLUMNS.length];
-        for (int c = 0; c < cols.length; c++) {
-            cols[c] = o.getAsJsonArray(LOG_COLUMNS[c]);
-        }
-        List<StepRecord> out = new ArrayList<>();
-        for (int i = 0; i < cols[0].size(); i++) {
-            out.add(new StepRecord(cols[0].get(i).getAsLong(), cols[1].get(i).getAsLong(),
-                    Double.parseDouble(cols[2].get(i).getAsString()), Double.parseDouble(cols[3].get(i).getAsString()),
-                    Double.parseDouble(cols[4].get(i).getAsString()), Double.parseDouble(cols[5].get(i).getAsString()),
-                    Double.parseDouble(cols[6].get(i).getAsString()), Double.parseDouble(cols[7].get(i).getAsString()),
-                    Double.parseDouble(cols[8].get(i).getAsString()), Double.parseDouble(cols[9].get(i).getAsString()),
-                    cols[10].get(i).getAsInt()));
-        }
-        return out;
-    }
-
-    /** The highest {@code step=S} folder under {@code root} that holds a complete checkpoint. */
-    public static Optional<Path> latestCheckpoint(Path root) {
-        if (!Files.isDirectory(root)) {
-            return Optional.empty();
-        }
-        try (Stream<Path> dirs = Files.list(root)) {
-            return dirs.filter(p -> STEP_DIR.matcher(p.getFileName().toString()).matches())
-                    .filter(p -> Files.isRegularFile(p.resolve(CHECKPOINT_STATE))
-                            && Files.isRegularFile(p.resolve(CHECKPOINT_TENSORS)))
-                    .max((a, b) -> Long.compare(stepOf(a), stepOf(b)));
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot list checkpoints in " + root, e);
-        }
-    }
-
-    /** The step of a {@code step=S} checkpoint folder. */
-    static long stepOf(Path p) {
-        Matcher m = STEP_DIR.matcher(p.getFileName().toString());
-        if (!m.matches()) {
-            throw new IllegalArgumentException("not a step folder: " + p);
-        }
-        return Long.parseLong(m.group(1));
+        log.addAll(c.log());
     }
 
     @Override

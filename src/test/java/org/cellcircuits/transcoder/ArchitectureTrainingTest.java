@@ -165,7 +165,7 @@ class ArchitectureTrainingTest {
             t.train(new SparseLinearData(16, 12, 8, 0.3, false, 64, 21),
                     options.withCheckpoints(tmp.resolve("k"), 20).stoppingAfter(33));
         }
-        Path last = TranscoderTrainer.latestCheckpoint(tmp.resolve("k")).orElseThrow();
+        Path last = TrainerCheckpoint.latest(tmp.resolve("k")).orElseThrow();
         try (TranscoderTrainer t = TranscoderTrainer.resume(last, c, Device.cpu())) {
             t.train(new SparseLinearData(16, 12, 8, 0.3, false, 64, 21), options.withCheckpoints(tmp.resolve("k"), 20));
             for (int i = 0; i < names.size(); i++) {

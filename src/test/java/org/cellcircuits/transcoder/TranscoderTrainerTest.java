@@ -229,12 +229,12 @@ class TranscoderTrainerTest {
             expectedMoment = t.adam().secondMoment(2).toFloatArray();
             assertThat(expectedLog.stream().mapToInt(StepRecord::resampled).sum()).as("features resampled").isPositive();
         }
-        assertThat(TranscoderTrainer.latestCheckpoint(whole)).contains(whole.resolve("step=60"));
+        assertThat(TrainerCheckpoint.latest(whole)).contains(whole.resolve("step=60"));
         try (TranscoderTrainer t = TranscoderTrainer.create(c, Device.cpu())) {
             t.train(new SparseLinearData(16, 12, 8, 0.3, false, 64, 21), options.withCheckpoints(killed, 20)
                     .stoppingAfter(33)); // "killed" at step 33: the last checkpoint is step=20
         }
-        Path last = TranscoderTrainer.latestCheckpoint(killed).orElseThrow();
+        Path last = TrainerCheckpoint.latest(killed).orElseThrow();
         assertThat(last.getFileName().toString()).isEqualTo("step=20");
         try (TranscoderTrainer t = TranscoderTrainer.resume(last, c, Device.cpu())) {
             assertThat(t.step()).isEqualTo(20);
@@ -264,7 +264,7 @@ class TranscoderTrainerTest {
                 .hasMessageContaining("seed: 5 -> 6");
         assertThatThrownBy(() -> TranscoderTrainer.resume(tmp.resolve("nowhere"), c, Device.cpu()))
                 .hasMessageContaining("is not a complete checkpoint");
-        assertThat(TranscoderTrainer.checkpointConfig(tmp.resolve("step=5"))).isEqualTo(c);
+        assertThat(TrainerCheckpoint.config(tmp.resolve("step=5"))).isEqualTo(c);
         try (TranscoderTrainer t = TranscoderTrainer.resume(tmp.resolve("step=5"), Device.cpu())) {
             assertThat(t.step()).isEqualTo(5);
             assertThat(t.config()).isEqualTo(c);
