@@ -43,6 +43,7 @@ class LengthBatchesTest {
   void badInputIsRefused() {
     assertThatThrownBy(() -> LengthBatches.of(new int[] {3, 0}, 10)).hasMessage(
         "length of sequence 1 is invalid: 0 tokens; need >= 1 token");
-    assertThatThrownBy(() -> LengthBatches.of(new int[] {3}, 0)).hasMessage("tokens per batch is invalid: 0; need >= 1");
+    assertThatThrownBy(() -> LengthBatches.of(new int[] {3}, 0))
+        .hasMessage("tokens per batch is invalid: 0; need >= 1");
   }
 }
