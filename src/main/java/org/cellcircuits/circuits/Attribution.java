@@ -3,6 +3,7 @@ package org.cellcircuits.circuits;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import org.cellcircuits.io.ConfigChecks;
 
 /**
  * Builds one cell's {@link AttributionGraph} under a node budget, as circuit-tracer's {@code attribute} does: the
@@ -20,15 +21,9 @@ public final class Attribution {
    */
   public record Options(int maxFeatureNodes, int batchSize, int updateInterval) implements java.io.Serializable {
     public Options {
-      if (maxFeatureNodes < 1) {
-        throw new IllegalArgumentException("circuits.max-feature-nodes is " + maxFeatureNodes + "; must be >= 1");
-      }
-      if (batchSize < 1) {
-        throw new IllegalArgumentException("circuits.batch-size is " + batchSize + "; must be >= 1");
-      }
-      if (updateInterval < 1) {
-        throw new IllegalArgumentException("circuits.update-interval is " + updateInterval + "; must be >= 1");
-      }
+      ConfigChecks.atLeast("cellcircuits.circuits.max-feature-nodes", maxFeatureNodes, 1);
+      ConfigChecks.atLeast("cellcircuits.circuits.batch-size", batchSize, 1);
+      ConfigChecks.atLeast("cellcircuits.circuits.update-interval", updateInterval, 1);
     }
   }
 

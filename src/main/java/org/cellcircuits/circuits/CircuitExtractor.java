@@ -41,9 +41,9 @@ public final class CircuitExtractor {
     long start = System.nanoTime();
     if (prompt.length() > settings.maxTokens()) {
       throw new IllegalArgumentException(String.format(
-          "cell %s has a prompt of %d tokens; circuits.max-tokens is %d (a cell's memory grows with its tokens: raise "
-              + "it only where the executor has room, see the README's circuits section)", cellId, prompt.length(),
-          settings.maxTokens()));
+          "cell %s has a prompt of %d tokens; cellcircuits.circuits.max-tokens is %d (a cell's memory grows with its "
+              + "tokens: raise it only where the executor has room, see the README's circuits section)", cellId,
+          prompt.length(), settings.maxTokens()));
     }
     CircuitProfile prof = profile;
     try (NDManager m = model.manager().newSubManager();

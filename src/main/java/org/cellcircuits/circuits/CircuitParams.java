@@ -3,6 +3,8 @@ package org.cellcircuits.circuits;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigException;
 import java.io.Serializable;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.Objects;
 import org.cellcircuits.io.ConfigChecks;
 import org.cellcircuits.model.ModelSettings;
@@ -48,10 +50,9 @@ public record CircuitParams(
     ConfigChecks.atLeast("cellcircuits.circuits.cells-per-task", cellsPerTask, 1);
     ConfigChecks.atLeast("cellcircuits.circuits.export-cells", exportCells, 0);
     ConfigChecks.atLeast("cellcircuits.circuits.top-genes", topGenes, 1);
-    if (heldOutOnly && split.heldOutFraction() == 0) {
-      throw new IllegalArgumentException("circuits.cells is held-out but cellcircuits.split.held-out-fraction is 0: no "
-          + "cell is held out. Set circuits.cells = all, or hold cells out (and rerun harvest and train)");
-    }
+    ConfigChecks.require(!heldOutOnly || split.heldOutFraction() > 0, "cellcircuits.circuits.cells", "'held-out'",
+        "all while cellcircuits.split.held-out-fraction is 0 (no cell is held out), or cells held out (then rerun "
+            + "harvest and train)");
   }
 
   /** Reads the {@code circuits}, {@code model} and {@code split} sections (keys under {@code cellcircuits.}). */
@@ -59,10 +60,10 @@ public record CircuitParams(
     ModelSettings model = ModelSettings.fromConfig(all);
     try {
       Config c = all.getConfig("cellcircuits.circuits");
-      String cells = c.getString("cells");
-      if (!cells.equals("held-out") && !cells.equals("all")) {
-        throw new IllegalArgumentException("circuits.cells is \"" + cells + "\"; expected held-out or all");
-      }
+      Map<String, Boolean> cellsSpellings = new LinkedHashMap<>();
+      cellsSpellings.put("held-out", true);
+      cellsSpellings.put("all", false);
+      boolean heldOutOnly = ConfigChecks.oneOf("cellcircuits.circuits.cells", c.getString("cells"), cellsSpellings);
       CircuitSettings settings = new CircuitSettings(
           new Attribution.Options(c.getInt("max-feature-nodes"), c.getInt("batch-size"), c.getInt("update-interval")),
           PruneMethod.parse(c.getString("method")),
@@ -71,7 +72,7 @@ public record CircuitParams(
           c.getInt("greedy-k"),
           c.getInt("max-tokens"),
           c.getInt("ablation-features"));
-      return new CircuitParams(model, CellSplit.fromConfig(all), cells.equals("held-out"), c.getInt("cells-per-type"),
+      return new CircuitParams(model, CellSplit.fromConfig(all), heldOutOnly, c.getInt("cells-per-type"),
           TargetSpec.parse(c.getString("target")), settings, c.getInt("cells-per-task"), c.getInt("export-cells"),
           c.getInt("top-genes"), c.getIsNull("markers-path") ? null : c.getString("markers-path"),
           c.getLong("seed"));

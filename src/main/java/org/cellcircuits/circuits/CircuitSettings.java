@@ -1,5 +1,7 @@
 package org.cellcircuits.circuits;
 
+import org.cellcircuits.io.ConfigChecks;
+
 /**
  * How one cell's circuit is extracted: the node budget and batching of the attribution, and how the graph is pruned.
  *
@@ -19,20 +21,10 @@ public record CircuitSettings(Attribution.Options attribution, PruneMethod metho
     if (attribution == null || method == null) {
       throw new IllegalArgumentException("circuit settings need the attribution options and a method");
     }
-    if (!(nodeThreshold >= 0 && nodeThreshold <= 1)) {
-      throw new IllegalArgumentException("circuits.node-threshold is " + nodeThreshold + "; must be in [0, 1]");
-    }
-    if (!(edgeThreshold >= 0 && edgeThreshold <= 1)) {
-      throw new IllegalArgumentException("circuits.edge-threshold is " + edgeThreshold + "; must be in [0, 1]");
-    }
-    if (greedyK < 1) {
-      throw new IllegalArgumentException("circuits.greedy-k is " + greedyK + "; must be >= 1");
-    }
-    if (ablationFeatures < 0) {
-      throw new IllegalArgumentException("circuits.ablation-features is " + ablationFeatures + "; must be >= 0");
-    }
-    if (maxTokens < 1) {
-      throw new IllegalArgumentException("circuits.max-tokens is " + maxTokens + "; must be >= 1");
-    }
+    GraphPruning.checkShare("cellcircuits.circuits.node-threshold", nodeThreshold);
+    GraphPruning.checkShare("cellcircuits.circuits.edge-threshold", edgeThreshold);
+    ConfigChecks.atLeast("cellcircuits.circuits.greedy-k", greedyK, 1);
+    ConfigChecks.atLeast("cellcircuits.circuits.ablation-features", ablationFeatures, 0);
+    ConfigChecks.atLeast("cellcircuits.circuits.max-tokens", maxTokens, 1);
   }
 }

@@ -1,6 +1,7 @@
 package org.cellcircuits.circuits;
 
 import java.util.Arrays;
+import org.cellcircuits.io.ConfigChecks;
 
 /**
  * Influence, pruning and faithfulness scores of one {@link AttributionGraph}: circuit-tracer's {@code graph.py}
@@ -81,8 +82,8 @@ public final class GraphPruning {
    * @return kept nodes and edges, the unpruned node influence and its cumulative share per node
    */
   public static PruneResult prune(AttributionGraph g, double nodeThreshold, double edgeThreshold) {
-    checkShare("circuits.node-threshold", nodeThreshold);
-    checkShare("circuits.edge-threshold", edgeThreshold);
+    checkShare("cellcircuits.circuits.node-threshold", nodeThreshold);
+    checkShare("cellcircuits.circuits.edge-threshold", edgeThreshold);
     int n = g.size();
     int target = g.targetIndex();
     int tokenStart = g.tokenStart();
@@ -164,9 +165,7 @@ public final class GraphPruning {
    *     cumulative share
    */
   public static PruneResult greedy(AttributionGraph g, int k) {
-    if (k < 1) {
-      throw new IllegalArgumentException("circuits.greedy-k is " + k + "; must be >= 1");
-    }
+    ConfigChecks.atLeast("cellcircuits.circuits.greedy-k", k, 1);
     int n = g.size();
     boolean[] keep = new boolean[n];
     boolean[][] kept = new boolean[n][];
@@ -263,10 +262,9 @@ public final class GraphPruning {
 
   // ---------------------------------------------------------------------------------------------------------------
 
-  private static void checkShare(String key, double value) {
-    if (!(value >= 0 && value <= 1)) {
-      throw new IllegalArgumentException(key + " is " + value + "; must be in [0, 1] (a share of the total influence)");
-    }
+  /** {@code <key> is invalid: <value>; need 0 to 1 (a share of the total influence)}. */
+  static void checkShare(String key, double value) {
+    ConfigChecks.require(value >= 0 && value <= 1, key, value, "0 to 1 (a share of the total influence)");
   }
 
   /** Per row, its absolute sum over kept sources (all when {@code keep} is null), clamped; 0 for rows not used. */

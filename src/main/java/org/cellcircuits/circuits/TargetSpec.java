@@ -1,6 +1,7 @@
 package org.cellcircuits.circuits;
 
 import java.util.Locale;
+import org.cellcircuits.io.ConfigChecks;
 
 /**
  * Which quantity a cell's circuit explains ({@code circuits.target}), before it is resolved to tokens for a cell:
@@ -21,17 +22,19 @@ public record TargetSpec(Mode mode, String label, String other) implements java.
 
   public enum Mode { PREDICTED, ANNOTATED, LABEL, DIFFERENCE }
 
+  private static final String KEY = "cellcircuits.circuits.target";
+  private static final String FORMS =
+      "predicted, annotated, label:<cell type> or difference:<type a>|<type b>";
+
   public TargetSpec {
-    if (mode == null) {
-      throw new IllegalArgumentException("circuits.target needs a mode");
-    }
+    ConfigChecks.require(mode != null, KEY, "a target without a mode", FORMS);
     boolean needsLabel = mode == Mode.LABEL || mode == Mode.DIFFERENCE;
-    if (needsLabel && (label == null || label.isBlank())) {
-      throw new IllegalArgumentException("circuits.target " + mode.name().toLowerCase(Locale.ROOT) + " needs a cell type");
-    }
-    if (mode == Mode.DIFFERENCE && (other == null || other.isBlank())) {
-      throw new IllegalArgumentException("circuits.target difference needs two cell types: difference:<a>|<b>");
-    }
+    String text = mode.name().toLowerCase(Locale.ROOT) + ":" + (label == null ? "" : label)
+        + (mode == Mode.DIFFERENCE ? "|" + (other == null ? "" : other) : "");
+    ConfigChecks.require(!needsLabel || (label != null && !label.isBlank()), KEY, "'" + text + "'",
+        "a cell type after " + mode.name().toLowerCase(Locale.ROOT) + ":");
+    ConfigChecks.require(mode != Mode.DIFFERENCE || (other != null && !other.isBlank()), KEY, "'" + text + "'",
+        "two cell types: difference:<type a>|<type b>");
   }
 
   /** Parses {@code circuits.target}; the error names the key, the value and the forms accepted. */
@@ -52,9 +55,7 @@ public record TargetSpec(Mode mode, String label, String other) implements java.
         return new TargetSpec(Mode.DIFFERENCE, parts[0].trim(), parts[1].trim());
       }
     }
-    throw new IllegalArgumentException(String.format(
-        "circuits.target is \"%s\"; expected predicted, annotated, label:<cell type> or difference:<type a>|<type b>",
-        text));
+    throw ConfigChecks.invalid(KEY, "'" + text + "'", FORMS);
   }
 
   @Override

@@ -205,7 +205,7 @@ public final class CellEvaluator {
     int maxPositions = model.config().maxPositions();
     List<Cell> cells = new ArrayList<>(input.size());
     for (CellPrompt c : input) {
-      TokenizedPrompt tp = loaded.encode(c);
+      TokenizedPrompt tp = c.tokenize(loaded.prompts());
       int[] positions = new int[tp.length()];
       int n = 0;
       for (int pos = 0; pos < tp.length(); pos++) {

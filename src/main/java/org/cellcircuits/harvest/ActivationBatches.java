@@ -24,6 +24,7 @@ import org.apache.parquet.io.api.GroupConverter;
 import org.apache.parquet.io.api.PrimitiveConverter;
 import org.apache.parquet.io.api.RecordMaterializer;
 import org.apache.parquet.schema.MessageType;
+import org.cellcircuits.io.ConfigChecks;
 
 /**
  * One epoch over a harvested layer, as shuffled batches (see {@link ActivationStore}). Rows are read lazily, one row
@@ -47,12 +48,8 @@ public final class ActivationBatches implements Iterator<ActivationBatch>, AutoC
 
   ActivationBatches(NDManager manager, Configuration conf, List<Path> files, int dModel, VectorFormat format,
       int batchSize, int shuffleBuffer, long seed, long total) {
-    if (batchSize < 1) {
-      throw new IllegalArgumentException("batch size is " + batchSize + "; must be >= 1");
-    }
-    if (shuffleBuffer < 1) {
-      throw new IllegalArgumentException("shuffle buffer is " + shuffleBuffer + "; must be >= 1 row");
-    }
+    ConfigChecks.atLeast("activation batch size", batchSize, 1);
+    ConfigChecks.atLeast("shuffle buffer rows", shuffleBuffer, 1);
     this.manager = manager;
     this.dModel = dModel;
     this.format = format;
@@ -215,13 +212,15 @@ public final class ActivationBatches implements Iterator<ActivationBatch>, AutoC
     private void checkWidth(MessageType schema) {
       for (String column : new String[] {ActivationSchema.MLP_IN, ActivationSchema.MLP_OUT}) {
         if (!schema.containsField(column)) {
-          throw new IllegalArgumentException(String.format("%s has no column %s", current, column));
+          throw new IllegalArgumentException(String.format("activation file %s: column %s is missing; expected "
+              + "columns %s and %s (a layer file the harvest stage wrote)", current, column, ActivationSchema.MLP_IN,
+              ActivationSchema.MLP_OUT));
         }
         var type = schema.getType(column).asPrimitiveType();
         if (type.getTypeLength() != width) {
           throw new IllegalArgumentException(String.format(
-              "%s: column %s holds %d-byte vectors; the layer's manifest says %d (d_model %d)", current, column,
-              type.getTypeLength(), width, width / VectorFormat.BYTES_PER_VALUE));
+              "activation file %s: column %s holds %d-byte vectors; expected %d (d_model %d in the layer's manifest)",
+              current, column, type.getTypeLength(), width, width / VectorFormat.BYTES_PER_VALUE));
         }
       }
     }

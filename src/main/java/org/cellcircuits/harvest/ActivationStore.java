@@ -92,13 +92,14 @@ public final class ActivationStore implements Serializable {
     if (dModel == null) {
       throw new IllegalArgumentException(String.format("harvest marker under %s has no d_model stat", root.uri()));
     }
-    return new LayerInfo(layer, dModel.intValue(), rows, formatOf(marker));
+    return new LayerInfo(layer, dModel.intValue(), rows, formatOf(marker, root));
   }
 
-  private static VectorFormat formatOf(StageMarker marker) {
+  private static VectorFormat formatOf(StageMarker marker, RunRoot root) {
     JsonElement harvest = JsonParser.parseString(marker.configJson()).getAsJsonObject().get("harvest");
     JsonElement format = harvest == null ? null : ((JsonObject) harvest).get("vector-format");
-    return format == null ? VectorFormat.FP16 : VectorFormat.parse(format.getAsString());
+    return format == null ? VectorFormat.FP16
+        : VectorFormat.parse("harvest marker under " + root.uri() + ": harvest.vector-format", format.getAsString());
   }
 
   /**

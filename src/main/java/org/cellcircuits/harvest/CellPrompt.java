@@ -2,6 +2,8 @@ package org.cellcircuits.harvest;
 
 import java.util.List;
 import java.util.Objects;
+import org.cellcircuits.model.PromptTokenizer;
+import org.cellcircuits.model.TokenizedPrompt;
 
 /**
  * One row of the sentences table, as the harvest reads it.
@@ -16,6 +18,15 @@ public record CellPrompt(String cellId, String cellType, List<String> genes, Str
     Objects.requireNonNull(cellId, "cell_id");
     genes = List.copyOf(Objects.requireNonNull(genes, "genes"));
     Objects.requireNonNull(prompt, "prompt");
+  }
+
+  /** The prompt tokenized, its tokens mapped to its genes; a failure names the cell. */
+  public TokenizedPrompt tokenize(PromptTokenizer tokenizer) {
+    try {
+      return tokenizer.encode(prompt, genes);
+    } catch (RuntimeException e) {
+      throw new IllegalArgumentException(String.format("cell %s: %s", cellId, e.getMessage()), e);
+    }
   }
 
   /**

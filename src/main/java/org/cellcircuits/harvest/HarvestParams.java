@@ -3,8 +3,9 @@ package org.cellcircuits.harvest;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigException;
 import java.io.Serializable;
+import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
+import java.util.Map;
 import java.util.Objects;
 import java.util.TreeSet;
 import org.apache.parquet.hadoop.metadata.CompressionCodecName;
@@ -79,7 +80,7 @@ public record HarvestParams(
           model,
           h.getIntList("layers"),
           policy,
-          VectorFormat.parse(h.getString("vector-format")),
+          VectorFormat.parse("cellcircuits.harvest.vector-format", h.getString("vector-format")),
           h.getInt("tokens-per-batch"),
           h.getInt("cells-per-task"),
           codec(h.getString("compression")),
@@ -95,15 +96,15 @@ public record HarvestParams(
   }
 
   private static CompressionCodecName codec(String text) {
-    return switch (text.trim().toLowerCase(Locale.ROOT)) {
-      case "uncompressed", "none" -> CompressionCodecName.UNCOMPRESSED;
-      case "snappy" -> CompressionCodecName.SNAPPY;
-      case "zstd" -> CompressionCodecName.ZSTD;
-      case "gzip" -> CompressionCodecName.GZIP;
-      case "lz4_raw", "lz4-raw" -> CompressionCodecName.LZ4_RAW;
-      default -> throw new IllegalArgumentException(String.format(
-          "compression '%s' is not one of uncompressed, snappy, zstd, gzip, lz4_raw", text));
-    };
+    Map<String, CompressionCodecName> spellings = new LinkedHashMap<>();
+    spellings.put("uncompressed", CompressionCodecName.UNCOMPRESSED);
+    spellings.put("none", CompressionCodecName.UNCOMPRESSED);
+    spellings.put("snappy", CompressionCodecName.SNAPPY);
+    spellings.put("zstd", CompressionCodecName.ZSTD);
+    spellings.put("gzip", CompressionCodecName.GZIP);
+    spellings.put("lz4_raw", CompressionCodecName.LZ4_RAW);
+    spellings.put("lz4-raw", CompressionCodecName.LZ4_RAW);
+    return ConfigChecks.oneOf("cellcircuits.harvest.compression", text, spellings);
   }
 
   /** The layers to store for a model of {@code numLayers} blocks; every index must exist in it. */

@@ -116,7 +116,7 @@ public record LayerManifest(int layer, int dModel, VectorFormat format, List<Fil
         files.add(new FileEntry(f.get("name").getAsString(), f.get("rows").getAsLong(), f.get("bytes").getAsLong()));
       }
       return new LayerManifest(o.get("layer").getAsInt(), o.get("d_model").getAsInt(),
-          VectorFormat.parse(o.get("vector_format").getAsString()), files);
+          VectorFormat.parse("vector_format", o.get("vector_format").getAsString()), files);
     } catch (RuntimeException e) {
       throw new IllegalArgumentException(String.format("%s is malformed: %s", file, e.getMessage()), e);
     }

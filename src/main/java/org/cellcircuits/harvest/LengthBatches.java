@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Comparator;
 import java.util.List;
+import org.cellcircuits.io.ConfigChecks;
 
 /**
  * Groups sequences into forward batches of similar length, so that padding (compute spent on nothing) stays small.
@@ -31,13 +32,11 @@ public final class LengthBatches {
    * @return batches of indices into {@code lengths}; every index appears in exactly one batch
    */
   public static LengthBatches of(int[] lengths, long tokensPerBatch) {
-    if (tokensPerBatch < 1) {
-      throw new IllegalArgumentException("tokens per batch is " + tokensPerBatch + "; must be >= 1");
-    }
+    ConfigChecks.atLeast("tokens per batch", tokensPerBatch, 1);
     List<Integer> order = new ArrayList<>(lengths.length);
     for (int i = 0; i < lengths.length; i++) {
       if (lengths[i] < 1) {
-        throw new IllegalArgumentException(String.format("sequence %d has %d tokens; need at least 1", i, lengths[i]));
+        throw ConfigChecks.invalid("length of sequence " + i, lengths[i] + " tokens", ">= 1 token");
       }
       order.add(i);
     }

@@ -154,7 +154,7 @@ public final class PartitionHarvester {
     long promptTokens = 0;
     long stored = 0;
     for (CellPrompt c : input) {
-      TokenizedPrompt tp = loaded.encode(c);
+      TokenizedPrompt tp = c.tokenize(loaded.prompts());
       int[] keep = params.split().isHeldOut(c.cellId()) ? new int[0]
           : params.tokens().select(c.cellId(), tp, loaded.specialIds());
       Cell cell = new Cell(c, tp, answer(c.cellType()), keep);

@@ -7,6 +7,7 @@ import java.util.Locale;
 import java.util.Objects;
 import java.util.Set;
 import java.util.SplittableRandom;
+import org.cellcircuits.io.ConfigChecks;
 import org.cellcircuits.model.TokenizedPrompt;
 
 /**
@@ -33,14 +34,19 @@ public record TokenPolicy(Mode mode, double fraction, long seed) implements Seri
   private static final long serialVersionUID = 1L;
 
   /** The three policies. */
-  public enum Mode { ALL, GENES, FRACTION }
+  public enum Mode {
+    ALL, GENES, FRACTION;
+
+    /** The value of {@code cellcircuits.harvest.tokens}: {@code all}, {@code genes} or {@code fraction}. */
+    public String configName() {
+      return name().toLowerCase(Locale.ROOT);
+    }
+  }
 
   public TokenPolicy {
     Objects.requireNonNull(mode, "mode");
-    if (mode == Mode.FRACTION && !(fraction > 0 && fraction <= 1)) {
-      throw new IllegalArgumentException(String.format(
-          "token fraction is %s; expected a number in (0, 1] for the fraction policy", fraction));
-    }
+    ConfigChecks.require(mode != Mode.FRACTION || (fraction > 0 && fraction <= 1),
+        "cellcircuits.harvest.token-fraction", fraction, "in (0, 1] for the fraction policy");
   }
 
   /** Every prompt token. */
@@ -58,13 +64,9 @@ public record TokenPolicy(Mode mode, double fraction, long seed) implements Seri
     return new TokenPolicy(Mode.FRACTION, fraction, seed);
   }
 
-  /** {@code all}, {@code genes} or {@code fraction} (case-insensitive). */
+  /** {@code all}, {@code genes} or {@code fraction} (trimmed, case-insensitive). */
   public static Mode parseMode(String text) {
-    try {
-      return Mode.valueOf(text.trim().toUpperCase(Locale.ROOT));
-    } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException(String.format("token policy '%s' is not one of all, genes, fraction", text));
-    }
+    return ConfigChecks.oneOf("cellcircuits.harvest.tokens", text, Mode.values(), Mode::configName);
   }
 
   /**
@@ -108,6 +110,6 @@ public record TokenPolicy(Mode mode, double fraction, long seed) implements Seri
   public String describe() {
     return mode == Mode.FRACTION
         ? String.format(Locale.ROOT, "fraction %s (seed %d)", fraction, seed)
-        : mode.name().toLowerCase(Locale.ROOT);
+        : mode.configName();
   }
 }

@@ -1,6 +1,9 @@
 package org.cellcircuits.harvest;
 
+import java.util.LinkedHashMap;
 import java.util.Locale;
+import java.util.Map;
+import org.cellcircuits.io.ConfigChecks;
 
 /**
  * How an activation vector is stored in a Parquet {@code binary} cell: {@code d_model} 16-bit values, little-endian,
@@ -18,14 +21,25 @@ public enum VectorFormat {
   /** Bytes per stored value. */
   public static final int BYTES_PER_VALUE = 2;
 
-  /** {@code fp16} or {@code bf16} (case-insensitive). */
-  public static VectorFormat parse(String text) {
-    return switch (text.trim().toLowerCase(Locale.ROOT)) {
-      case "fp16", "float16" -> FP16;
-      case "bf16", "bfloat16" -> BF16;
-      default -> throw new IllegalArgumentException(String.format(
-          "vector format '%s' is not one of fp16, bf16", text));
-    };
+  /** What a config or a file may write: each format's {@link #id} and its numpy/torch dtype name. */
+  private static final Map<String, VectorFormat> SPELLINGS = spellings();
+
+  private static Map<String, VectorFormat> spellings() {
+    Map<String, VectorFormat> m = new LinkedHashMap<>();
+    m.put("fp16", FP16);
+    m.put("bf16", BF16);
+    m.put("float16", FP16);
+    m.put("bfloat16", BF16);
+    return m;
+  }
+
+  /**
+   * {@code fp16} or {@code bf16} (case-insensitive; {@code float16}, {@code bfloat16} too).
+   *
+   * @param key where the value was written, named in the failure (e.g. {@code cellcircuits.harvest.vector-format})
+   */
+  public static VectorFormat parse(String key, String text) {
+    return ConfigChecks.oneOf(key, text, SPELLINGS);
   }
 
   /** The name used in configs and file metadata: {@code fp16} or {@code bf16}. */

@@ -1,9 +1,9 @@
 package org.cellcircuits.io;
 
-import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.Locale;
+import java.util.Map;
 import java.util.function.Function;
-import java.util.stream.Collectors;
 
 /**
  * The project's one set of range checks and its one parser of config enums. Every failure names the setting, its
@@ -57,13 +57,25 @@ public final class ConfigChecks {
    * @param configName how a constant is written in a config, e.g. {@code TieOrder::configName}
    */
   public static <E extends Enum<E>> E oneOf(String name, String text, E[] values, Function<E, String> configName) {
-    String t = text == null ? "" : text.trim().toLowerCase(Locale.ROOT);
+    Map<String, E> spellings = new LinkedHashMap<>();
     for (E e : values) {
-      if (configName.apply(e).equals(t)) {
-        return e;
-      }
+      spellings.put(configName.apply(e), e);
     }
-    throw invalid(name, "'" + text + "'",
-        "one of " + Arrays.stream(values).map(configName).collect(Collectors.joining(", ")));
+    return oneOf(name, text, spellings);
+  }
+
+  /**
+   * The value spelled {@code text} (trimmed, case-insensitive); else
+   * {@code <name> is invalid: '<text>'; need one of <spellings>}, listed in the map's order. For settings whose
+   * spellings are not one per constant: a device-dependent {@code auto}, or a second name for the same format.
+   *
+   * @param spellings lower-case spelling to value, in the order the message lists them
+   */
+  public static <T> T oneOf(String name, String text, Map<String, T> spellings) {
+    T value = spellings.get(text == null ? "" : text.trim().toLowerCase(Locale.ROOT));
+    if (value == null) {
+      throw invalid(name, "'" + text + "'", "one of " + String.join(", ", spellings.keySet()));
+    }
+    return value;
   }
 }

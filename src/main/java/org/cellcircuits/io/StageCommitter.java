@@ -27,7 +27,7 @@ import org.slf4j.LoggerFactory;
  *   <li>Run the body into a fresh folder {@code <root>/<stage>/attempt-<id>/}. Nothing points at it yet, so a crash
  *       anywhere in here (driver killed, a task throwing) leaves nothing a reader sees.
  *   <li>Write the marker naming the new attempt, as one atomic object ({@link MarkerFiles}). This is the commit.
- *   <li>Delete every other attempt folder.
+ *   <li>Delete every other attempt folder, then run the stage's {@link AfterCommit} work.
  * </ol>
  *
  * <p>No step renames a directory: on S3 a directory rename is a copy of every object followed by deletes, neither
@@ -36,7 +36,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>One writer per stage per run root: steps 2 to 5 run under the stage's lease, so a second run of the same stage
  * refuses, naming the holder, instead of deleting the first one's attempt; the lease is removed after the commit or
- * the failure. Step 1 needs no lease, so a committed stage is skipped without writing anything.
+ * the failure. Step 1 needs no lease, so a committed stage is skipped without writing anything; a skipped stage runs
+ * its {@link AfterCommit} work only when no other run holds the lease (that run may be writing what the work deletes).
  */
 public final class StageCommitter {
   private static final Logger LOG = LoggerFactory.getLogger(StageCommitter.class);
@@ -51,11 +52,19 @@ public final class StageCommitter {
     return run(root, spec, overwrite, StageLease.DEFAULT_TIMEOUT, body);
   }
 
+  /** Runs one stage under the protocol, with no {@link AfterCommit} work. */
+  public static StageOutcome run(RunRoot root, StageSpec spec, boolean overwrite, Duration leaseTimeout,
+      StageBody body) throws Exception {
+    return run(root, spec, overwrite, leaseTimeout, body, AfterCommit.NONE);
+  }
+
   /**
    * Runs one stage under the protocol.
    *
    * @param overwrite replace a committed output whose config or inputs differ; an equal one is skipped either way
    * @param leaseTimeout a lease ({@link StageLease}) whose heartbeat is older than this is taken over
+   * @param afterCommit run once the output is committed, by this call or an earlier one; a failure is logged and
+   *     leaves the commit in force
    * @return SKIPPED with the existing marker, or COMMITTED with the new one
    * @throws StageConflictException when the committed output differs and {@code overwrite} is false
    * @throws StageLeaseHeldException when another run holds the stage's lease
@@ -63,7 +72,7 @@ public final class StageCommitter {
    *     stage next starts), the previous marker, if any, stays in force
    */
   public static StageOutcome run(RunRoot root, StageSpec spec, boolean overwrite, Duration leaseTimeout,
-      StageBody body) throws Exception {
+      StageBody body, AfterCommit afterCommit) throws Exception {
     String stage = spec.stage();
     FileSystem fs = root.fileSystem();
     Path stageDir = root.stagePath(stage);
@@ -73,7 +82,7 @@ public final class StageCommitter {
     // A first look without the lease, so that a committed stage is skipped without writing anything.
     Look first = look(root, spec, overwrite);
     if (first.skip()) {
-      return skip(root, spec, first.previous(), leaseTimeout);
+      return skip(root, spec, first.previous(), leaseTimeout, afterCommit);
     }
     try (StageLease lease = StageLease.acquire(root, stage, leaseTimeout)) {
       // Another run may have committed between the first look and the lease.
@@ -81,6 +90,7 @@ public final class StageCommitter {
       Optional<StageMarker> previous = Optional.ofNullable(look.previous());
       if (look.skip()) {
         deleteStaleAttempts(fs, stageDir, look.previous().attemptId());
+        afterCommit(stage, afterCommit);
         return skipped(spec, look.previous());
       }
       previous.ifPresent(old -> LOG.info("stage {}: overwriting attempt {} (config {} -> {}, {})", stage,
@@ -120,6 +130,7 @@ public final class StageCommitter {
       deleteStaleAttempts(fs, stageDir, attemptId);
       LOG.info("stage {}: committed attempt {} (config {}, rows {})", stage, attemptId, shortHash(configHash),
           result.rowCounts());
+      afterCommit(stage, afterCommit);
       return new StageOutcome(StageOutcome.Status.COMMITTED, marker);
     }
   }
@@ -156,24 +167,42 @@ public final class StageCommitter {
   }
 
   /**
-   * Skips a committed stage. Uncommitted attempts beside it are deleted only when there are some and no other run
-   * holds the stage's lease (they may be that run's attempt in progress); a clean skip writes nothing.
+   * Skips a committed stage. Uncommitted attempts beside it are deleted, and the after-commit work done, only when no
+   * other run holds the stage's lease (they may be that run's attempt in progress, and the work may delete what that
+   * run writes); a clean skip writes nothing, so without stale attempts the lease is only looked at, not taken.
    */
-  private static StageOutcome skip(RunRoot root, StageSpec spec, StageMarker committed, Duration leaseTimeout)
-      throws IOException {
+  private static StageOutcome skip(RunRoot root, StageSpec spec, StageMarker committed, Duration leaseTimeout,
+      AfterCommit afterCommit) throws IOException {
     FileSystem fs = root.fileSystem();
-    Path stageDir = root.stagePath(spec.stage());
+    String stage = spec.stage();
+    Path stageDir = root.stagePath(stage);
     if (hasStale(fs, stageDir, committed.attemptId())) {
-      Optional<StageLease> lease = StageLease.tryAcquire(root, spec.stage(), leaseTimeout);
+      Optional<StageLease> lease = StageLease.tryAcquire(root, stage, leaseTimeout);
       if (lease.isPresent()) {
         try (StageLease held = lease.get()) {
           deleteStaleAttempts(fs, stageDir, committed.attemptId());
+          afterCommit(stage, afterCommit);
         }
       } else {
-        LOG.info("stage {}: another run holds the lease; its uncommitted attempts are left alone", spec.stage());
+        LOG.info("stage {}: another run holds the lease; its uncommitted attempts and the after-commit work are left "
+            + "alone", stage);
       }
+    } else if (StageLease.observe(root, stage).filter(o -> !o.staleAfter(leaseTimeout)).isEmpty()) {
+      afterCommit(stage, afterCommit);
+    } else {
+      LOG.info("stage {}: another run holds the lease; the after-commit work is left to it", stage);
     }
     return skipped(spec, committed);
+  }
+
+  /** Runs the after-commit work; its failure leaves the commit in force, and the next run retries it. */
+  private static void afterCommit(String stage, AfterCommit work) {
+    try {
+      work.run();
+    } catch (IOException | RuntimeException e) {
+      LOG.warn("stage {}: committed, but its cleanup after the commit failed (the next run retries it): {}",
+          stage, e.toString());
+    }
   }
 
   private static StageOutcome skipped(StageSpec spec, StageMarker committed) {

@@ -115,7 +115,7 @@ public final class CellTracer {
     if (prompt == null) {
       throw new IllegalArgumentException(String.format("cell %s has no prompt (null)", cellId));
     }
-    TokenizedPrompt tokens = loaded.encode(new CellPrompt(cellId, cellType, genes, prompt));
+    TokenizedPrompt tokens = new CellPrompt(cellId, cellType, genes, prompt).tokenize(loaded.prompts());
     CellCircuit c = extractor.extract(cellId, cellType, tokens, targetOf(cellId, cellType, predicted,
         loaded.answers()));
     Row graph = RowFactory.create(cellId, cellType, predicted, c.target().label(), c.target().token(),

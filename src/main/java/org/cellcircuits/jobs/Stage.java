@@ -75,8 +75,10 @@ public interface Stage {
   /**
    * Called once the stage's output is committed, by this run or (when the stage is skipped) an earlier one: for
    * cleanup that must not come before the commit, such as deleting the state a crashed run would resume from. Runs
-   * on the driver, without Spark; must be idempotent (a crash between the commit and this call leaves the work to
-   * the next run). A failure is logged and does not undo the commit. Default: nothing.
+   * on the driver, without Spark, before the stage's lease is released, so no second writer of the stage starts
+   * meanwhile; a skipped stage runs it only when no other run holds the lease (that run may be writing what it
+   * deletes). Must be idempotent (a crash between the commit and this call leaves the work to the next run). A
+   * failure is logged and does not undo the commit. Default: nothing.
    */
   default void afterCommit(RunRoot root) throws IOException {
   }

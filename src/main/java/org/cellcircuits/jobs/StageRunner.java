@@ -94,21 +94,14 @@ public final class StageRunner implements AutoCloseable {
     DigestCache digests = DigestCache.of(root);
     StageSpec spec = spec(stage, digests);
     saveDigests(digests);
-    StageOutcome outcome = StageCommitter.run(root, spec, settings.overwrite(), settings.leaseTimeout(), attemptDir -> {
+    return StageCommitter.run(root, spec, settings.overwrite(), settings.leaseTimeout(), attemptDir -> {
       try {
         return stage.write(context(), attemptDir);
       } catch (Exception | Error e) {
         awaitTasksStopped(stageName);
         throw e;
       }
-    });
-    try {
-      stage.afterCommit(root);
-    } catch (IOException | RuntimeException e) {
-      LOG.warn("stage {}: committed, but its cleanup after the commit failed (the next run retries it): {}",
-          stageName, e.toString());
-    }
-    return outcome;
+    }, () -> stage.afterCommit(root));
   }
 
   /**

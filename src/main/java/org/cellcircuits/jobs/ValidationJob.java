@@ -286,7 +286,7 @@ public final class ValidationJob {
       Configuration hadoop = conf.value().value();
       ExecutorModels.Loaded loaded = ExecutorModels.get(settings.model(), tc == null ? 1 : tc.cpus(), hadoop);
       ReplacementWeights weights = CircuitsJob.replacementWeights(loaded, folders, hadoop);
-      CircuitValidator validator = new CircuitValidator(loaded.model(), weights, loaded::encode);
+      CircuitValidator validator = new CircuitValidator(loaded.model(), weights, c -> c.tokenize(loaded.prompts()));
       List<Row> out = new ArrayList<>();
       int n = 0;
       while (rows.hasNext()) {

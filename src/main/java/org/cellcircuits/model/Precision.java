@@ -2,7 +2,10 @@ package org.cellcircuits.model;
 
 import ai.djl.Device;
 import ai.djl.ndarray.types.DataType;
+import java.util.LinkedHashMap;
 import java.util.Locale;
+import java.util.Map;
+import org.cellcircuits.io.ConfigChecks;
 
 /**
  * Number format of weights and activations. LayerNorm and softmax always run in fp32 (their sums lose too much in
@@ -28,17 +31,23 @@ public enum Precision {
         return device.isGpu() ? BF16 : FP32;
     }
 
-    /** Parses {@code fp32}, {@code fp16}, {@code bf16} or {@code auto} (= {@link #defaultFor}). */
+    /** The config key every parse failure names. */
+    public static final String KEY = "cellcircuits.model.precision";
+
+    /**
+     * Parses {@code auto} (= {@link #defaultFor}), {@code fp32}, {@code fp16} or {@code bf16} (case-insensitive;
+     * {@code float32}, {@code float16}, {@code bfloat16} too).
+     */
     public static Precision parse(String text, Device device) {
-        String t = text.trim().toLowerCase(Locale.ROOT);
-        return switch (t) {
-            case "auto" -> defaultFor(device);
-            case "fp32", "float32" -> FP32;
-            case "fp16", "float16" -> FP16;
-            case "bf16", "bfloat16" -> BF16;
-            default -> throw new IllegalArgumentException(String.format(
-                    "precision %s is not one of auto, fp32, fp16, bf16", text));
-        };
+        Map<String, Precision> spellings = new LinkedHashMap<>();
+        spellings.put("auto", defaultFor(device));
+        spellings.put("fp32", FP32);
+        spellings.put("fp16", FP16);
+        spellings.put("bf16", BF16);
+        spellings.put("float32", FP32);
+        spellings.put("float16", FP16);
+        spellings.put("bfloat16", BF16);
+        return ConfigChecks.oneOf(KEY, text, spellings);
     }
 
     /** Half precision on CPU aborts the JVM in DJL 0.36 (BF16) or is unsupported by many CPU kernels (FP16). */

@@ -11,14 +11,12 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import org.apache.hadoop.conf.Configuration;
-import org.cellcircuits.harvest.CellPrompt;
 import org.cellcircuits.model.CellTypePredictor;
 import org.cellcircuits.model.GptNeoX;
 import org.cellcircuits.model.ModelSettings;
 import org.cellcircuits.model.NeoXConfig;
 import org.cellcircuits.model.Precision;
 import org.cellcircuits.model.PromptTokenizer;
-import org.cellcircuits.model.TokenizedPrompt;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -51,14 +49,6 @@ public final class ExecutorModels {
    */
   public record Loaded(GptNeoX model, PromptTokenizer prompts, HuggingFaceTokenizer answers, Set<Long> specialIds,
       Path folder) {
-    /** The cell's prompt tokenized, its tokens mapped to its genes; a failure names the cell. */
-    public TokenizedPrompt encode(CellPrompt cell) {
-      try {
-        return prompts.encode(cell.prompt(), cell.genes());
-      } catch (RuntimeException e) {
-        throw new IllegalArgumentException(String.format("cell %s: %s", cell.cellId(), e.getMessage()), e);
-      }
-    }
   }
 
   /**

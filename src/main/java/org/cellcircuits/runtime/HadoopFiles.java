@@ -6,7 +6,6 @@ import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.apache.spark.SparkEnv;
 import org.apache.spark.deploy.SparkHadoopUtil;
-import org.cellcircuits.sentences.AtlasFormatException;
 
 import java.io.FileNotFoundException;
 import java.io.IOException;
@@ -57,13 +56,10 @@ public final class HadoopFiles {
     return conf;
   }
 
+  /** @throws FileNotFoundException when nothing is at {@code path} */
   public static FileStatus status(String path, Configuration conf) throws IOException {
     Path p = new Path(path);
-    try {
-      return p.getFileSystem(conf).getFileStatus(p);
-    } catch (FileNotFoundException e) {
-      throw AtlasFormatException.of(path, "file", "does not exist", "an atlas file or folder at this path");
-    }
+    return p.getFileSystem(conf).getFileStatus(p);
   }
 
   public static FileSystem fileSystem(String path, Configuration conf) throws IOException {

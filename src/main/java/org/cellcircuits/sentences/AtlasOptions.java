@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
+import org.cellcircuits.io.ConfigChecks;
 
 /**
  * How to read an atlas: where the gene symbols are, which matrix, which cell annotations.
@@ -44,7 +45,12 @@ public record AtlasOptions(String geneSymbolColumn, boolean useRaw, String cellT
      * Read byte ranges straight from the remote file (positioned reads through the Hadoop FileSystem). No local
      * disk, but every HDF5 metadata lookup and slice is a separate remote read.
      */
-    RANGE
+    RANGE;
+
+    /** The value of {@code cellcircuits.sentences.atlas.remote-access}: {@code stage} or {@code range}. */
+    public String configName() {
+      return name().toLowerCase(Locale.ROOT);
+    }
   }
 
   public AtlasOptions {
@@ -53,9 +59,7 @@ public record AtlasOptions(String geneSymbolColumn, boolean useRaw, String cellT
     donorColumn = checkName("donor column", donorColumn);
     tissueColumn = checkName("tissue column", tissueColumn);
     obsCsv = checkName("obs CSV", obsCsv);
-    if (remoteAccess == null) {
-      throw new IllegalArgumentException("remote access is invalid: null; expected STAGE or RANGE");
-    }
+    ConfigChecks.require(remoteAccess != null, "remote access", null, "one of STAGE, RANGE");
     hadoopConf = Map.copyOf(hadoopConf == null ? Map.of() : new TreeMap<>(hadoopConf));
   }
 
@@ -71,13 +75,10 @@ public record AtlasOptions(String geneSymbolColumn, boolean useRaw, String cellT
    */
   public static AtlasOptions fromConfig(Config atlas) {
     AtlasOptions d = defaults();
-    String remote = string(atlas, "remote-access", d.remoteAccess.name());
-    RemoteAccess access;
-    try {
-      access = RemoteAccess.valueOf(remote.toUpperCase(Locale.ROOT));
-    } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException(String.format("remote-access is invalid: %s; expected stage or range", remote));
-    }
+    RemoteAccess access = atlas.hasPathOrNull("remote-access")
+        ? ConfigChecks.oneOf("cellcircuits.sentences.atlas.remote-access", string(atlas, "remote-access", null),
+            RemoteAccess.values(), RemoteAccess::configName)
+        : d.remoteAccess;
     return new AtlasOptions(
         string(atlas, "gene-symbol-column", d.geneSymbolColumn),
         atlas.hasPath("use-raw") ? atlas.getBoolean("use-raw") : d.useRaw,

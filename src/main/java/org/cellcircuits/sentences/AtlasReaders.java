@@ -3,6 +3,7 @@ package org.cellcircuits.sentences;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileStatus;
 
+import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -25,7 +26,7 @@ public final class AtlasReaders {
    */
   public static AtlasSource source(String path, AtlasOptions options) throws IOException {
     Configuration conf = HadoopFiles.configuration(options.hadoopConf());
-    FileStatus status = HadoopFiles.status(path, conf);
+    FileStatus status = status(path, conf);
     String name = status.getPath().getName().toLowerCase(Locale.ROOT);
     if (status.isFile()) {
       if (name.endsWith(".h5ad")) {
@@ -56,5 +57,14 @@ public final class AtlasReaders {
   /** Opens {@code path} here, in this JVM (the driver, a test, a notebook). */
   public static AtlasReader open(String path, AtlasOptions options) throws IOException {
     return source(path, options).open();
+  }
+
+  /** The atlas file or folder at {@code path}; a missing one fails as bad input naming the path. */
+  static FileStatus status(String path, Configuration conf) throws IOException {
+    try {
+      return HadoopFiles.status(path, conf);
+    } catch (FileNotFoundException e) {
+      throw AtlasFormatException.of(path, "file", "does not exist", "an atlas file or folder at this path");
+    }
   }
 }

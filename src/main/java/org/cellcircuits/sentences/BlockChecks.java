@@ -1,5 +1,6 @@
 package org.cellcircuits.sentences;
 
+import java.io.IOException;
 import java.util.List;
 
 /** Checks shared by every reader on what it hands out: offsets, gene columns and counts. */
@@ -83,5 +84,19 @@ final class BlockChecks {
       throw new IllegalArgumentException(String.format(
           "atlas %s: rows [%d, %d) are invalid; expected 0 <= start <= end <= %d cells", file, start, end, nCells));
     }
+  }
+
+  /** Reads rows [start, end) and checks the block's shape against the rows asked for. */
+  static CellBlock readChecked(AtlasReader reader, String atlas, long start, long end) throws IOException {
+    CellBlock block = reader.read(start, end);
+    long rows = end - start;
+    if (block.firstRow() != start || block.rows() != rows || block.indptr().length != rows + 1
+        || block.indptr()[0] != 0 || block.indptr()[(int) rows] > block.indices().length
+        || block.indices().length != block.values().length) {
+      throw new IllegalStateException(String.format("atlas %s: the reader returned a malformed block for rows "
+          + "[%d, %d): firstRow %d, %d cell ids, indptr of %d, %d indices, %d values", atlas, start, end,
+          block.firstRow(), block.rows(), block.indptr().length, block.indices().length, block.values().length));
+    }
+    return block;
   }
 }

@@ -4,6 +4,7 @@ import com.typesafe.config.Config;
 import com.typesafe.config.ConfigException;
 import java.io.Serializable;
 import java.nio.charset.StandardCharsets;
+import org.cellcircuits.io.ConfigChecks;
 
 /**
  * Which cells are held out from transcoder training for evaluation: a cell is held out when a seeded 64-bit hash of
@@ -18,10 +19,8 @@ public record CellSplit(double heldOutFraction, long seed) implements Serializab
   private static final long serialVersionUID = 1L;
 
   public CellSplit {
-    if (!(heldOutFraction >= 0 && heldOutFraction < 1)) {
-      throw new IllegalArgumentException(String.format(
-          "cellcircuits.split.held-out-fraction is %s; expected a share in [0, 1)", heldOutFraction));
-    }
+    ConfigChecks.require(heldOutFraction >= 0 && heldOutFraction < 1, "cellcircuits.split.held-out-fraction",
+        heldOutFraction, "a share in [0, 1)");
   }
 
   /** No cell held out. */

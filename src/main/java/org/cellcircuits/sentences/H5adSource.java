@@ -32,7 +32,7 @@ public record H5adSource(String path, AtlasOptions options) implements AtlasSour
       return H5adReader.open(HadoopFiles.localPath(path), options);
     }
     Configuration conf = HadoopFiles.configuration(options.hadoopConf());
-    FileStatus status = HadoopFiles.status(path, conf);
+    FileStatus status = AtlasReaders.status(path, conf);
     if (status.isDirectory()) {
       throw AtlasFormatException.of(path, "file", "is a folder", "an .h5ad file");
     }

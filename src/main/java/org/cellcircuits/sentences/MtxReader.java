@@ -46,7 +46,7 @@ public final class MtxReader {
     Configuration conf = HadoopFiles.configuration(options.hadoopConf());
     FileSystem fs = HadoopFiles.fileSystem(folder, conf);
     Path dir = new Path(folder);
-    FileStatus dirStatus = HadoopFiles.status(folder, conf);
+    FileStatus dirStatus = AtlasReaders.status(folder, conf);
     if (!dirStatus.isDirectory()) {
       throw AtlasFormatException.of(folder, "folder", "is a file", "a 10x folder with matrix.mtx, features.tsv and "
           + "barcodes.tsv");
@@ -64,7 +64,7 @@ public final class MtxReader {
     FileStatus barcodes = find(fs, dir, folder, present, "barcodes.tsv");
     FileStatus obsCsv = null;
     if (options.obsCsv() != null) {
-      obsCsv = HadoopFiles.status(options.obsCsv(), conf);
+      obsCsv = AtlasReaders.status(options.obsCsv(), conf);
     } else {
       obsCsv = findAny(fs, dir, present, "obs.csv");
     }

@@ -58,7 +58,7 @@ public final class ParquetLongReader {
       throw AtlasFormatException.of(path, "use-raw", "is set", "use-raw = false: a long table has no raw matrix");
     }
     Configuration conf = HadoopFiles.configuration(options.hadoopConf());
-    FileStatus root = HadoopFiles.status(path, conf);
+    FileStatus root = AtlasReaders.status(path, conf);
     List<FileStatus> parts = new ArrayList<>();
     if (root.isDirectory()) {
       FileSystem fs = HadoopFiles.fileSystem(path, conf);

@@ -23,7 +23,7 @@ final class SentenceCursor implements Closeable {
   private CellSentenceBuilder builder;
   private PromptTemplate.Utf8 prompt;
 
-  private SentencesJob.BuildTask task;
+  private BuildTask task;
   private NumpyRandomState rng;
   private long nextRead;
   private CellBlock block;
@@ -44,7 +44,7 @@ final class SentenceCursor implements Closeable {
   }
 
   /** Begins a range: opens the atlas if this is the first, and restores the range's generator state. */
-  void start(SentencesJob.BuildTask t) throws IOException {
+  void start(BuildTask t) throws IOException {
     if (reader == null) {
       reader = source.open();
       meta = reader.meta();
@@ -79,7 +79,7 @@ final class SentenceCursor implements Closeable {
         }
       } else if (nextRead < task.end()) {
         long e = Math.min(task.end(), nextRead + params.rowsPerRead());
-        block = SentencesJob.readChecked(reader, meta.source(), nextRead, e);
+        block = BlockChecks.readChecked(reader, meta.source(), nextRead, e);
         cellTypes = obs(params.cellTypeColumn(), nextRead, e);
         donors = obs(params.donorColumn(), nextRead, e);
         tissues = obs(params.tissueColumn(), nextRead, e);

@@ -1,17 +1,13 @@
 package org.cellcircuits.sentences;
 
 import java.io.IOException;
-import java.io.Serializable;
 import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.HashMap;
 import java.util.HashSet;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.NoSuchElementException;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ExecutionException;
@@ -20,24 +16,19 @@ import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.apache.spark.FutureAction;
-import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
-import org.apache.spark.api.java.function.FlatMapFunction;
 import org.apache.spark.api.java.function.Function;
 import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.catalyst.InternalRow;
-import org.apache.spark.sql.catalyst.expressions.GenericInternalRow;
-import org.apache.spark.sql.catalyst.util.GenericArrayData;
 import org.apache.spark.sql.types.ArrayType;
 import org.apache.spark.sql.types.DataType;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
-import org.apache.spark.unsafe.types.UTF8String;
 import org.apache.spark.util.LongAccumulator;
 import org.apache.spark.util.SerializableConfiguration;
 import org.cellcircuits.runtime.TaskListRdd;
@@ -170,7 +161,7 @@ public final class SentencesJob {
         }
         JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
         JavaRDD<InternalRow> rows = jsc.parallelize(tasks, tasks.size())
-            .mapPartitions(new BuildPartition(source, subset, params, cellsBuilt));
+            .mapPartitions(new SentenceRows(source, subset, params, cellsBuilt));
         // Rows are made in Spark's internal form (UTF-8 strings): through the public Row API, re-encoding 200
         // gene symbols, the sentence and the prompt per cell took ~40% of a task's time (measured with JFR).
         // internalCreateDataFrame is private[sql] in Scala, public to Java, stable in Spark 3.5.
@@ -255,7 +246,7 @@ public final class SentencesJob {
       String codec = jsc.getConf().get("spark.sql.parquet.compression.codec", "snappy");
       Map<String, String> footer = Map.of("org.apache.spark.version", spark.version(),
           "org.apache.spark.sql.parquet.row.metadata", SCHEMA.json());
-      WriteFiles write = new WriteFiles(source, subset, params, cellsBuilt,
+      SentenceFiles write = new SentenceFiles(source, subset, params, cellsBuilt,
           jsc.broadcast(new SerializableConfiguration(hadoop)), folder.toString(), codec, footer);
 
       List<FutureAction<List<WrittenFile>>> jobs = new ArrayList<>();
@@ -518,20 +509,6 @@ public final class SentencesJob {
         .collect();
   }
 
-  /** Reads rows [start, end) in blocks of at most rowsPerRead cells and checks each block's shape. */
-  static CellBlock readChecked(AtlasReader reader, String atlas, long start, long end) throws IOException {
-    CellBlock block = reader.read(start, end);
-    long rows = end - start;
-    if (block.firstRow() != start || block.rows() != rows || block.indptr().length != rows + 1
-        || block.indptr()[0] != 0 || block.indptr()[(int) rows] > block.indices().length
-        || block.indices().length != block.values().length) {
-      throw new IllegalStateException(String.format("atlas %s: the reader returned a malformed block for rows "
-          + "[%d, %d): firstRow %d, %d cell ids, indptr of %d, %d indices, %d values", atlas, start, end,
-          block.firstRow(), block.rows(), block.indptr().length, block.indices().length, block.values().length));
-    }
-    return block;
-  }
-
   /** Cells expressing each gene in one partition (a count per gene column). */
   private record CountCellsPerGene(AtlasSource source, RowRanges ranges, int rowsPerRead)
       implements Function<Integer, int[]> {
@@ -542,7 +519,7 @@ public final class SentencesJob {
         int[] counts = new int[meta.nGenes()];
         for (long s = ranges.start(partition); s < ranges.end(partition); s += rowsPerRead) {
           long e = Math.min(ranges.end(partition), s + rowsPerRead);
-          CellBlock block = readChecked(reader, meta.source(), s, e);
+          CellBlock block = BlockChecks.readChecked(reader, meta.source(), s, e);
           int[] ip = block.indptr();
           for (int r = 0; r < block.rows(); r++) {
             for (int k = ip[r]; k < ip[r + 1]; k++) {
@@ -571,7 +548,7 @@ public final class SentencesJob {
         AtlasMeta meta = reader.meta();
         for (long s = start; s < ranges.end(partition); s += rowsPerRead) {
           long e = Math.min(ranges.end(partition), s + rowsPerRead);
-          CellBlock block = readChecked(reader, meta.source(), s, e);
+          CellBlock block = BlockChecks.readChecked(reader, meta.source(), s, e);
           int[] ip = block.indptr();
           for (int r = 0; r < block.rows(); r++) {
             out[(int) (s - start) + r] = sub.tieBreakEntries(meta.source(), block.cellIds()[r], meta.geneSymbols(),
@@ -583,204 +560,5 @@ public final class SentencesJob {
     }
   }
 
-  /** One row range to build, with the generator state it starts from and must end at (null in gene-order). */
-  record BuildTask(int partition, long start, long end, NumpyRandomState.State startState,
-                   NumpyRandomState.State endState) implements Serializable {
-  }
 
-  /** Builds the rows of each task it is given, reading rowsPerRead cells at a time. */
-  private static final class BuildPartition implements FlatMapFunction<Iterator<BuildTask>, InternalRow> {
-    private static final long serialVersionUID = 1L;
-    private final AtlasSource source;
-    private final Broadcast<AtlasSubset> subset;
-    private final SentencesParams params;
-    private final LongAccumulator cellsBuilt;
-
-    BuildPartition(AtlasSource source, Broadcast<AtlasSubset> subset, SentencesParams params,
-                   LongAccumulator cellsBuilt) {
-      this.source = source;
-      this.subset = subset;
-      this.params = params;
-      this.cellsBuilt = cellsBuilt;
-    }
-
-    @Override
-    public Iterator<InternalRow> call(Iterator<BuildTask> tasks) {
-      return new RowIterator(tasks, source, subset.value(), params, cellsBuilt);
-    }
-  }
-
-  /** Lazy rows of a partition's tasks, made from a {@link SentenceCursor}. */
-  private static final class RowIterator implements Iterator<InternalRow> {
-    private final Iterator<BuildTask> tasks;
-    private final SentenceCursor cursor;
-    private final LongAccumulator cellsBuilt;
-    private BuildTask task;
-    private InternalRow next;
-    private UTF8String[] words;
-    private long taskStartNanos;
-
-    RowIterator(Iterator<BuildTask> tasks, AtlasSource source, AtlasSubset subset, SentencesParams params,
-                LongAccumulator cellsBuilt) {
-      this.tasks = tasks;
-      this.cursor = new SentenceCursor(source, subset, params);
-      this.cellsBuilt = cellsBuilt;
-      TaskContext ctx = TaskContext.get();
-      if (ctx != null) {
-        // Spark may stop consuming early (a failure, a limit): close the file either way.
-        ctx.addTaskCompletionListener((org.apache.spark.util.TaskCompletionListener) c -> closeCursor());
-      }
-    }
-
-    @Override
-    public boolean hasNext() {
-      try {
-        while (next == null) {
-          if (task == null) {
-            if (!tasks.hasNext()) {
-              closeCursor();
-              return false;
-            }
-            task = tasks.next();
-            cursor.start(task);
-            taskStartNanos = System.nanoTime();
-            if (words == null) {
-              words = new UTF8String[cursor.nGenes()];
-              for (int g = 0; g < words.length; g++) {
-                words[g] = UTF8String.fromString(cursor.word(g));
-              }
-            }
-          } else if (cursor.next()) {
-            next = row();
-          } else {
-            logTask(task, cursor.builtInTask(), taskStartNanos);
-            task = null;
-          }
-        }
-        return true;
-      } catch (IOException e) {
-        throw new UncheckedIOException(e);
-      }
-    }
-
-    @Override
-    public InternalRow next() {
-      if (!hasNext()) {
-        throw new NoSuchElementException();
-      }
-      InternalRow row = next;
-      next = null;
-      if (cellsBuilt != null) {
-        cellsBuilt.add(1);
-      }
-      return row;
-    }
-
-    private InternalRow row() {
-      SentenceCursor c = cursor;
-      int n = c.genes();
-      Object[] genes = new Object[n];
-      for (int i = 0; i < n; i++) {
-        genes[i] = words[c.geneColumn(i)];
-      }
-      byte[] sentence = c.sentenceUtf8();
-      return new GenericInternalRow(new Object[] {UTF8String.fromString(c.cellId()), utf8(c.cellType()),
-          utf8(c.donor()), utf8(c.tissue()), new GenericArrayData(genes), UTF8String.fromBytes(sentence),
-          UTF8String.fromBytes(c.promptUtf8()), c.expressedGenes(), c.atlasRow()});
-    }
-
-    private static UTF8String utf8(String value) {
-      return value == null ? null : UTF8String.fromString(value);
-    }
-
-    private void closeCursor() {
-      try {
-        cursor.close();
-      } catch (IOException e) {
-        LOG.warn("sentences: closing the atlas: {}", e.toString());
-      }
-    }
-  }
-
-  private static void logTask(BuildTask task, long built, long startNanos) {
-    double s = (System.nanoTime() - startNanos) / 1e9;
-    LOG.info("sentences: partition {} rows [{}, {}): {} sentences in {} s ({} cells/s)", task.partition(),
-        task.start(), task.end(), built, String.format("%.2f", s),
-        String.format("%.0f", (task.end() - task.start()) / Math.max(s, 1e-9)));
-  }
-
-  /** One Parquet file a task wrote: its range, name in the output folder, rows, and generator end state. */
-  record WrittenFile(int partition, String name, long rows, NumpyRandomState.State endState)
-      implements Serializable {
-  }
-
-  /** Writes each task's range as one Parquet file ({@link Plan#writeParquet}). */
-  private static final class WriteFiles implements FlatMapFunction<Iterator<BuildTask>, WrittenFile> {
-    private static final long serialVersionUID = 1L;
-    private final AtlasSource source;
-    private final Broadcast<AtlasSubset> subset;
-    private final SentencesParams params;
-    private final LongAccumulator cellsBuilt;
-    private final Broadcast<SerializableConfiguration> conf;
-    private final String folder;
-    private final String codec;
-    private final Map<String, String> footer;
-
-    WriteFiles(AtlasSource source, Broadcast<AtlasSubset> subset, SentencesParams params, LongAccumulator cellsBuilt,
-               Broadcast<SerializableConfiguration> conf, String folder, String codec, Map<String, String> footer) {
-      this.source = source;
-      this.subset = subset;
-      this.params = params;
-      this.cellsBuilt = cellsBuilt;
-      this.conf = conf;
-      this.folder = folder;
-      this.codec = codec;
-      this.footer = new HashMap<>(footer);
-    }
-
-    @Override
-    public Iterator<WrittenFile> call(Iterator<BuildTask> tasks) throws IOException {
-      TaskContext ctx = TaskContext.get();
-      int attempt = ctx == null ? 0 : ctx.attemptNumber();
-      Configuration hadoop = conf.value().value();
-      List<WrittenFile> out = new ArrayList<>();
-      List<String> words = null;
-      String extension = SentenceParquetWriter.codecName(codec).getExtension();
-      try (SentenceCursor cursor = new SentenceCursor(source, subset.value(), params)) {
-        while (tasks.hasNext()) {
-          BuildTask task = tasks.next();
-          long t0 = System.nanoTime();
-          cursor.start(task);
-          if (words == null) {
-            words = new ArrayList<>(cursor.nGenes());
-            for (int g = 0; g < cursor.nGenes(); g++) {
-              words.add(cursor.word(g));
-            }
-          }
-          String name = String.format(Locale.ROOT, "part-%05d-attempt-%d%s.parquet", task.partition(), attempt,
-              extension);
-          Path file = new Path(folder, name);
-          boolean done = false;
-          SentenceParquetWriter writer = new SentenceParquetWriter(hadoop, file, codec, words, footer);
-          try {
-            while (cursor.next()) {
-              writer.write(cursor);
-            }
-            writer.close();
-            done = true;
-          } finally {
-            if (!done) {
-              file.getFileSystem(hadoop).delete(file, false); // best effort; the driver deletes leftovers too
-            }
-          }
-          if (cellsBuilt != null) {
-            cellsBuilt.add(writer.rows());
-          }
-          logTask(task, writer.rows(), t0);
-          out.add(new WrittenFile(task.partition(), name, writer.rows(), cursor.endState()));
-        }
-      }
-      return out.iterator();
-    }
-  }
 }

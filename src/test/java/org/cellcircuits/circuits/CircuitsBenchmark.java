@@ -104,7 +104,7 @@ public final class CircuitsBenchmark {
     for (int layer : TranscoderStore.committedLayers(run).keySet()) {
       transcoders.put(layer, TranscoderStore.loadCommitted(run, layer, Device.cpu()));
     }
-    List<TokenizedPrompt> prompts = cells.stream().map(loaded::encode).toList();
+    List<TokenizedPrompt> prompts = cells.stream().map(c -> c.tokenize(loaded.prompts())).toList();
     int tokens = prompts.stream().mapToInt(TokenizedPrompt::length).sum();
     System.out.printf(Locale.ROOT, "CELLS %d cells (%s), %.1f tokens per prompt; %d layers with transcoders; "
             + "intra-op threads %d; settings %s%n", cells.size(), params.heldOutOnly() ? "held-out" : "all",

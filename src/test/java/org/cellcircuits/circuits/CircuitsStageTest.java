@@ -125,7 +125,7 @@ class CircuitsStageTest {
     ExecutorModels.Loaded loaded = ExecutorModels.get(model.toString(), "cpu", "fp32", 1, new Configuration());
     try (ReplacementWeights w = new ReplacementWeights(loaded.model(), tcs)) {
       CellCircuit c = new CircuitExtractor(loaded.model(), w, params.settings(), params.randomSeed())
-          .extract(cell.cellId(), cell.cellType(), loaded.encode(cell),
+          .extract(cell.cellId(), cell.cellType(), cell.tokenize(loaded.prompts()),
               logits -> OutputTarget.logit(OutputTarget.argmax(logits), "argmax"));
       assertThat((long) first.getAs("target_token")).isEqualTo(c.target().token());
       assertThat((double) first.getAs("logit")).isCloseTo(c.graph().targetValue(),

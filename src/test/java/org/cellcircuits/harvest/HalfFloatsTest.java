@@ -224,9 +224,10 @@ class HalfFloatsTest {
     assertThat(back[1]).isEqualTo(1.0f);
     assertThat(back[2]).isEqualTo(-2.0f);
 
-    assertThat(VectorFormat.parse(" BF16 ")).isEqualTo(VectorFormat.BF16);
-    org.assertj.core.api.Assertions.assertThatThrownBy(() -> VectorFormat.parse("fp8"))
-        .hasMessage("vector format 'fp8' is not one of fp16, bf16");
+    assertThat(VectorFormat.parse("k", " BF16 ")).isEqualTo(VectorFormat.BF16);
+    assertThat(VectorFormat.parse("k", "float16")).isEqualTo(VectorFormat.FP16);
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> VectorFormat.parse("vector_format", "fp8"))
+        .hasMessage("vector_format is invalid: 'fp8'; need one of fp16, bf16, float16, bfloat16");
   }
 
   @Test

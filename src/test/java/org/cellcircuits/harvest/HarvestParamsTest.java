@@ -55,11 +55,14 @@ class HarvestParamsTest {
     assertThatThrownBy(() -> params("harvest.cells-per-task=0")).hasMessage(
         "cellcircuits.harvest.cells-per-task is invalid: 0; need >= 1");
     assertThatThrownBy(() -> params("harvest.compression=brotli")).hasMessage(
-        "cellcircuits.harvest: compression 'brotli' is not one of uncompressed, snappy, zstd, gzip, lz4_raw");
+        "cellcircuits.harvest.compression is invalid: 'brotli'; need one of uncompressed, none, snappy, zstd, gzip, "
+        + "lz4_raw, lz4-raw");
     assertThatThrownBy(() -> params("harvest.vector-format=fp8")).hasMessage(
-        "cellcircuits.harvest: vector format 'fp8' is not one of fp16, bf16");
+        "cellcircuits.harvest.vector-format is invalid: 'fp8'; need one of fp16, bf16, float16, bfloat16");
+    assertThatThrownBy(() -> params("harvest.tokens=some")).hasMessage(
+        "cellcircuits.harvest.tokens is invalid: 'some'; need one of all, genes, fraction");
     assertThatThrownBy(() -> params("harvest.tokens=fraction", "harvest.token-fraction=0")).hasMessage(
-        "cellcircuits.harvest: token fraction is 0.0; expected a number in (0, 1] for the fraction policy");
+        "cellcircuits.harvest.token-fraction is invalid: 0.0; need in (0, 1] for the fraction policy");
     assertThatThrownBy(() -> params("harvest.row-group-size=1k")).hasMessage(
         "cellcircuits.harvest.row-group-size is 1024 bytes; expected at least 1m");
     assertThatThrownBy(() -> params("model.batch-size=0")).hasMessage(

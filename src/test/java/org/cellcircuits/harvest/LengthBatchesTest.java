@@ -42,7 +42,8 @@ class LengthBatchesTest {
   @Test
   void badInputIsRefused() {
     assertThatThrownBy(() -> LengthBatches.of(new int[] {3, 0}, 10)).hasMessage(
-        "sequence 1 has 0 tokens; need at least 1");
-    assertThatThrownBy(() -> LengthBatches.of(new int[] {3}, 0)).hasMessage("tokens per batch is 0; must be >= 1");
+        "length of sequence 1 is invalid: 0 tokens; need >= 1 token");
+    assertThatThrownBy(() -> LengthBatches.of(new int[] {3}, 0))
+        .hasMessage("tokens per batch is invalid: 0; need >= 1");
   }
 }

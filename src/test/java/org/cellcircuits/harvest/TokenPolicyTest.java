@@ -88,10 +88,11 @@ class TokenPolicyTest {
   @Test
   void badPoliciesAreRefused() {
     assertThatThrownBy(() -> TokenPolicy.fraction(0, 1)).hasMessage(
-        "token fraction is 0.0; expected a number in (0, 1] for the fraction policy");
-    assertThatThrownBy(() -> TokenPolicy.fraction(1.5, 1)).hasMessageContaining("token fraction is 1.5");
+        "cellcircuits.harvest.token-fraction is invalid: 0.0; need in (0, 1] for the fraction policy");
+    assertThatThrownBy(() -> TokenPolicy.fraction(1.5, 1))
+        .hasMessageContaining("cellcircuits.harvest.token-fraction is invalid: 1.5");
     assertThatThrownBy(() -> TokenPolicy.parseMode("some")).hasMessage(
-        "token policy 'some' is not one of all, genes, fraction");
+        "cellcircuits.harvest.tokens is invalid: 'some'; need one of all, genes, fraction");
     assertThat(TokenPolicy.parseMode(" Genes ")).isEqualTo(TokenPolicy.Mode.GENES);
   }
 }

@@ -254,12 +254,12 @@ class InterpretStageTest {
         OutputTarget target = OutputTarget.logit(token, "t");
         CellPrompt cell = cells.stream().filter(c -> c.cellId().equals(cellId)).findFirst().orElseThrow();
         // fp32 logits of a few units; batch and single-row forwards sum in other orders: ~1e-6 apart, far below 1e-4
-        double base = logProbability(loaded, List.of(loaded.encode(cell).ids()), token);
+        double base = logProbability(loaded, List.of(cell.tokenize(loaded.prompts()).ids()), token);
         for (Row k : geneRows) {
           assertThat((double) k.getAs("attribution")).isCloseTo(geneSums.get((String) k.getAs("gene")), within(1e-9));
           assertThat((double) k.getAs("base_logprob")).isCloseTo(base, within(1e-4));
           CellPrompt out = GeneKnockout.without(cell, k.getAs("gene"));
-          double after = logProbability(loaded, List.of(loaded.encode(out).ids()), token);
+          double after = logProbability(loaded, List.of(out.tokenize(loaded.prompts()).ids()), token);
           assertThat((double) k.getAs("logprob_drop")).as("cell %s without %s", cellId, k.getAs("gene"))
               .isCloseTo(base - after, within(1e-4));
           genesChecked++;
@@ -272,8 +272,8 @@ class InterpretStageTest {
         List<Row> featureRows = rows.stream().filter(k -> "feature".equals(k.getAs("kind")))
             .sorted(Comparator.comparingInt(k -> k.getAs("attribution_rank"))).toList();
         assertThat(featureRows).extracting(k -> k.getAs("layer") + "/" + k.getAs("feature")).isEqualTo(topFeatures);
-        try (LocalReplacementModel replaced = LocalReplacementModel.of(loaded.model(), w, loaded.encode(cell).ids(),
-            m)) {
+        try (LocalReplacementModel replaced =
+            LocalReplacementModel.of(loaded.model(), w, cell.tokenize(loaded.prompts()).ids(), m)) {
           double value = target.value(replaced.lastLogits());
           for (Row k : featureRows) {
             String key = k.getAs("layer") + "/" + k.getAs("feature");

@@ -41,4 +41,15 @@ class ConfigChecksTest {
     assertThatThrownBy(() -> TieOrder.parse(null))
         .hasMessage("cellcircuits.sentences.ties is invalid: 'null'; need one of c2s, gene-order");
   }
+
+  @Test
+  void spellingsParseInTheSameFormatListedInTheirOrder() {
+    java.util.Map<String, Integer> spellings = new java.util.LinkedHashMap<>();
+    spellings.put("one", 1);
+    spellings.put("uno", 1);
+    spellings.put("two", 2);
+    assertThat(ConfigChecks.oneOf("k", " UNO ", spellings)).isEqualTo(1);
+    assertThatThrownBy(() -> ConfigChecks.oneOf("k", "three", spellings))
+        .hasMessage("k is invalid: 'three'; need one of one, uno, two");
+  }
 }

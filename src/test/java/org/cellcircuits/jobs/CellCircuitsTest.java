@@ -16,6 +16,7 @@ import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.functions;
 import org.cellcircuits.io.CanonicalConfig;
 import org.cellcircuits.io.RunRoot;
+import org.cellcircuits.io.StageLease;
 import org.cellcircuits.io.StageMarker;
 import org.cellcircuits.io.StageResult;
 import org.cellcircuits.jobs.StageRunner.SparkProvider;
@@ -102,6 +103,26 @@ class CellCircuitsTest {
     }
   }
 
+  /** Writes the toy numbers; its after-commit work records whether the stage's lease was held while it ran. */
+  static final class CleanupStage implements Stage {
+    static final List<String> LEASE_DURING_CLEANUP = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+    @Override public String name() { return "toy"; }
+    @Override public String description() { return "writes numbers, then cleans up"; }
+    @Override public List<String> upstream() { return List.of(); }
+
+    @Override
+    public StageResult write(StageContext ctx, String attemptDir) {
+      ctx.spark().range(3).write().parquet(attemptDir + "/numbers");
+      return StageResult.of(Map.of("numbers", 3L));
+    }
+
+    @Override
+    public void afterCommit(RunRoot root) throws java.io.IOException {
+      LEASE_DURING_CLEANUP.add(StageLease.observe(root, "toy").isPresent() ? "held" : "free");
+    }
+  }
+
   /**
    * A job of two tasks: task 0 fails at once, task 1 finishes its work (LATE_TASK_MILLIS) before it notices it was
    * asked to stop, then records that it finished.
@@ -169,6 +190,27 @@ class CellCircuitsTest {
     // other task is done (and that task could still write into a folder the next attempt deletes).
     assertThat(LateTaskStage.finished).as("the late task finished before the command returned").exists();
     assertThat((System.nanoTime() - start) / 1e6).isGreaterThanOrEqualTo(LateTaskStage.LATE_TASK_MILLIS);
+  }
+
+  @Test
+  void afterCommitRunsBeforeTheLeaseIsReleasedAndNotWhileAnotherRunHoldsIt() throws Exception {
+    CleanupStage.LEASE_DURING_CLEANUP.clear();
+    StageRegistry registry = new StageRegistry(List.of(new CleanupStage()));
+
+    assertThat(execute(registry, REFERENCE, settings -> spark, "toy", "--root", root)).as(err.toString()).isZero();
+    // A second writer must not start while the cleanup still deletes: the lease is released only after it.
+    assertThat(CleanupStage.LEASE_DURING_CLEANUP).containsExactly("held");
+    assertThat(StageLease.observe(runRoot(), "toy")).isEmpty();
+
+    // A clean skip takes no lease (it writes nothing) and still does the work, no other run being there.
+    assertThat(execute(registry, REFERENCE, NO_SPARK, "toy", "--root", root)).as(err.toString()).isZero();
+    assertThat(CleanupStage.LEASE_DURING_CLEANUP).containsExactly("held", "free");
+
+    // While another run holds the lease, a skip leaves the work alone: it may delete what that run writes.
+    try (StageLease other = StageLease.acquire(runRoot(), "toy", java.time.Duration.ofMinutes(10))) {
+      assertThat(execute(registry, REFERENCE, NO_SPARK, "toy", "--root", root)).as(err.toString()).isZero();
+    }
+    assertThat(CleanupStage.LEASE_DURING_CLEANUP).containsExactly("held", "free");
   }
 
   @Test

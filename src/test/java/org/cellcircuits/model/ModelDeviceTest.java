@@ -32,6 +32,8 @@ class ModelDeviceTest {
         assertThat(Precision.parse("auto", Device.gpu(0))).isEqualTo(Precision.BF16);
         assertThatThrownBy(() -> GptNeoX.load(NeoXFixtures.folder("bf16"), Device.cpu(), Precision.BF16))
                 .hasMessageContaining("precision bf16 is only supported on GPU");
-        assertThatThrownBy(() -> Precision.parse("int8", Device.cpu())).hasMessageContaining("precision int8 is not one of");
+        assertThat(Precision.parse(" BFloat16 ", Device.gpu(0))).isEqualTo(Precision.BF16);
+        assertThatThrownBy(() -> Precision.parse("int8", Device.cpu())).hasMessage("cellcircuits.model.precision is "
+                + "invalid: 'int8'; need one of auto, fp32, fp16, bf16, float32, float16, bfloat16");
     }
 }

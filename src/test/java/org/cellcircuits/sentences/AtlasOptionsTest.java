@@ -39,7 +39,9 @@ class AtlasOptionsTest {
   void badValuesAreNamed() {
     assertThatThrownBy(() -> AtlasOptions.fromConfig(ConfigFactory.parseString("remote-access = copy")))
         .isInstanceOf(IllegalArgumentException.class)
-        .hasMessage("remote-access is invalid: copy; expected stage or range");
+        .hasMessage("cellcircuits.sentences.atlas.remote-access is invalid: 'copy'; need one of stage, range");
+    assertThatThrownBy(() -> AtlasOptions.fromConfig(ConfigFactory.parseString("remote-access = null")))
+        .hasMessage("cellcircuits.sentences.atlas.remote-access is invalid: 'null'; need one of stage, range");
     assertThatThrownBy(() -> AtlasOptions.defaults().withGeneSymbolColumn(" "))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessage("gene symbol column is invalid: ' '; expected a name or null");

@@ -49,6 +49,6 @@ class CellSplitTest {
     CellSplit fromDefaults = CellSplit.fromConfig(ConfigLoader.load(null, List.of()));
     assertThat(fromDefaults).isEqualTo(new CellSplit(0.1, 42));
     assertThatThrownBy(() -> CellSplit.fromConfig(ConfigLoader.load(null, List.of("split.held-out-fraction=1"))))
-        .hasMessageContaining("cellcircuits.split.held-out-fraction is 1.0; expected a share in [0, 1)");
+        .hasMessage("cellcircuits.split.held-out-fraction is invalid: 1.0; need a share in [0, 1)");
   }
 }

@@ -74,7 +74,7 @@ class H5adSourceTest {
     Path file = path("ties.h5ad");
     org.apache.hadoop.fs.Path p = new org.apache.hadoop.fs.Path(RemoteLikeFileSystem.uri(file));
     var conf = HadoopFiles.configuration(RemoteLikeFileSystem.conf());
-    var status = HadoopFiles.status(p.toString(), conf);
+    var status = AtlasReaders.status(p.toString(), conf);
     HadoopSeekableChannel channel = new HadoopSeekableChannel(p.getFileSystem(conf).open(p), status.getLen());
     try (H5adReader reader = H5adReader.open(new io.jhdf.HdfFile(channel, p.toUri()), p.toString(), "t",
         H5adReaderTest.optionsFor("ties"))) {

@@ -82,8 +82,8 @@ public final class SentenceTaskBench {
         read, build, write, codec, ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage());
   }
 
-  private static SentencesJob.BuildTask task(int rows) {
-    return new SentencesJob.BuildTask(0, 0, rows, new NumpyRandomState(42).state(), null);
+  private static BuildTask task(int rows) {
+    return new BuildTask(0, 0, rows, new NumpyRandomState(42).state(), null);
   }
 
   private static int nGenes(AtlasSource source) throws Exception {
