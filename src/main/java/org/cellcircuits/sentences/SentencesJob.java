@@ -85,6 +85,12 @@ public final class SentencesJob {
   /** The columns later stages read from the sentences table; {@link #checkSchema} checks them. */
   public static final List<String> READ_COLUMNS = List.of("cell_id", "cell_type", "genes", "prompt");
 
+  /**
+   * Tests: runs in each {@link Plan#writeParquet} task after a range's file is complete and before the task reports
+   * it, with the range's index (throw to simulate a task lost after writing, block to hold a driver mid-stage).
+   */
+  static volatile java.util.function.ObjIntConsumer<TaskContext> afterRangeFileForTests = (tc, range) -> {};
+
   private SentencesJob() {
   }
 
@@ -773,6 +779,7 @@ public final class SentencesJob {
               file.getFileSystem(hadoop).delete(file, false); // best effort; the driver deletes leftovers too
             }
           }
+          afterRangeFileForTests.accept(ctx, task.partition());
           if (cellsBuilt != null) {
             cellsBuilt.add(writer.rows());
           }
