@@ -77,6 +77,7 @@ final class SentenceFiles implements FlatMapFunction<Iterator<BuildTask>, Writte
             file.getFileSystem(hadoop).delete(file, false); // best effort; the driver deletes leftovers too
           }
         }
+        SentencesJob.afterRangeFileForTests.accept(TaskContext.get(), task.partition());
         if (cellsBuilt != null) {
           cellsBuilt.add(writer.rows());
         }

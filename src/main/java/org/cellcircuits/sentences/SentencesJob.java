@@ -16,6 +16,7 @@ import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.apache.spark.FutureAction;
+import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.api.java.function.Function;
@@ -75,6 +76,12 @@ public final class SentencesJob {
 
   /** The columns later stages read from the sentences table; {@link #checkSchema} checks them. */
   public static final List<String> READ_COLUMNS = List.of("cell_id", "cell_type", "genes", "prompt");
+
+  /**
+   * Tests: runs in each {@link Plan#writeParquet} task after a range's file is complete and before the task reports
+   * it, with the range's index (throw to simulate a task lost after writing, block to hold a driver mid-stage).
+   */
+  static volatile java.util.function.ObjIntConsumer<TaskContext> afterRangeFileForTests = (tc, range) -> {};
 
   private SentencesJob() {
   }

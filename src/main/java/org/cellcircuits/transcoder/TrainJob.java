@@ -43,6 +43,12 @@ public final class TrainJob {
   /** Tests: a layer's training throws after this many steps of the run (checkpoints up to there are kept). */
   static volatile long crashAfterStepForTests = -1;
 
+  /**
+   * Tests: runs in a layer-parallel task after each checkpoint is published, with the step (throw on one attempt to
+   * simulate a lost executor, block to hold a driver mid-stage).
+   */
+  static volatile java.util.function.ObjLongConsumer<TaskContext> afterCheckpointForTests = (tc, step) -> {};
+
   private TrainJob() {}
 
   /**
@@ -127,7 +133,11 @@ public final class TrainJob {
             params.shuffleBufferRows(), c.seed(), params.maxEpochs(), c.kind(), manager)) {
       TrainOptions options = TrainOptions.logTo(LOG::info, "layer " + layer)
           .withCheckpoints(local, params.checkpointEverySteps())
-          .afterEachCheckpoint(dir -> checkpoints.publish(layer, TrainerCheckpoint.stepOf(dir), dir, layout, conf))
+          .afterEachCheckpoint(dir -> {
+            long step = TrainerCheckpoint.stepOf(dir);
+            checkpoints.publish(layer, step, dir, layout, conf);
+            afterCheckpointForTests.accept(TaskContext.get(), step);
+          })
           .afterEachStep(r -> {
             if (stepsDone != null) {
               stepsDone.add(1);
