@@ -32,6 +32,7 @@ import org.apache.spark.sql.types.StructType;
 import org.apache.spark.util.CollectionAccumulator;
 import org.apache.spark.util.LongAccumulator;
 import org.apache.spark.util.SerializableConfiguration;
+import org.cellcircuits.model.CellPrompt;
 import org.cellcircuits.model.NeoXConfig;
 import org.cellcircuits.runtime.ExecutorModels;
 import org.cellcircuits.runtime.ModelFolder;

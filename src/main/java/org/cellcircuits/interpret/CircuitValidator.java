@@ -9,7 +9,7 @@ import org.cellcircuits.circuits.LocalReplacementModel;
 import org.cellcircuits.circuits.NodeId;
 import org.cellcircuits.circuits.OutputTarget;
 import org.cellcircuits.circuits.ReplacementWeights;
-import org.cellcircuits.harvest.CellPrompt;
+import org.cellcircuits.model.CellPrompt;
 import org.cellcircuits.model.ActivationCache;
 import org.cellcircuits.model.ForwardOptions;
 import org.cellcircuits.model.GptNeoX;

@@ -2,7 +2,7 @@ package org.cellcircuits.interpret;
 
 import java.util.ArrayList;
 import java.util.List;
-import org.cellcircuits.harvest.CellPrompt;
+import org.cellcircuits.model.CellPrompt;
 
 /**
  * A cell's prompt with one gene taken out of its cell sentence, as C2S would see the cell had that gene not been

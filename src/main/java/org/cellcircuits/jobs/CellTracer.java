@@ -23,7 +23,7 @@ import org.cellcircuits.circuits.GraphExport;
 import org.cellcircuits.circuits.OutputTarget;
 import org.cellcircuits.circuits.ReplacementWeights;
 import org.cellcircuits.circuits.TargetSpec;
-import org.cellcircuits.harvest.CellPrompt;
+import org.cellcircuits.model.CellPrompt;
 import org.cellcircuits.model.TokenizedPrompt;
 import org.cellcircuits.runtime.ExecutorModels;
 

@@ -39,7 +39,7 @@ import org.cellcircuits.circuits.CircuitExtractor;
 import org.cellcircuits.circuits.CircuitParams;
 import org.cellcircuits.circuits.ReplacementWeights;
 import org.cellcircuits.evaluate.EvaluateJob;
-import org.cellcircuits.harvest.CellPrompt;
+import org.cellcircuits.model.CellPrompt;
 import org.cellcircuits.io.RunRoot;
 import org.cellcircuits.ml.CircuitTransformer;
 import org.cellcircuits.model.NeoXConfig;

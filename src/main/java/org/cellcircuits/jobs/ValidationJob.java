@@ -42,7 +42,7 @@ import org.cellcircuits.circuits.NodeKind;
 import org.cellcircuits.circuits.OutputTarget;
 import org.cellcircuits.circuits.ReplacementWeights;
 import org.cellcircuits.evaluate.EvaluateJob;
-import org.cellcircuits.harvest.CellPrompt;
+import org.cellcircuits.model.CellPrompt;
 import org.cellcircuits.interpret.AttributedUnit;
 import org.cellcircuits.interpret.CircuitValidator;
 import org.cellcircuits.interpret.KnockoutEffect;

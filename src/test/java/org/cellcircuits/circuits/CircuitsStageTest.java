@@ -19,7 +19,7 @@ import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.cellcircuits.evaluate.EvaluateFixtures;
-import org.cellcircuits.harvest.CellPrompt;
+import org.cellcircuits.model.CellPrompt;
 import org.cellcircuits.io.RunRoot;
 import org.cellcircuits.io.StageOutcome;
 import org.cellcircuits.runtime.ExecutorModels;

@@ -18,7 +18,7 @@ import java.util.Set;
 import java.util.SortedMap;
 import java.util.TreeMap;
 import org.apache.hadoop.conf.Configuration;
-import org.cellcircuits.harvest.CellPrompt;
+import org.cellcircuits.model.CellPrompt;
 import org.cellcircuits.model.ActivationCache;
 import org.cellcircuits.model.CellTypePredictor;
 import org.cellcircuits.model.ForwardOptions;

@@ -19,7 +19,7 @@ import java.util.Random;
 import java.util.TreeMap;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.sql.SparkSession;
-import org.cellcircuits.harvest.CellPrompt;
+import org.cellcircuits.model.CellPrompt;
 import org.cellcircuits.harvest.HarvestFixtures;
 import org.cellcircuits.io.RunRoot;
 import org.cellcircuits.io.SafetensorsDType;

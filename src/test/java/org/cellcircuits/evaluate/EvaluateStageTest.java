@@ -20,7 +20,7 @@ import java.util.SortedMap;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
-import org.cellcircuits.harvest.CellPrompt;
+import org.cellcircuits.model.CellPrompt;
 import org.cellcircuits.io.RunRoot;
 import org.cellcircuits.io.StageMarker;
 import org.cellcircuits.io.StageNotCommittedException;

@@ -14,7 +14,7 @@ import java.util.List;
 import java.util.SortedMap;
 import java.util.TreeMap;
 import org.apache.hadoop.conf.Configuration;
-import org.cellcircuits.harvest.CellPrompt;
+import org.cellcircuits.model.CellPrompt;
 import org.cellcircuits.io.SafetensorsReader;
 import org.cellcircuits.runtime.ExecutorModels;
 import org.cellcircuits.transcoder.ActivationScaling;

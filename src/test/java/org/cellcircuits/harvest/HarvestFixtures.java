@@ -25,6 +25,7 @@ import org.cellcircuits.io.StageCommitter;
 import org.cellcircuits.io.StageResult;
 import org.cellcircuits.io.StageSpec;
 import org.cellcircuits.jobs.ConfigLoader;
+import org.cellcircuits.model.CellPrompt;
 import org.cellcircuits.model.GptNeoX;
 import org.cellcircuits.model.NeoXConfig;
 

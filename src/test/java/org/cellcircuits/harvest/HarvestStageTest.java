@@ -2,7 +2,6 @@ package org.cellcircuits.harvest;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
-
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
@@ -33,6 +32,7 @@ import org.cellcircuits.io.StageOutcome;
 import org.cellcircuits.jobs.StageRegistry;
 import org.cellcircuits.jobs.StageRunner;
 import org.cellcircuits.model.ActivationCache;
+import org.cellcircuits.model.CellPrompt;
 import org.cellcircuits.model.CellTypePredictor;
 import org.cellcircuits.model.ForwardOptions;
 import org.cellcircuits.model.GptNeoX;

@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.util.List;
-import org.cellcircuits.harvest.CellPrompt;
+import org.cellcircuits.model.CellPrompt;
 import org.cellcircuits.sentences.PromptTemplate;
 import org.junit.jupiter.api.Test;
 

@@ -35,7 +35,7 @@ import org.cellcircuits.circuits.OutputTarget;
 import org.cellcircuits.circuits.ReplacementWeights;
 import org.cellcircuits.evaluate.EvaluateFixtures;
 import org.cellcircuits.harvest.ActivationStore;
-import org.cellcircuits.harvest.CellPrompt;
+import org.cellcircuits.model.CellPrompt;
 import org.cellcircuits.harvest.LayerManifest;
 import org.cellcircuits.harvest.VectorFormat;
 import org.cellcircuits.io.RunRoot;

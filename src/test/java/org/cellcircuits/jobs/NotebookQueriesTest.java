@@ -18,7 +18,7 @@ import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.types.StructType;
 import org.cellcircuits.evaluate.EvaluateFixtures;
 import org.cellcircuits.evaluate.EvaluateJob;
-import org.cellcircuits.harvest.CellPrompt;
+import org.cellcircuits.model.CellPrompt;
 import org.cellcircuits.io.RunRoot;
 import org.cellcircuits.io.StageCommitter;
 import org.cellcircuits.io.StageResult;

@@ -1,9 +1,7 @@
-package org.cellcircuits.harvest;
+package org.cellcircuits.model;
 
 import java.util.List;
 import java.util.Objects;
-import org.cellcircuits.model.PromptTokenizer;
-import org.cellcircuits.model.TokenizedPrompt;
 
 /**
  * One row of the sentences table, as the harvest reads it.

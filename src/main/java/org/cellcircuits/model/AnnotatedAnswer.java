@@ -1,8 +1,7 @@
-package org.cellcircuits.harvest;
+package org.cellcircuits.model;
 
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import java.util.Arrays;
-import org.cellcircuits.model.PredictOptions;
 
 /**
  * A cell's annotated answer {@code " {cell_type}."}, tokenized as {@link org.cellcircuits.model.CellTypePredictor}

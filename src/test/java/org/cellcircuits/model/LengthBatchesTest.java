@@ -1,4 +1,4 @@
-package org.cellcircuits.harvest;
+package org.cellcircuits.model;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;

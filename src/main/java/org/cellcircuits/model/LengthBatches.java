@@ -1,4 +1,4 @@
-package org.cellcircuits.harvest;
+package org.cellcircuits.model;
 
 import java.util.ArrayList;
 import java.util.Collections;
