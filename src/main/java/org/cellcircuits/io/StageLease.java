@@ -71,11 +71,15 @@ public final class StageLease implements AutoCloseable {
    * @param owner {@code user@host}
    * @param host host name of the driver
    * @param pid process id of the driver
+   * @param pidNamespace the driver's pid namespace ({@code /proc/self/ns/pid}, e.g. {@code pid:[4026531836]}), null
+   *     where unknown (not Linux, or a lease written by an older build): pids mean the same process only within one
+   *     namespace, and containers on one host can share a host name
    * @param token random id of this acquisition; the holder recognizes its own lease by it
    * @param startedAt when the lease was taken
    * @param heartbeatAt when the holder last rewrote it
    */
-  public record Holder(String owner, String host, long pid, String token, Instant startedAt, Instant heartbeatAt) {
+  public record Holder(String owner, String host, long pid, String pidNamespace, String token, Instant startedAt,
+      Instant heartbeatAt) {
     public Holder {
       Objects.requireNonNull(owner, "owner");
       Objects.requireNonNull(host, "host");
@@ -89,6 +93,9 @@ public final class StageLease implements AutoCloseable {
       o.addProperty("owner", owner);
       o.addProperty("host", host);
       o.addProperty("pid", pid);
+      if (pidNamespace != null) {
+        o.addProperty("pid_namespace", pidNamespace);
+      }
       o.addProperty("token", token);
       o.addProperty("started_at", startedAt.toString());
       o.addProperty("heartbeat_at", heartbeatAt.toString());
@@ -98,18 +105,38 @@ public final class StageLease implements AutoCloseable {
     static Holder fromJson(String json) {
       JsonObject o = JsonParser.parseString(json).getAsJsonObject();
       return new Holder(o.get("owner").getAsString(), o.get("host").getAsString(), o.get("pid").getAsLong(),
+          o.has("pid_namespace") ? o.get("pid_namespace").getAsString() : null,
           o.get("token").getAsString(), Instant.parse(o.get("started_at").getAsString()),
           Instant.parse(o.get("heartbeat_at").getAsString()));
     }
 
     /** The same lease with another heartbeat time. */
     public Holder withHeartbeat(Instant at) {
-      return new Holder(owner, host, pid, token, startedAt, at);
+      return new Holder(owner, host, pid, pidNamespace, token, startedAt, at);
     }
 
     /** {@code me@host (pid 123)}. */
     public String describe() {
       return owner + " (pid " + pid + ")";
+    }
+
+    /**
+     * Whether this holder is a process of this host and pid namespace that has ended: its pid runs nothing, or runs a
+     * process started after the lease was taken (the pid was reused). False whenever that cannot be known (another
+     * host or namespace, an unknown namespace), so such leases wait for the timeout.
+     */
+    public boolean endedOnThisHost() {
+      String here = currentPidNamespace();
+      if (pidNamespace == null || here == null || !pidNamespace.equals(here) || !host.equals(hostName())) {
+        return false;
+      }
+      Optional<ProcessHandle> process = ProcessHandle.of(pid);
+      if (process.isEmpty() || !process.get().isAlive()) {
+        return true;
+      }
+      Optional<Instant> started = process.get().info().startInstant();
+      // clocks round the start time to jiffies: allow a second before calling the pid reused
+      return started.isPresent() && started.get().isAfter(startedAt.plusSeconds(1));
     }
   }
 
@@ -182,7 +209,7 @@ public final class StageLease implements AutoCloseable {
     fs.mkdirs(path.getParent());
     Instant now = Instant.now();
     Holder mine = new Holder(System.getProperty("user.name", "unknown") + "@" + hostName(), hostName(),
-        ProcessHandle.current().pid(), newToken(), now, now);
+        ProcessHandle.current().pid(), currentPidNamespace(), newToken(), now, now);
     Duration settle = MAX_SETTLE.compareTo(timeout.dividedBy(4)) < 0 ? MAX_SETTLE : timeout.dividedBy(4);
     for (int tries = 0; tries < 5; tries++) {
       if (createNew(fs, path, mine)) {
@@ -197,12 +224,18 @@ public final class StageLease implements AutoCloseable {
         continue; // released between our create and our read: try again
       }
       Observed held = current.get();
-      if (!held.staleAfter(timeout)) {
+      boolean ended = held.holder() != null && held.holder().endedOnThisHost();
+      if (!ended && !held.staleAfter(timeout)) {
         throw held(stage, held, timeout);
       }
-      LOG.warn("stage {}: taking over the lease {} of {}: no heartbeat for {} s, more than the lease timeout {}",
-          stage, path, held.holder() == null ? "an unknown writer" : held.holder().describe(),
-          held.age().toSeconds(), timeout);
+      if (ended) {
+        LOG.warn("stage {}: taking over the lease {} of {}: that process has ended (same host and pid namespace)",
+            stage, path, held.holder().describe());
+      } else {
+        LOG.warn("stage {}: taking over the lease {} of {}: no heartbeat for {} s, more than the lease timeout {}",
+            stage, path, held.holder() == null ? "an unknown writer" : held.holder().describe(),
+            held.age().toSeconds(), timeout);
+      }
       MarkerFiles.replace(fs, path, bytes(mine));
       confirm(fs, path, stage, mine, settle, timeout);
       return new StageLease(fs, path, stage, timeout, mine);
@@ -263,11 +296,20 @@ public final class StageLease implements AutoCloseable {
     }
   }
 
+  /** This process's pid namespace, {@code pid:[N]}, or null where there is no {@code /proc} (not Linux). */
+  static String currentPidNamespace() {
+    try {
+      return Files.readSymbolicLink(java.nio.file.Path.of("/proc/self/ns/pid")).toString();
+    } catch (IOException | UnsupportedOperationException | SecurityException e) {
+      return null;
+    }
+  }
+
   private static StageLeaseHeldException held(String stage, Observed held, Duration timeout) {
     return new StageLeaseHeldException(String.format(
-        "stage %s is being written by another run: its lease %s is held by %s. A lease is taken over once its "
-            + "heartbeat is older than cellcircuits.run.lease-timeout (%s s); if that run is dead and you cannot "
-            + "wait, delete the lease file.",
+        "stage %s is being written by another run: its lease %s is held by %s. A lease is taken over at once when "
+            + "its process on this host has ended, otherwise once its heartbeat is older than "
+            + "cellcircuits.run.lease-timeout (%s s); if that run is dead and you cannot wait, delete the lease file.",
         stage, held.path(), held.describe(), timeout.toSeconds()), held.holder());
   }
 

@@ -120,6 +120,58 @@ class StageLeaseTest {
     }
   }
 
+  /** A run killed with SIGKILL on this host: the next run takes its lease at once, not after the 10-minute timeout. */
+  @Test
+  void theLeaseOfAKilledProcessOnThisHostIsTakenOverAtOnce() throws Exception {
+    RunRoot root = root();
+    Duration long10m = Duration.ofMinutes(10);
+    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    Process child = new ProcessBuilder(java, "-Xmx256m", "-cp", System.getProperty("java.class.path"),
+        HoldLease.class.getName(), root.uri(), "ids", Long.toString(long10m.toMillis()),
+        tmp.resolve("run/ids/attempt-x").toString()).redirectErrorStream(true).start();
+    try {
+      BufferedReader lines = new BufferedReader(new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8));
+      String line;
+      while ((line = lines.readLine()) != null && !line.startsWith("HELD ")) {
+        // the child's log lines before it holds the lease
+      }
+      assertThat(line).as("the child took the lease").startsWith("HELD ");
+      assertThatThrownBy(() -> StageLease.acquire(root, "ids", long10m))
+          .as("alive: refused").isInstanceOf(StageLeaseHeldException.class);
+      child.destroyForcibly();
+      assertThat(child.waitFor(60, TimeUnit.SECONDS)).isTrue();
+      StageLease.Observed left = StageLease.observe(root, "ids").orElseThrow();
+      assertThat(left.staleAfter(long10m)).as("its heartbeat is still fresh").isFalse();
+      assertThat(left.holder().endedOnThisHost()).isTrue();
+      try (StageLease mine = StageLease.acquire(root, "ids", long10m)) {
+        assertThat(mine.holder().pid()).isEqualTo(ProcessHandle.current().pid());
+      }
+    } finally {
+      child.destroyForcibly();
+    }
+  }
+
+  /** A dead pid means nothing across pid namespaces (containers sharing a host name) or without one: wait. */
+  @Test
+  void aDeadPidInAnotherOrUnknownPidNamespaceWaitsForTheTimeout() throws Exception {
+    RunRoot root = root();
+    Process ended = new ProcessBuilder("true").start();
+    assertThat(ended.waitFor(30, TimeUnit.SECONDS)).isTrue();
+    java.time.Instant now = java.time.Instant.now();
+    String host = java.net.InetAddress.getLocalHost().getHostName();
+    for (String namespace : new String[] {"pid:[1]", null}) {
+      Files.createDirectories(tmp.resolve("run/ids"));
+      Files.writeString(tmp.resolve("run/ids/" + StageLease.FILE), new StageLease.Holder("x@" + host, host,
+          ended.pid(), namespace, "tok", now, now).toJson());
+      assertThatThrownBy(() -> StageLease.acquire(root, "ids", Duration.ofMinutes(10)))
+          .as("namespace %s", namespace).isInstanceOf(StageLeaseHeldException.class);
+    }
+    // the same holder in this JVM's namespace is taken over at once
+    Files.writeString(tmp.resolve("run/ids/" + StageLease.FILE), new StageLease.Holder("x@" + host, host,
+        ended.pid(), StageLease.currentPidNamespace(), "tok", now, now).toJson());
+    StageLease.acquire(root, "ids", Duration.ofMinutes(10)).close();
+  }
+
   @Test
   void aLeaseRefusesASecondHolderKeepsItselfAliveAndIsRemovedOnClose() throws Exception {
     RunRoot root = root();
@@ -147,7 +199,7 @@ class StageLeaseTest {
       StageResult result = tiny(calls).write(attemptDir);
       // another run decides this one is dead and takes its lease over
       Files.writeString(tmp.resolve("run/ids/" + StageLease.FILE), new StageLease.Holder("other@elsewhere",
-          "elsewhere", 42, "0123", java.time.Instant.now(), java.time.Instant.now()).toJson());
+          "elsewhere", 42, null, "0123", java.time.Instant.now(), java.time.Instant.now()).toJson());
       return result;
     }))
         .hasMessageContaining("this run no longer holds the lease")
