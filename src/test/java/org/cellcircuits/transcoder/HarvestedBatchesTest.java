@@ -117,7 +117,7 @@ class HarvestedBatchesTest {
         }
       }
     }).hasMessageContaining("part-1.parquet").hasMessageContaining("32-byte vectors")
-        .hasMessageContaining("manifest says 16");
+        .hasMessageContaining("expected 16 (d_model 8 in the layer's manifest)");
   }
 
   @Test
