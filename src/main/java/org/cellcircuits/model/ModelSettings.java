@@ -34,6 +34,8 @@ public record ModelSettings(
     }
     Objects.requireNonNull(device, "device");
     Objects.requireNonNull(precision, "precision");
+    // the spelling only, so a typo fails when the config loads, not on an executor; auto's meaning needs the device
+    Precision.parse(precision, ai.djl.Device.cpu());
     ConfigChecks.atLeast("cellcircuits.model.batch-size", batchSize, 1);
     ConfigChecks.atLeast("cellcircuits.model.max-new-tokens", maxNewTokens, 1);
   }

@@ -43,6 +43,8 @@ class ModelSettingsTest {
         .hasMessage("cellcircuits.model.batch-size is invalid: 0; need >= 1");
     assertThatThrownBy(() -> ModelSettings.fromConfig(config("model.max-new-tokens=-2")))
         .hasMessage("cellcircuits.model.max-new-tokens is invalid: -2; need >= 1");
+    assertThatThrownBy(() -> ModelSettings.fromConfig(config("model.precision=int8")))
+        .hasMessageStartingWith("cellcircuits.model.precision is invalid: 'int8'; need one of auto, fp32");
     assertThatThrownBy(() -> HarvestParams.fromConfig(config("model.stop-at-period=maybe")))
         .hasMessageContaining("cellcircuits.model").hasMessageContaining("stop-at-period");
   }
