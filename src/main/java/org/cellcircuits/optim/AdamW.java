@@ -6,12 +6,9 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import java.util.ArrayList;
 import java.util.Collection;
-import java.util.Collections;
-import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.function.Predicate;
 
 /**
@@ -176,7 +173,7 @@ public final class AdamW implements AutoCloseable {
             all.addAll(gradients);
             all.addAll(firstMoments);
             all.addAll(secondMoments);
-            attachTemporarily(scratch, all);
+            ScratchArrays.attachTemporarily(scratch, all);
             for (int i = 0; i < parameters.size(); i++) {
                 NDArray g = gradients.get(i);
                 NDArray p = parameters.get(i);
@@ -214,18 +211,6 @@ public final class AdamW implements AutoCloseable {
                 grad.subi(grad);
             }
         }
-    }
-
-    /** Temp-attaches each distinct array once (attaching one twice would lose its way home). */
-    private static void attachTemporarily(NDManager scratch, List<NDArray> arrays) {
-        Set<NDArray> seen = Collections.newSetFromMap(new IdentityHashMap<>());
-        List<NDArray> distinct = new ArrayList<>();
-        for (NDArray a : arrays) {
-            if (seen.add(a)) {
-                distinct.add(a);
-            }
-        }
-        scratch.tempAttachAll(distinct.toArray(new NDArray[0]));
     }
 
     @Override

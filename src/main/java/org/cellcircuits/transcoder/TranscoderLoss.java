@@ -4,10 +4,8 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import java.util.ArrayList;
-import java.util.Collections;
-import java.util.IdentityHashMap;
 import java.util.List;
-import java.util.Set;
+import org.cellcircuits.optim.ScratchArrays;
 
 /**
  * The training loss of one batch and its gradients, written out by hand, for every {@link Activation} and with or
@@ -129,7 +127,7 @@ final class TranscoderLoss {
             if (dead != null) {
                 operands.add(dead);
             }
-            attachTemporarily(scratch, operands.toArray(new NDArray[0]));
+            ScratchArrays.attachTemporarily(scratch, operands);
 
             NDArray pre = xs.matMul(w.wEnc()).addi(w.bEnc()); // (B, d_sae)
             NDArray theta = act == Activation.JUMPRELU ? w.logThreshold().exp() : null; // (d_sae)
@@ -269,7 +267,7 @@ final class TranscoderLoss {
         try (NDManager scratch = home.newSubManager()) {
             List<NDArray> operands = new ArrayList<>(w.list());
             operands.add(xs);
-            attachTemporarily(scratch, operands.toArray(new NDArray[0]));
+            ScratchArrays.attachTemporarily(scratch, operands);
             NDArray pre = xs.matMul(w.wEnc()).addi(w.bEnc());
             NDArray theta = arch.activation() == Activation.JUMPRELU ? w.logThreshold().exp() : null;
             NDArray y = activate(pre, theta, arch).z().matMul(w.wDec()).addi(w.bDec());
@@ -279,18 +277,6 @@ final class TranscoderLoss {
             y.attach(home);
             return y;
         }
-    }
-
-    /** Temp-attaches each distinct array once (attaching one twice would lose its way home). */
-    static void attachTemporarily(NDManager scratch, NDArray... arrays) {
-        Set<NDArray> seen = Collections.newSetFromMap(new IdentityHashMap<>());
-        List<NDArray> distinct = new ArrayList<>();
-        for (NDArray a : arrays) {
-            if (seen.add(a)) {
-                distinct.add(a);
-            }
-        }
-        scratch.tempAttachAll(distinct.toArray(new NDArray[0]));
     }
 
     static double scalar(NDArray a) {
