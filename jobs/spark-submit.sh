@@ -13,7 +13,9 @@
 #   SPARK_HOME            where spark-submit is found (else from PATH); Spark 3.5 built for Scala 2.12
 #   SPARK_SUBMIT          the spark-submit command itself, overriding SPARK_HOME/PATH
 #   CELLCIRCUITS_JAVA_OPTS  extra JVM options for driver and executors (they replace any extraJavaOptions you pass)
-#   DRY_RUN=1             print the command instead of running it
+#   CELLCIRCUITS_JAR      the application jar to submit, a path or a URL (s3://bucket/cellcircuits-…-spark.jar for
+#                         --deploy-mode cluster); default target/cellcircuits-*-spark.jar, built when missing
+#   DRY_RUN=1             print the command instead of running it (one line, quoted for bash)
 #   MVN                   Maven command (default: mvn)
 set -euo pipefail
 
@@ -29,16 +31,20 @@ for ((i = 0; i < $#; i++)); do
   fi
 done
 
-shopt -s nullglob
-jars=("$project"/target/cellcircuits-*-spark.jar)
-if (( ${#jars[@]} == 0 )); then
-  echo "spark-submit.sh: building the application jar (mvn -DskipTests package) ..." >&2
-  "${MVN:-mvn}" -q -B -Dstyle.color=never -f "$project/pom.xml" -DskipTests package >&2
+if [[ -n "${CELLCIRCUITS_JAR:-}" ]]; then
+  jars=("$CELLCIRCUITS_JAR")
+else
+  shopt -s nullglob
   jars=("$project"/target/cellcircuits-*-spark.jar)
-fi
-if (( ${#jars[@]} != 1 )); then
-  echo "spark-submit.sh: expected one target/cellcircuits-*-spark.jar, found ${#jars[@]}: ${jars[*]:-none}" >&2
-  exit 1
+  if (( ${#jars[@]} == 0 )); then
+    echo "spark-submit.sh: building the application jar (mvn -DskipTests package) ..." >&2
+    "${MVN:-mvn}" -q -B -Dstyle.color=never -f "$project/pom.xml" -DskipTests package >&2
+    jars=("$project"/target/cellcircuits-*-spark.jar)
+  fi
+  if (( ${#jars[@]} != 1 )); then
+    echo "spark-submit.sh: expected one target/cellcircuits-*-spark.jar, found ${#jars[@]}: ${jars[*]:-none}" >&2
+    exit 1
+  fi
 fi
 
 # Spark on Java 17 needs these --add-opens; the pom's spark.java17.opens property is the one list.

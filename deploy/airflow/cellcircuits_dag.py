@@ -9,9 +9,10 @@ each other's stage lease and refuse.
 
 Exit codes: 0 done or skipped, 1 failed or refused (config changed: rerun with --overwrite on purpose), 2 usage.
 Set the Airflow Variables below (or edit the defaults). Credentials for s3a:// come from the cluster's instance profile
-(the standard AWS provider chain), never from here. tests: DeployDefinitionsTest reads this file as text (no Airflow
-in the build): UPSTREAM must list every stage of StageRegistry.defaults() with its upstream() stages, and
-JAVA17_OPENS must equal the pom's spark.java17.opens.
+(the standard AWS provider chain), never from here. tests: DeployDefinitionsTest reads this file with Python's ast
+module (src/test/python/airflow_dag_tasks.py; no Airflow in the build): the tasks and edges must be the stages of
+StageRegistry.defaults() and their upstream() stages, and each command must be what jobs/spark-submit.sh builds for
+the stage, as Spark's own spark-submit parser reads both.
 """
 from datetime import datetime, timedelta
 
@@ -37,7 +38,9 @@ JAVA17_OPENS = (
     "--add-opens=java.base/sun.security.action=ALL-UNNAMED --add-opens=java.base/sun.util.calendar=ALL-UNNAMED "
     "-Djdk.reflect.useDirectMethodHandle=false"
 )
-JAVA_OPTS = JAVA17_OPENS + " -Dai.djl.offline=true"
+# What jobs/spark-submit.sh gives driver and executors (MetaspaceSize: loading Spark's classes set off full
+# collections at the 21 MB default).
+JAVA_OPTS = JAVA17_OPENS + " -XX:MetaspaceSize=256m -Dai.djl.offline=true"
 # Each stage and the stages it reads (Stage.upstream()); a task starts when those are committed.
 UPSTREAM = {
     "sentences": [],
