@@ -64,6 +64,16 @@ class ConvertCheckpointScriptTest {
 
   @TempDir Path tmp;
 
+  /** python3, or a skip here and a failure on CI ({@code CI=true}), where .ci/run installs it. */
+  private static String requirePython() {
+    String python = python();
+    if (python == null && "true".equalsIgnoreCase(System.getenv("CI"))) {
+      org.junit.jupiter.api.Assertions.fail("python3 is not installed; on CI .ci/run installs Debian's python3");
+    }
+    assumeTrue(python != null, "python3 is not installed");
+    return python;
+  }
+
   private static String python() {
     for (String candidate : List.of("python3", "/usr/bin/python3")) {
       try {
@@ -95,8 +105,7 @@ class ConvertCheckpointScriptTest {
 
   @Test
   void theHandWrittenWriterMakesFilesTheJavaReaderReadsExactly() throws Exception {
-    String python = python();
-    assumeTrue(python != null, "python3 is not installed");
+    String python = requirePython();
     Path file = tmp.resolve("w.safetensors");
     // every value is exact in its type, so the reader must return it bit for bit
     String program = LOAD + String.join("\n",
@@ -132,8 +141,7 @@ class ConvertCheckpointScriptTest {
 
   @Test
   void theWriterRefusesBytesThatDoNotMatchTheShape() throws Exception {
-    String python = python();
-    assumeTrue(python != null, "python3 is not installed");
+    String python = requirePython();
     Run r = run(python, LOAD + "cc.write_safetensors(sys.argv[1], [('w', 'F32', [2, 2], bytes(12))])",
         tmp.resolve("bad.safetensors").toString());
     assertThat(r.code()).isNotZero();
@@ -142,8 +150,7 @@ class ConvertCheckpointScriptTest {
 
   @Test
   void aFolderWithAPytorchCheckpointGetsAModelSafetensorsWithItsWeightsInTheirOwnDtypes() throws Exception {
-    String python = python();
-    assumeTrue(python != null, "python3 is not installed");
+    String python = requirePython();
     Path single = Files.createDirectories(tmp.resolve("single"));
     Path sharded = Files.createDirectories(tmp.resolve("sharded"));
     String program = LOAD + FAKE_TORCH + String.join("\n",
@@ -192,8 +199,7 @@ class ConvertCheckpointScriptTest {
 
   @Test
   void aFolderWithoutPytorchWeightsIsAUsageError() throws Exception {
-    String python = python();
-    assumeTrue(python != null, "python3 is not installed");
+    String python = requirePython();
     Run r = run(python, LOAD + "sys.exit(cc.main(sys.argv[1:]))", tmp.toString());
     assertThat(r.code()).isEqualTo(2);
     assertThat(r.output()).contains(tmp + " has neither pytorch_model.bin nor pytorch_model.bin.index.json");
@@ -201,8 +207,7 @@ class ConvertCheckpointScriptTest {
 
   @Test
   void withRealTorchATorchSavedCheckpointConvertsToo() throws Exception {
-    String python = python();
-    assumeTrue(python != null, "python3 is not installed");
+    String python = requirePython();
     assumeTrue(run(python, "import torch").code() == 0, "torch is not installed (Debian: python3-torch)");
     Path folder = Files.createDirectories(tmp.resolve("torch"));
     String program = String.join("\n",
