@@ -45,21 +45,19 @@ import picocli.CommandLine;
 @Tag("e2e")
 class S3RoundTripTest {
   private static final String BUCKET = "cellcircuits-e2e";
-  /**
-   * Through circuits: interpret writes and reads through the same FileSystem calls (its tables, its report copied with
-   * copyFromLocalFile) and would add a minute to a CI that must stay under 20 on 2 cores.
-   */
-  private static final List<String> STAGES = List.of("sentences", "harvest", "train", "evaluate", "circuits");
+  /** Every stage, interpret's tables and its HTML report (copied to S3 with copyFromLocalFile) included. */
+  private static final List<String> STAGES =
+      List.of("sentences", "harvest", "train", "evaluate", "circuits", "interpret");
   /**
    * The demo config shrunk for CI: 160 cells (~30k training tokens a layer), 12 training steps a layer (checkpoints
-   * every 5), one cell a type for circuits.
+   * every 5), one cell a type for circuits and for interpret's knockouts.
    */
   private static final List<String> SMALL = List.of("sentences.max-cells=160", "sentences.rows-per-partition=80",
       "harvest.cells-per-task=80", "train.training-tokens=12000", "train.max-epochs=3",
       "train.checkpoint-every-steps=5", "train.lr-warm-up-steps=3", "train.lr-decay-steps=6",
       "train.l1-warm-up-steps=3", "train.scaling-batches=4", "train.dead-feature-window-tokens=6000",
       "train.resample-interval-steps=50", "train.batchtopk-threshold-rate=0.5", "evaluate.max-cells=8",
-      "circuits.cells-per-type=1", "circuits.max-feature-nodes=64");
+      "circuits.cells-per-type=1", "circuits.max-feature-nodes=64", "interpret.validation.cells-per-type=1");
   /** Figures that measure time, not results. */
   private static final Pattern TIMING = Pattern.compile(".*(second|per_s|_s$|_ms$|time|wall).*");
   /** Tables compared row by row (both ways, duplicates counted); larger ones by count. */
@@ -95,7 +93,7 @@ class S3RoundTripTest {
         String local = tmp.resolve("local").toString();
         String remote = "s3a://" + BUCKET + "/run";
         long t0 = System.nanoTime();
-        assertThat(cli.execute(args(sets, "run", "--until", "circuits", "--root", local))).as(err.toString())
+        assertThat(cli.execute(args(sets, "run", "--until", "interpret", "--root", local))).as(err.toString())
             .isZero();
         long t1 = System.nanoTime();
 
@@ -119,7 +117,7 @@ class S3RoundTripTest {
         assertThat(left).as("what the failed attempt left on S3").contains("checkpoints")
             .doesNotContain(RunRoot.MARKER);
         // the rerun (resuming from the checkpoint) and every later stage
-        assertThat(cli.execute(args(sets, "run", "--until", "circuits", "--root", remote))).as(err.toString())
+        assertThat(cli.execute(args(sets, "run", "--until", "interpret", "--root", remote))).as(err.toString())
             .isZero();
         long t2 = System.nanoTime();
         assertThat(Stream.of(fs.listStatus(s3root.stagePath("train"))).map(s -> s.getPath().getName())
