@@ -32,6 +32,31 @@ final class TinyCircuitModels {
   static final int FEATURES = 24;
   static final int VOCAB = 50;
 
+  /**
+   * Summed reduction lengths along the longest chain of one attribution row (a backward pass through the frozen
+   * local replacement model over {@code positions} tokens): the seed (an unembedding or encoder row, WIDTH), then per
+   * block the frozen LayerNorm's centring (WIDTH), the attention's output projection (WIDTH), pattern (positions)
+   * and value projection (WIDTH), a transcoder's decoder and encoder (FEATURES + WIDTH) and the residual adds (3).
+   * For {@link org.cellcircuits.model.Fp32Bounds#deep}.
+   */
+  static long rowChain(int positions) {
+    return WIDTH + (long) LAYERS * (5L * WIDTH + positions + FEATURES + 3);
+  }
+
+  /**
+   * The magnitude that stands for |A_L|...|A_1||x| in a row's Fp32Bounds.deep: the row's sum of |edge| plus
+   * |constant|. A row is linear in its sources, and its edges and constant add up to the seed's value, so this is
+   * the size of what the backward carries before it cancels (a stand-in, not a proof). The row's largest |edge|,
+   * without the constant, left a margin under 6x on rows whose bias carries most of the value (measured).
+   */
+  static double rowScale(float[] edges, double constant) {
+    double s = Math.abs(constant);
+    for (float e : edges) {
+      s += Math.abs(e);
+    }
+    return s;
+  }
+
   private TinyCircuitModels() {}
 
   static NeoXConfig config(boolean parallel) {

@@ -25,4 +25,41 @@ public final class Fp32Bounds {
     }
     return 2 * n * U / (1 - n * U) * sumAbs;
   }
+
+  /**
+   * Scaled bound for two float32 evaluations of a deep composition (a forward or backward pass, a chain of products)
+   * in different summation orders: 2 gamma_n magnitude. For a chain of matrix products each evaluation is within
+   * gamma_{n_1 + ... + n_L} |A_L|...|A_1||x| of the exact value, whatever the orders (Higham (3.7)); here n is that
+   * summed reduction length along the chain and {@code magnitude} (the largest |value| compared) stands in for
+   * |A_L|...|A_1||x|, with LayerNorm, softmax and GELU taken to pass relative errors on with a factor of order one.
+   * That substitution is the step that is not proved, so every use is checked to hold with a margin of at least 10x
+   * under 1 and 2 libtorch threads ({@code -Dtest.torch.threads=2}), and says what it measured.
+   *
+   * @param n summed reduction lengths along the longest chain (e.g. {@link #forwardChain})
+   * @param magnitude the largest |value| among those compared
+   */
+  public static double deep(long n, double magnitude) {
+    return twoOrders(Math.toIntExact(n), magnitude);
+  }
+
+  /**
+   * Summed reduction lengths along the longest chain of a GPT-NeoX forward pass over {@code positions} tokens up to
+   * the logits: per block LayerNorm's mean and variance (2C), QKV (C), scores (head size), softmax's sum and pattern
+   * x V (2T), the output projection (C), the MLP (C + d_mlp) and the residual adds (3); then ln_final (2C) and the
+   * unembedding (C).
+   */
+  public static long forwardChain(NeoXConfig c, int positions) {
+    long d = c.hiddenSize();
+    long block = 2 * d + d + c.headSize() + 2L * positions + d + d + c.intermediateSize() + 3;
+    return c.numLayers() * block + 2 * d + d;
+  }
+
+  /** The largest |v|, in doubles. */
+  public static double maxAbs(float[] values) {
+    double m = 0;
+    for (float v : values) {
+      m = Math.max(m, Math.abs(v));
+    }
+    return m;
+  }
 }
