@@ -10,11 +10,38 @@ final class HookContext {
     final NDManager scratch;
     final ForwardOptions options;
     final ActivationCache cache;
+    /** Where the running block's arrays land (a sub-manager of scratch), or scratch between blocks. */
+    private NDManager scope;
 
     HookContext(NDManager scratch, ForwardOptions options, ActivationCache cache) {
         this.scratch = scratch;
         this.options = options;
         this.cache = cache;
+        this.scope = scratch;
+    }
+
+    /** A manager for one block's arrays; close it after {@link #exitBlock}. */
+    NDManager enterBlock() {
+        scope = scratch.newSubManager();
+        return scope;
+    }
+
+    /**
+     * Ends the running block: its output and the activations kept during it move to scratch, so closing the block's
+     * manager frees only its temporaries. Returns {@code out}.
+     */
+    NDArray exitBlock(NDArray out) {
+        for (String name : cache == null ? java.util.Set.<String>of() : cache.names()) { // no cache when decoding
+            NDArray kept = cache.get(name);
+            if (kept.getManager() == scope) {
+                kept.attach(scratch);
+            }
+        }
+        if (out.getManager() == scope) {
+            out.attach(scratch);
+        }
+        scope = scratch;
+        return out;
     }
 
     /** True if the point is kept or edited, so a module must compute it explicitly. */
@@ -44,7 +71,7 @@ final class HookContext {
             // Kept arrays stay in the scratch manager until the pass ends (moveKeptToCache): attaching them now would
             // make every array computed from them land in the cache too and live as long as it.
             // An array the caller owns (a constant returned by an edit) is copied, so closing the cache cannot free it.
-            cache.put(name, x.getManager() == scratch ? x : x.duplicate());
+            cache.put(name, x.getManager() == scratch || x.getManager() == scope ? x : x.duplicate());
         }
         return x;
     }

@@ -63,8 +63,8 @@ public final class TrainBenchmark {
   private TrainBenchmark() {}
 
   static final int FILES = 4;
-  static final int BATCH = 4096;
-  static final int EXPANSION = 8;
+  public static final int BATCH = 4096;
+  public static final int EXPANSION = 8;
   static final double LAMBDA = 0.5;
   static final double LR = 3e-4;
 
@@ -224,7 +224,7 @@ public final class TrainBenchmark {
    * loss, then Adam (torch.optim.Adam's update) written out on the parameters. Returns the first step's gradients
    * (copied out), for the check against the trainer's hand-written ones.
    */
-  static float[][] bareLoop(NDManager parent, List<NDArray[]> batches, int d, int steps) {
+  public static float[][] bareLoop(NDManager parent, List<NDArray[]> batches, int d, int steps) {
     int dSae = d * EXPANSION;
     float[][] firstGradients = new float[4][];
     try (NDManager m = parent.newSubManager()) {
