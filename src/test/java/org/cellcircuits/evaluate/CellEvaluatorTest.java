@@ -305,120 +305,137 @@ class CellEvaluatorTest {
     assertThat(zeroed.kl() / zeroed.allTokens()).as("the MLPs matter in this model (2.7 nats)").isGreaterThan(1);
   }
 
+  /**
+   * Explained variance of one dictionary on {@code cells}, brute force in doubles over the hooks of each prompt run
+   * alone, with its bound against the evaluator's (derivation beside the bound), and the firing counts.
+   */
+  record DictionaryFigures(double ev, double evBound, int tokens, long active, long never) {}
+
+  static DictionaryFigures dictionaryFigures(ExecutorModels.Loaded at, List<CellPrompt> cells, int layer, Transcoder t) {
+    GptNeoX model = at.model();
+    int d = model.config().hiddenSize();
+    Set<Long> special = at.specialIds();
+    boolean sae = t.config().kind() == TranscoderKind.SAE;
+    int n = t.config().dSae();
+    float[] we = t.weight("W_enc").toFloatArray();
+    float[] be = t.weight("b_enc").toFloatArray();
+    float[] wd = t.weight("W_dec").toFloatArray();
+    float[] bd = t.weight("b_dec").toFloatArray();
+    List<double[]> targets = new ArrayList<>();
+    double sse = 0;
+    // the evaluator's y and y - y_hat come from a padded batch and its own fp32 encode/decode: per element within
+    // Fp32Bounds.deep over chain() (forward, encoder, decoder), scaled by max|y| and max|y| + max|y_hat|
+    long chain = chain(at, longestInput(at, cells));
+    double sseMoved = 0; // sum over elements of 2 |r| e_r + e_r^2
+    double sumSqMoved = 0; // the same for y^2
+    double sumSq = 0;
+    double[] absColumn = new double[d];
+    double maxY = 0;
+    long active = 0;
+    long[] fired = new long[n];
+    for (CellPrompt c : cells) {
+      long[] p = promptIds(at, c);
+      try (NDManager m = NDManager.newBaseManager(Device.cpu());
+          ActivationCache cache = model.run(m, TokenBatch.rightPadded(List.of(p), 0), ForwardOptions.logitsOnly()
+              .withLogits(LogitsMode.NONE).keeping(List.of(HookNames.mlpIn(layer), HookNames.mlpOut(layer))))) {
+        float[] in = cache.get(HookNames.mlpIn(layer)).toFloatArray();
+        float[] out = cache.get(HookNames.mlpOut(layer)).toFloatArray();
+        for (int pos = 0; pos < p.length; pos++) {
+          if (special.contains(p[pos])) {
+            continue;
+          }
+          double[] z = new double[n];
+          for (int k = 0; k < n; k++) {
+            double s = be[k];
+            for (int j = 0; j < d; j++) {
+              s += in[pos * d + j] * (double) we[j * n + k];
+            }
+            z[k] = Math.max(0, s);
+            if (z[k] > 0) {
+              fired[k]++;
+              active++;
+            }
+          }
+          double[] y = new double[d];
+          double[] rec = new double[d];
+          double maxHere = 0;
+          double maxRec = 0;
+          for (int j = 0; j < d; j++) {
+            double s = bd[j];
+            for (int k = 0; k < n; k++) {
+              s += z[k] * wd[k * d + j];
+            }
+            y[j] = sae ? in[pos * d + j] : out[pos * d + j];
+            rec[j] = s;
+            sse += (y[j] - s) * (y[j] - s);
+            maxHere = Math.max(maxHere, Math.abs(y[j]));
+            maxRec = Math.max(maxRec, Math.abs(s));
+          }
+          double ey = Fp32Bounds.deep(chain, maxHere);
+          double er = Fp32Bounds.deep(chain, maxHere + maxRec);
+          for (int j = 0; j < d; j++) {
+            double r = Math.abs(y[j] - rec[j]);
+            sseMoved += 2 * r * er + er * er;
+            sumSqMoved += 2 * Math.abs(y[j]) * ey + ey * ey;
+            sumSq += y[j] * y[j];
+            absColumn[j] += Math.abs(y[j]);
+          }
+          maxY = Math.max(maxY, maxHere);
+          targets.add(y);
+        }
+      }
+    }
+    double[] mean = new double[d];
+    for (double[] y : targets) {
+      for (int j = 0; j < d; j++) {
+        mean[j] += y[j] / targets.size();
+      }
+    }
+    double variance = 0;
+    for (double[] y : targets) {
+      for (int j = 0; j < d; j++) {
+        variance += (y[j] - mean[j]) * (y[j] - mean[j]);
+      }
+    }
+    long never = Arrays.stream(fired).filter(f -> f == 0).count();
+    double ev = 1 - sse / variance;
+    // sse: the elements' moves plus fp32 sums over at most N tokens (oneOrder(N + 1, sse)); the variance
+    // sum y^2 - sum_j (sum_t y_tj)^2 / N: sum y^2 likewise, each column sum within N e_y + oneOrder(N, sum_t |y_tj|)
+    // and its square divided by N within (2 |sum_j| D_j + D_j^2) / N; then |dEV| <= (dSse + |sse / var| dVar) /
+    // (var - dVar). Measured at most 3.3e-7 (1 and 2 libtorch threads), bounds 4.8e-3 .. 1.7e-2 (the old 1e-4 came
+    // from one run).
+    int tokens = targets.size();
+    double dSse = sseMoved + Fp32Bounds.oneOrder(tokens + 1, sse);
+    double dVar = sumSqMoved + Fp32Bounds.oneOrder(tokens + 1, sumSq);
+    double ey = Fp32Bounds.deep(chain, maxY);
+    for (int j = 0; j < d; j++) {
+      double dj = tokens * ey + Fp32Bounds.oneOrder(tokens, absColumn[j]);
+      dVar += (2 * Math.abs(mean[j] * tokens) * dj + dj * dj) / tokens;
+    }
+    double evBound = (dSse + Math.abs(sse / variance) * dVar) / (variance - dVar);
+    return new DictionaryFigures(ev, evBound, tokens, active, never);
+  }
+
   @Test
   void dictionaryFiguresEqualABruteForceOverTheSameHooks() {
-    GptNeoX model = loaded.model();
-    int d = 32;
-    Set<Long> special = loaded.specialIds();
     for (int i = 0; i < 3; i++) {
       int layer = i;
       Transcoder t = dictionaries.get(layer);
       boolean sae = t.config().kind() == TranscoderKind.SAE;
       int n = t.config().dSae();
-      float[] we = t.weight("W_enc").toFloatArray();
-      float[] be = t.weight("b_enc").toFloatArray();
-      float[] wd = t.weight("W_dec").toFloatArray();
-      float[] bd = t.weight("b_dec").toFloatArray();
-      List<double[]> targets = new ArrayList<>();
-      double sse = 0;
-      // the evaluator's y and y - y_hat come from a padded batch and its own fp32 encode/decode: per element within
-      // Fp32Bounds.deep over chain() (forward, encoder, decoder), scaled by max|y| and max|y| + max|y_hat|
-      long chain = chain(loaded, longestInput(loaded, cells));
-      double sseMoved = 0; // sum over elements of 2 |r| e_r + e_r^2
-      double sumSqMoved = 0; // the same for y^2
-      double sumSq = 0;
-      double[] absColumn = new double[d];
-      double maxY = 0;
-      long active = 0;
-      long[] fired = new long[n];
-      for (CellPrompt c : cells) {
-        long[] p = promptIds(loaded, c);
-        try (NDManager m = NDManager.newBaseManager(Device.cpu());
-            ActivationCache cache = model.run(m, TokenBatch.rightPadded(List.of(p), 0), ForwardOptions.logitsOnly()
-                .withLogits(LogitsMode.NONE).keeping(List.of(HookNames.mlpIn(layer), HookNames.mlpOut(layer))))) {
-          float[] in = cache.get(HookNames.mlpIn(layer)).toFloatArray();
-          float[] out = cache.get(HookNames.mlpOut(layer)).toFloatArray();
-          for (int pos = 0; pos < p.length; pos++) {
-            if (special.contains(p[pos])) {
-              continue;
-            }
-            double[] z = new double[n];
-            for (int k = 0; k < n; k++) {
-              double s = be[k];
-              for (int j = 0; j < d; j++) {
-                s += in[pos * d + j] * (double) we[j * n + k];
-              }
-              z[k] = Math.max(0, s);
-              if (z[k] > 0) {
-                fired[k]++;
-                active++;
-              }
-            }
-            double[] y = new double[d];
-            double[] rec = new double[d];
-            double maxHere = 0;
-            double maxRec = 0;
-            for (int j = 0; j < d; j++) {
-              double s = bd[j];
-              for (int k = 0; k < n; k++) {
-                s += z[k] * wd[k * d + j];
-              }
-              y[j] = sae ? in[pos * d + j] : out[pos * d + j];
-              rec[j] = s;
-              sse += (y[j] - s) * (y[j] - s);
-              maxHere = Math.max(maxHere, Math.abs(y[j]));
-              maxRec = Math.max(maxRec, Math.abs(s));
-            }
-            double ey = Fp32Bounds.deep(chain, maxHere);
-            double er = Fp32Bounds.deep(chain, maxHere + maxRec);
-            for (int j = 0; j < d; j++) {
-              double r = Math.abs(y[j] - rec[j]);
-              sseMoved += 2 * r * er + er * er;
-              sumSqMoved += 2 * Math.abs(y[j]) * ey + ey * ey;
-              sumSq += y[j] * y[j];
-              absColumn[j] += Math.abs(y[j]);
-            }
-            maxY = Math.max(maxY, maxHere);
-            targets.add(y);
-          }
-        }
-      }
-      double[] mean = new double[d];
-      for (double[] y : targets) {
-        for (int j = 0; j < d; j++) {
-          mean[j] += y[j] / targets.size();
-        }
-      }
-      double variance = 0;
-      for (double[] y : targets) {
-        for (int j = 0; j < d; j++) {
-          variance += (y[j] - mean[j]) * (y[j] - mean[j]);
-        }
-      }
-      long never = Arrays.stream(fired).filter(f -> f == 0).count();
+      DictionaryFigures want = dictionaryFigures(loaded, cells, layer, t);
+      long active = want.active();
+      long never = want.never();
+      double ev = want.ev();
+      double evBound = want.evBound();
       EvaluationResult.LayerScore got = result.layers().get(i);
       assertThat(got.layer()).isEqualTo(layer);
       assertThat(got.kind()).isEqualTo(sae ? "sae" : "transcoder");
-      assertThat(got.tokens()).as("layer %d tokens", layer).isEqualTo(targets.size());
-      double ev = 1 - sse / variance;
-      // sse: the elements' moves plus fp32 sums over at most N tokens (oneOrder(N + 1, sse)); the variance
-      // sum y^2 - sum_j (sum_t y_tj)^2 / N: sum y^2 likewise, each column sum within N e_y + oneOrder(N, sum_t |y_tj|)
-      // and its square divided by N within (2 |sum_j| D_j + D_j^2) / N; then |dEV| <= (dSse + |sse / var| dVar) /
-      // (var - dVar). Measured at most 3.3e-7 (1 and 2 libtorch threads), bounds 4.8e-3 .. 1.7e-2 (the old 1e-4 came
-      // from one run).
-      int tokens = targets.size();
-      double dSse = sseMoved + Fp32Bounds.oneOrder(tokens + 1, sse);
-      double dVar = sumSqMoved + Fp32Bounds.oneOrder(tokens + 1, sumSq);
-      double ey = Fp32Bounds.deep(chain, maxY);
-      for (int j = 0; j < d; j++) {
-        double dj = tokens * ey + Fp32Bounds.oneOrder(tokens, absColumn[j]);
-        dVar += (2 * Math.abs(mean[j] * tokens) * dj + dj * dj) / tokens;
-      }
-      double evBound = (dSse + Math.abs(sse / variance) * dVar) / (variance - dVar);
+      assertThat(got.tokens()).as("layer %d tokens", layer).isEqualTo(want.tokens());
       assertThat(got.explainedVariance()).as("layer %d explained variance (bound %.2e)", layer, evBound)
           .isCloseTo(ev, within(evBound));
       // A feature within float rounding of 0 could flip; none is at these random weights, so counts are exact.
-      assertThat(got.l0()).as("layer %d L0", layer).isEqualTo((double) active / targets.size());
+      assertThat(got.l0()).as("layer %d L0", layer).isEqualTo((double) active / want.tokens());
       assertThat(got.neverFiredShare()).as("layer %d never-fired share", layer).isEqualTo((double) never / n);
       assertThat(never).as("every fifth feature is built never to fire, and most others do").isBetween(n / 5L, n / 2L);
       assertThat(got.dSae()).isEqualTo(n);
