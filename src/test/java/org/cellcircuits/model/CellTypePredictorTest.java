@@ -154,13 +154,9 @@ class CellTypePredictorTest {
                 + logSoftmaxOwn(maxAbsLogit));
     }
 
-    /**
-     * Two fp32 log-softmaxes of the same logits: log sum_k exp(l_k - m) is within gamma_{V+2} of exact (V terms, each
-     * exp and its argument's subtraction within a few u of relative error, each |l_k - m| u <= 2 max|l| u), and
-     * l_k - m - log(...) adds a few roundings of max|l|'s size: twoOrders(V + 2, 1) + twoOrders(8, 1 + max|l|).
-     */
+    /** Two fp32 log-softmaxes of the same logits: {@link Fp32Bounds#logSoftmaxOwn} at this vocabulary. */
     static double logSoftmaxOwn(double maxAbsLogit) {
-        return Fp32Bounds.twoOrders(CONFIG.vocabSize() + 2, 1) + Fp32Bounds.twoOrders(8, 1 + maxAbsLogit);
+        return Fp32Bounds.logSoftmaxOwn(CONFIG.vocabSize(), maxAbsLogit);
     }
 
     /** What greedy decoding of one prompt alone gives: tokens, summed log-prob, whether it stopped. */

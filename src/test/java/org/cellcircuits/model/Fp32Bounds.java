@@ -27,6 +27,26 @@ public final class Fp32Bounds {
   }
 
   /**
+   * How far one float32 evaluation of an n-term sum of products can be from the exact value, in any order: gamma_n *
+   * sum|a_i b_i| (Higham (3.5)), half of {@link #twoOrders}. For a float32 result against a reference computed in
+   * doubles from the same float32 inputs, whose own error (a product of two floats is exact in a double) is some 2^29
+   * times smaller.
+   */
+  public static double oneOrder(int n, double sumAbs) {
+    return twoOrders(n, sumAbs) / 2;
+  }
+
+  /**
+   * Two fp32 log-softmaxes of the same logits over a vocabulary of {@code vocab}: log sum_k exp(l_k - m) is within
+   * gamma_{V+2} of exact (V terms, each exp and its argument's subtraction within a few u of relative error, each
+   * |l_k - m| u <= 2 max|l| u), and l_k - m - log(...) adds a few roundings of max|l|'s size: twoOrders(V + 2, 1) +
+   * twoOrders(8, 1 + max|l|). Also covers one fp32 log-softmax against one in doubles.
+   */
+  public static double logSoftmaxOwn(int vocab, double maxAbsLogit) {
+    return twoOrders(vocab + 2, 1) + twoOrders(8, 1 + maxAbsLogit);
+  }
+
+  /**
    * Scaled bound for two float32 evaluations of a deep composition (a forward or backward pass, a chain of products)
    * in different summation orders: 2 gamma_n magnitude. For a chain of matrix products each evaluation is within
    * gamma_{n_1 + ... + n_L} |A_L|...|A_1||x| of the exact value, whatever the orders (Higham (3.7)); here n is that
