@@ -101,7 +101,33 @@ public final class H5adReader implements AtlasReader {
       throw AtlasFormatException.of(source, "file", "is a folder", "an .h5ad file");
     }
     String key = "h5ad|" + file.toAbsolutePath() + "|" + Files.size(file) + "|" + Files.getLastModifiedTime(file);
-    return open(openHdf(() -> new HdfFile(file), source), source, key, options);
+    return open(openHdf(() -> unmapped(file), source), source, key, options);
+  }
+
+  /**
+   * Opens a local HDF5 file for reads through a channel, never memory-mapped. jhdf maps every chunk it reads
+   * ({@code FileChannel.map}) and a mapping lives until its buffer is garbage-collected: reading a chunked atlas in a
+   * JVM with a large, rarely collected heap piles up mappings past the kernel's per-process limit
+   * ({@code vm.max_map_count}, 65,530), and the JVM dies ("Failed to uncommit metaspace"; one test JVM held 64,739
+   * mappings of one chunked .h5ad). Through a plain {@code SeekableByteChannel} jhdf reads into heap buffers instead.
+   */
+  static HdfFile unmapped(Path file) {
+    java.nio.channels.SeekableByteChannel channel;
+    try {
+      channel = Files.newByteChannel(file, java.nio.file.StandardOpenOption.READ);
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException("cannot open " + file + ": " + e.getMessage(), e);
+    }
+    try {
+      return new HdfFile(channel, file.toUri());
+    } catch (RuntimeException e) {
+      try {
+        channel.close();
+      } catch (IOException closing) {
+        e.addSuppressed(closing);
+      }
+      throw e;
+    }
   }
 
   /**

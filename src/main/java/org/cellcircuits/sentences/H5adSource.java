@@ -39,7 +39,7 @@ public record H5adSource(String path, AtlasOptions options) implements AtlasSour
     String key = "h5ad|" + HadoopFiles.fingerprint(status);
     if (options.remoteAccess() == AtlasOptions.RemoteAccess.STAGE) {
       java.nio.file.Path local = StagedCopies.localCopy(status, conf);
-      return H5adReader.open(H5adReader.openHdf(() -> new HdfFile(local), path), path, key, options);
+      return H5adReader.open(H5adReader.openHdf(() -> H5adReader.unmapped(local), path), path, key, options);
     }
     return openRange(status, conf, key);
   }
