@@ -76,13 +76,22 @@ final class MarkerFiles {
       return;
     }
     Path temp = new Path(file.getParent(), file.getName() + TEMP + UUID.randomUUID());
-    try (OutputStream out = target.create(temp, true)) {
-      out.write(bytes);
-    }
-    // FileSystem.rename replaces an existing destination on local disk (rename(2)) but refuses on HDFS; there the
-    // FileContext rename with OVERWRITE is the atomic replace.
-    if (!target.rename(temp, file)) {
-      FileContext.getFileContext(target.getUri(), target.getConf()).rename(temp, file, Options.Rename.OVERWRITE);
+    try {
+      try (OutputStream out = target.create(temp, true)) {
+        out.write(bytes);
+      }
+      // FileSystem.rename replaces an existing destination on local disk (rename(2)) but refuses on HDFS; there the
+      // FileContext rename with OVERWRITE is the atomic replace.
+      if (!target.rename(temp, file)) {
+        FileContext.getFileContext(target.getUri(), target.getConf()).rename(temp, file, Options.Rename.OVERWRITE);
+      }
+    } catch (IOException | RuntimeException e) {
+      try {
+        target.delete(temp, false); // a failed write leaves no temporary file beside the marker or lease
+      } catch (IOException | RuntimeException cleanup) {
+        e.addSuppressed(cleanup);
+      }
+      throw e;
     }
   }
 

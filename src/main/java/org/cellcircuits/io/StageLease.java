@@ -394,7 +394,8 @@ public final class StageLease implements AutoCloseable {
   /** Stops the heartbeat and removes the lease if it is still this run's. */
   @Override
   public void close() throws IOException {
-    heartbeat.shutdownNow();
+    // shutdown, not shutdownNow: a heartbeat interrupted mid-write would leave its temporary file behind
+    heartbeat.shutdown();
     try {
       heartbeat.awaitTermination(10, TimeUnit.SECONDS);
     } catch (InterruptedException e) {
