@@ -101,7 +101,7 @@ public final class H5adReader implements AtlasReader {
       throw AtlasFormatException.of(source, "file", "is a folder", "an .h5ad file");
     }
     String key = "h5ad|" + file.toAbsolutePath() + "|" + Files.size(file) + "|" + Files.getLastModifiedTime(file);
-    return open(openHdf(() -> unmapped(file), source), source, key, options);
+    return open(unmapped(file, source), source, key, options);
   }
 
   /**
@@ -111,16 +111,16 @@ public final class H5adReader implements AtlasReader {
    * ({@code vm.max_map_count}, 65,530), and the JVM dies ("Failed to uncommit metaspace"; one test JVM held 64,739
    * mappings of one chunked .h5ad). Through a plain {@code SeekableByteChannel} jhdf reads into heap buffers instead.
    */
-  static HdfFile unmapped(Path file) {
-    java.nio.channels.SeekableByteChannel channel;
+  static HdfFile unmapped(Path file, String source) throws IOException {
+    return overChannel(Files.newByteChannel(file, java.nio.file.StandardOpenOption.READ), file.toUri(), source);
+  }
+
+  /** An HDF5 file read through {@code channel}; the channel is closed when it does not hold one. */
+  static HdfFile overChannel(java.nio.channels.SeekableByteChannel channel, java.net.URI uri, String source)
+      throws IOException {
     try {
-      channel = Files.newByteChannel(file, java.nio.file.StandardOpenOption.READ);
-    } catch (IOException e) {
-      throw new java.io.UncheckedIOException("cannot open " + file + ": " + e.getMessage(), e);
-    }
-    try {
-      return new HdfFile(channel, file.toUri());
-    } catch (RuntimeException e) {
+      return openHdf(() -> new HdfFile(channel, uri), source);
+    } catch (AtlasFormatException | RuntimeException e) {
       try {
         channel.close();
       } catch (IOException closing) {

@@ -1,6 +1,5 @@
 package org.cellcircuits.sentences;
 
-import io.jhdf.HdfFile;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FSDataInputStream;
 import org.apache.hadoop.fs.FileStatus;
@@ -39,7 +38,7 @@ public record H5adSource(String path, AtlasOptions options) implements AtlasSour
     String key = "h5ad|" + HadoopFiles.fingerprint(status);
     if (options.remoteAccess() == AtlasOptions.RemoteAccess.STAGE) {
       java.nio.file.Path local = StagedCopies.localCopy(status, conf);
-      return H5adReader.open(H5adReader.openHdf(() -> H5adReader.unmapped(local), path), path, key, options);
+      return H5adReader.open(H5adReader.unmapped(local, path), path, key, options);
     }
     return openRange(status, conf, key);
   }
@@ -47,13 +46,6 @@ public record H5adSource(String path, AtlasOptions options) implements AtlasSour
   private H5adReader openRange(FileStatus status, Configuration conf, String key) throws IOException {
     FSDataInputStream in = status.getPath().getFileSystem(conf).open(status.getPath());
     HadoopSeekableChannel channel = new HadoopSeekableChannel(in, status.getLen());
-    HdfFile hdf;
-    try {
-      hdf = H5adReader.openHdf(() -> new HdfFile(channel, URI.create(path)), path);
-    } catch (AtlasFormatException | RuntimeException e) {
-      channel.close();
-      throw e;
-    }
-    return H5adReader.open(hdf, path, key, options);
+    return H5adReader.open(H5adReader.overChannel(channel, URI.create(path), path), path, key, options);
   }
 }

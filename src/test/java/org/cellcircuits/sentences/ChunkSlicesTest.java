@@ -16,9 +16,9 @@ import org.junit.jupiter.api.Test;
 class ChunkSlicesTest {
 
   @Test
-  void everyRangeEqualsTheWrittenValuesAndJhdfsSliceRead() {
+  void everyRangeEqualsTheWrittenValuesAndJhdfsSliceRead() throws Exception {
     int ranges = 0;
-    try (HdfFile hdf = H5adReader.unmapped(path("chunked/chunked_csr.h5ad"))) {
+    try (HdfFile hdf = H5adReader.unmapped(path("chunked/chunked_csr.h5ad"), "chunked_csr.h5ad")) {
       Dataset data = (Dataset) hdf.getByPath("X/data");
       Dataset indices = (Dataset) hdf.getByPath("X/indices");
       ChunkSlices values = ChunkSlices.of(data);
