@@ -9,14 +9,15 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.stream.Stream;
 import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.ChecksumFileSystem;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
 
 /**
  * Moves small folders of files (a transcoder, a training checkpoint) between local disk and a run root on any Hadoop
  * file system. Code that reads with memory maps or {@code java.nio} writes locally, then publishes; a reader copies
- * down first when the folder is not local. The publish uploads one named file last, so a reader that waits for that
- * file never sees a half-written folder, with no rename (object stores have none).
+ * down first when the folder is not local. The publish uploads one named file last, and that file appears whole or
+ * not at all, so a reader that waits for it never sees a half-written folder.
  */
 public final class HadoopFolders {
   private HadoopFolders() {}
@@ -40,9 +41,27 @@ public final class HadoopFolders {
     }
     files.sort(Comparator.comparing(p -> p.getFileName().toString().equals(lastFile)));
     for (Path f : files) {
-      fs.copyFromLocalFile(false, true, new org.apache.hadoop.fs.Path(f.toUri()),
-          new org.apache.hadoop.fs.Path(remote, f.getFileName().toString()));
+      org.apache.hadoop.fs.Path target = new org.apache.hadoop.fs.Path(remote, f.getFileName().toString());
+      if (f.getFileName().toString().equals(lastFile)) {
+        publishWhole(fs, f, target);
+      } else {
+        fs.copyFromLocalFile(false, true, new org.apache.hadoop.fs.Path(f.toUri()), target);
+      }
     }
+  }
+
+  /**
+   * Copies a file so that its name appears only once every byte is there. An object store's upload is like that
+   * already, but on a local disk or HDFS a file exists from the moment it is created: a process killed mid-copy left a
+   * truncated {@code trainer_state.json} that a resume took for a complete checkpoint. So it goes the way of the
+   * commit marker ({@link MarkerFiles#replace}: one PUT, or a temporary file renamed over the target).
+   */
+  private static void publishWhole(FileSystem fs, Path source, org.apache.hadoop.fs.Path target) throws IOException {
+    if (fs instanceof ChecksumFileSystem checksummed) {
+      // replace writes past the checksum layer; a checksum left from an earlier copy would no longer match
+      checksummed.getRawFileSystem().delete(checksummed.getChecksumFile(target), false);
+    }
+    MarkerFiles.replace(fs, target, Files.readAllBytes(source));
   }
 
   /**
