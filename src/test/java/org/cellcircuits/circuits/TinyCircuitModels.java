@@ -40,7 +40,12 @@ final class TinyCircuitModels {
    * For {@link org.cellcircuits.model.Fp32Bounds#deep}.
    */
   static long rowChain(int positions) {
-    return WIDTH + (long) LAYERS * (5L * WIDTH + positions + FEATURES + 3);
+    return rowChain(WIDTH, LAYERS, FEATURES, positions);
+  }
+
+  /** {@link #rowChain(int)} for a model of {@code width} and {@code layers} with transcoders of {@code features}. */
+  static long rowChain(int width, int layers, int features, int positions) {
+    return width + (long) layers * (5L * width + positions + features + 3);
   }
 
   /**

@@ -50,18 +50,31 @@ class DeployDefinitionsTest {
     return out;
   }
 
-  /** The pom's {@code spark.java17.opens}, one flag per element. */
+  /**
+   * The JVM flags jobs/spark-submit.sh gives driver and executors, one per element: the pom's
+   * {@code spark.java17.opens}, then the launcher's own ({@code java_opts="$opens ..."}: MetaspaceSize, DJL offline).
+   */
   private static List<String> pomOpens() throws IOException {
     Matcher m = Pattern.compile("<spark\\.java17\\.opens>(.*?)</spark\\.java17\\.opens>")
         .matcher(Files.readString(Path.of("pom.xml")));
     assertThat(m.find()).as("pom.xml has the spark.java17.opens property").isTrue();
-    return List.of(m.group(1).trim().split("\\s+"));
+    Matcher launcher = Pattern.compile("(?m)^java_opts=\"\\$opens ([^$\"]*)")
+        .matcher(Files.readString(Path.of("jobs/spark-submit.sh")));
+    assertThat(launcher.find()).as("jobs/spark-submit.sh sets java_opts=\"$opens ...\"").isTrue();
+    List<String> flags = new ArrayList<>(List.of(m.group(1).trim().split("\\s+")));
+    flags.addAll(List.of(launcher.group(1).trim().split("\\s+")));
+    assertThat(flags).as("the launcher's flags").contains("-XX:MetaspaceSize=256m", "-Dai.djl.offline=true");
+    return flags;
   }
 
-  /** The Java 17 flags inside a JVM options string: --add-opens and the reflection switch, in order. */
+  /**
+   * The launcher's flags inside a JVM options string, in order: --add-opens, the reflection switch, MetaspaceSize and
+   * DJL's offline mode (anything else a definition adds is its own business).
+   */
   private static List<String> opensIn(String javaOptions) {
     return Stream.of(javaOptions.trim().split("\\s+"))
-        .filter(t -> t.startsWith("--add-opens") || t.startsWith("-Djdk.reflect")).toList();
+        .filter(t -> t.startsWith("--add-opens") || t.startsWith("-Djdk.reflect") || t.startsWith("-XX:MetaspaceSize")
+            || t.startsWith("-Dai.djl.offline")).toList();
   }
 
   private static JsonElement json(String file) throws IOException {
