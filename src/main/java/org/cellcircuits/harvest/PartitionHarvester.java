@@ -40,8 +40,10 @@ import org.cellcircuits.runtime.ExecutorModels;
  * generate exactly the annotated answer and stop at its '.', so the prediction is the annotated type with that
  * log-prob. Only cells where the model departs from the annotation (or where that argument does not hold: no
  * annotation, a type containing '.', an answer longer than max-new-tokens) are decoded, with
- * {@link CellTypePredictor#predict}. The two paths agree up to the order of floating-point sums: an argmax that is a
- * near-tie (within ~1e-5) could fall the other way in a decode.
+ * {@link CellTypePredictor#predictContinuing} from the same pass's keys and values: the prompt's positions are never
+ * run twice (at the real model's shape a second prefill was 60% of the harvest's time when no cell follows its
+ * annotation). The two paths agree up to the order of floating-point sums: an argmax that is a near-tie (within ~1e-5)
+ * could fall the other way in a decode.
  */
 public final class PartitionHarvester {
 
@@ -112,6 +114,7 @@ public final class PartitionHarvester {
     Binary[] geneBinaries;
     double annotatedLogProb = Double.NaN;
     boolean greedyIsAnnotation;
+    Prediction decoded; // when greedy decoding was needed
 
     Cell(CellPrompt source, TokenizedPrompt prompt, AnnotatedAnswer answer, int[] stored) {
       this.source = source;
@@ -174,37 +177,20 @@ public final class PartitionHarvester {
     long tokenizeNanos = System.nanoTime() - tokenizeStart;
     int[] lengths = cells.stream().mapToInt(Cell::length).toArray();
     LengthBatches batches = LengthBatches.of(lengths, params.tokensPerBatch());
-    long[] nanos = new long[3];
-    List<Cell> toDecode = new ArrayList<>();
+    long[] nanos = new long[4];
+    long decodedCells = 0;
     for (int[] batch : batches.batches()) {
       List<Cell> rows = new ArrayList<>(batch.length);
       for (int i : batch) {
         rows.add(cells.get(i));
       }
-      runBatch(rows, sink, nanos);
-      for (Cell c : rows) {
-        if (!c.greedyIsAnnotation) {
-          toDecode.add(c);
-        }
-      }
+      decodedCells += runBatch(rows, sink, nanos);
     }
-
-    long t0 = System.nanoTime();
-    Map<Cell, Prediction> decoded = new HashMap<>();
-    if (!toDecode.isEmpty()) {
-      CellTypePredictor predictor = new CellTypePredictor(model, loaded.answers(),
-          params.model().predictOptions());
-      List<Prediction> p = predictor.predict(toDecode.stream().map(c -> c.source.prompt()).toList());
-      for (int i = 0; i < p.size(); i++) {
-        decoded.put(toDecode.get(i), p.get(i));
-      }
-    }
-    long decodeNanos = System.nanoTime() - t0;
 
     List<CellPrediction> predictions = new ArrayList<>(cells.size());
     for (Cell c : cells) {
       String annotated = c.source.cellType();
-      Prediction p = decoded.get(c);
+      Prediction p = c.decoded;
       String predicted = p == null ? annotated : p.answer();
       double predictedLogProb = p == null ? c.annotatedLogProb : p.logProb();
       boolean complete = p == null || p.stopped();
@@ -212,10 +198,17 @@ public final class PartitionHarvester {
           c.annotatedLogProb, annotated == null ? null : annotated.equals(predicted), complete, c.prompt.length()));
     }
     return new Result(predictions, promptTokens, stored, batches.realTokens(), batches.paddedTokens(),
-        toDecode.size(), tokenizeNanos, nanos[0], nanos[1], nanos[2], decodeNanos);
+        decodedCells, tokenizeNanos, nanos[0], nanos[1], nanos[2], nanos[3]);
   }
 
-  private void runBatch(List<Cell> rows, TokenSink sink, long[] nanos) throws IOException {
+  /**
+   * One length batch: the forward pass, its stored tokens to the sink, and the greedy answers of the rows whose
+   * answer the teacher-forced logits do not settle, decoded on from the pass's own keys and values (the prompt is
+   * not run twice).
+   *
+   * @return rows decoded
+   */
+  private int runBatch(List<Cell> rows, TokenSink sink, long[] nanos) throws IOException {
     List<long[]> sequences = new ArrayList<>(rows.size());
     for (Cell c : rows) {
       long[] ids = Arrays.copyOf(c.prompt.ids(), c.length());
@@ -226,7 +219,7 @@ public final class PartitionHarvester {
     int t = batch.seqLen();
     int d = model.config().hiddenSize();
     long start = System.nanoTime();
-    try (ActivationCache cache = model.run(model.manager(), batch, options)) {
+    try (ActivationCache cache = model.run(model.manager(), batch, options, true)) {
       NDManager m = cache.manager();
       // Flat (row * T + position) of every stored token, in row order then position order.
       int n = 0;
@@ -242,8 +235,9 @@ public final class PartitionHarvester {
       }
       scoreAnswers(rows, cache, t);
       nanos[0] += System.nanoTime() - start;
+      int decoded = decode(rows, cache, nanos);
       if (n == 0) {
-        return;
+        return decoded;
       }
       NDArray index = m.create(flat);
       int width = VectorFormat.BYTES_PER_VALUE * d;
@@ -265,7 +259,29 @@ public final class PartitionHarvester {
         nanos[1] += s1 - s0;
         nanos[2] += System.nanoTime() - s1;
       }
+      return decoded;
     }
+  }
+
+  /** Greedy answers of the rows that need decoding, from the batch's cache; returns how many. */
+  private int decode(List<Cell> rows, ActivationCache cache, long[] nanos) {
+    long start = System.nanoTime();
+    int[] open = java.util.stream.IntStream.range(0, rows.size()).filter(r -> !rows.get(r).greedyIsAnnotation)
+        .toArray();
+    if (open.length == 0) {
+      return 0;
+    }
+    int[] promptLengths = new int[open.length];
+    for (int i = 0; i < open.length; i++) {
+      promptLengths[i] = rows.get(open[i]).prompt.length();
+    }
+    List<Prediction> p = new CellTypePredictor(model, loaded.answers(), params.model().predictOptions())
+        .predictContinuing(cache, open, promptLengths);
+    for (int i = 0; i < open.length; i++) {
+      rows.get(open[i]).decoded = p.get(i);
+    }
+    nanos[3] += System.nanoTime() - start;
+    return open.length;
   }
 
   /** Rows {@code index} of activation (B, T, C), encoded into {@code dst}. */

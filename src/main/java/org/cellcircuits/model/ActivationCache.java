@@ -17,6 +17,7 @@ public final class ActivationCache implements AutoCloseable {
     private final TokenBatch batch;
     private final Map<String, NDArray> activations = new LinkedHashMap<>();
     private NDArray logits;
+    private KvCache keysAndValues;
 
     ActivationCache(NDManager manager, TokenBatch batch) {
         this.manager = manager;
@@ -66,6 +67,18 @@ public final class ActivationCache implements AutoCloseable {
 
     void setLogits(NDArray logits) {
         this.logits = logits;
+    }
+
+    void setKeysAndValues(KvCache kv) {
+        this.keysAndValues = kv;
+    }
+
+    /** Every layer's keys and values, when the pass was asked to keep them. */
+    KvCache keysAndValues() {
+        if (keysAndValues == null) {
+            throw new IllegalStateException("this forward pass kept no keys and values (GptNeoX.run with keepKeysAndValues)");
+        }
+        return keysAndValues;
     }
 
     @Override

@@ -3,6 +3,7 @@ package org.cellcircuits.model;
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import java.io.IOException;
@@ -85,6 +86,80 @@ public final class CellTypePredictor {
         for (String p : prompts) {
             prefix.add(encode(p, true));
         }
+        try (KvCache kv = new KvCache(model.manager().newSubManager(), n, model.config().numLayers())) {
+            return decode(kv, model.prefill(kv, TokenBatch.leftPadded(prefix, 0), forward));
+        }
+    }
+
+    /**
+     * Greedy answers for rows of a batch the model already ran, without running their prompts again: row
+     * {@code rows[i]}'s prompt is its first {@code promptLengths[i]} tokens (whatever follows them in the batch, say a
+     * teacher-forced answer, is never attended to). The cache must come from {@link GptNeoX#run} with this
+     * predictor's model changes, its keys and values kept and {@link HookNames#lnFinalNormalized} among its hooks. The
+     * answers are {@link #predict}'s for the same prompts up to the order of floating-point sums (other batch shapes).
+     */
+    public List<Prediction> predictContinuing(ActivationCache cache, int[] rows, int[] promptLengths) {
+        if (rows.length != promptLengths.length) {
+            throw new IllegalArgumentException(String.format("%d rows but %d prompt lengths", rows.length,
+                    promptLengths.length));
+        }
+        List<Prediction> out = new ArrayList<>(rows.length);
+        for (int from = 0; from < rows.length; from += options.batchSize()) {
+            int to = Math.min(rows.length, from + options.batchSize());
+            out.addAll(continueBatch(cache, Arrays.copyOfRange(rows, from, to),
+                    Arrays.copyOfRange(promptLengths, from, to)));
+        }
+        return out;
+    }
+
+    private List<Prediction> continueBatch(ActivationCache cache, int[] rows, int[] promptLengths) {
+        int n = rows.length;
+        KvCache source = cache.keysAndValues();
+        long t = cache.batch().seqLen();
+        int length = 0;
+        long[] index = new long[n];
+        long[] last = new long[n]; // flat (row * T + position) of each prompt's last token
+        for (int i = 0; i < n; i++) {
+            if (rows[i] < 0 || rows[i] >= cache.batch().batchSize() || promptLengths[i] < 1
+                    || promptLengths[i] > cache.batch().length(rows[i])) {
+                throw new IllegalArgumentException(String.format(
+                        "row %d with a prompt of %d tokens: the batch has %d rows, that row %s real tokens", rows[i],
+                        promptLengths[i], cache.batch().batchSize(),
+                        rows[i] >= 0 && rows[i] < cache.batch().batchSize() ? cache.batch().length(rows[i]) : "no"));
+            }
+            length = Math.max(length, promptLengths[i]);
+            index[i] = rows[i];
+            last[i] = rows[i] * t + promptLengths[i] - 1;
+        }
+        try (KvCache kv = new KvCache(model.manager().newSubManager(), n, model.config().numLayers())) {
+            NDManager m = kv.manager;
+            NDArray picked = m.create(index);
+            for (int layer = 0; layer < kv.keys.length; layer++) {
+                kv.put(layer, promptRows(source.keys[layer], picked, length), promptRows(source.values[layer], picked,
+                        length));
+            }
+            kv.startFromPrompts(promptLengths, length);
+            NDArray hidden = cache.get(HookNames.lnFinalNormalized()); // (B, T, C)
+            NDArray atLast = Ops.rows(m.create(last), hidden.reshape(-1, hidden.getShape().get(2))); // (n, C)
+            NDArray logits = model.unembed(atLast);
+            if (logits.getDataType() != DataType.FLOAT32) {
+                logits = logits.toType(DataType.FLOAT32, false);
+            }
+            return decode(kv, logits);
+        }
+    }
+
+    /** Rows {@code index} of a layer's keys or values (B, nh, T, hs), positions {@code [0, length)}. */
+    private static NDArray promptRows(NDArray perLayer, NDArray index, int length) {
+        Shape s = perLayer.getShape(); // (B, nh, T, hs)
+        NDArray flat = perLayer.reshape(s.get(0), -1); // (B, nh * T * hs)
+        NDArray rows = Ops.rows(index, flat).reshape(index.size(), s.get(1), s.get(2), s.get(3));
+        return rows.get(new NDIndex(":, :, :{}, :", length));
+    }
+
+    /** Greedy decoding from the next-token logits (n, V) of a batch whose keys and values {@code kv} holds. */
+    private List<Prediction> decode(KvCache kv, NDArray logits) {
+        int n = kv.batchSize;
         List<List<Long>> generated = new ArrayList<>(n);
         double[] logProb = new double[n];
         String[] answer = new String[n];
@@ -92,43 +167,40 @@ public final class CellTypePredictor {
         for (int i = 0; i < n; i++) {
             generated.add(new ArrayList<>());
         }
-        try (KvCache kv = new KvCache(model.manager().newSubManager(), n, model.config().numLayers())) {
-            NDArray logits = model.prefill(kv, TokenBatch.leftPadded(prefix, 0), forward); // (B, V)
-            for (int step = 0; step < options.maxNewTokens(); step++) {
-                float[] logProbs;
-                long vocab = logits.getShape().get(1);
-                try (NDArray lp = logits.logSoftmax(-1)) {
-                    logProbs = lp.toFloatArray();
-                }
-                logits.close();
-                long[] next = new long[n]; // finished rows are fed token 0; their outputs are ignored
-                boolean anyOpen = false;
-                for (int i = 0; i < n; i++) {
-                    if (answer[i] != null) {
-                        continue;
-                    }
-                    int best = 0;
-                    for (int v = 1; v < vocab; v++) {
-                        if (logProbs[(int) (i * vocab + v)] > logProbs[(int) (i * vocab + best)]) {
-                            best = v;
-                        }
-                    }
-                    generated.get(i).add((long) best);
-                    logProb[i] += logProbs[(int) (i * vocab + best)];
-                    next[i] = best;
-                    String stop = stopText(generated.get(i));
-                    if (stop != null) {
-                        answer[i] = stop;
-                        stopped[i] = true;
-                    } else {
-                        anyOpen = true;
-                    }
-                }
-                if (!anyOpen || step == options.maxNewTokens() - 1) {
-                    break;
-                }
-                logits = model.decodeStep(kv, next, forward);
+        for (int step = 0; step < options.maxNewTokens(); step++) {
+            float[] logProbs;
+            long vocab = logits.getShape().get(1);
+            try (NDArray lp = logits.logSoftmax(-1)) {
+                logProbs = lp.toFloatArray();
             }
+            logits.close();
+            long[] next = new long[n]; // finished rows are fed token 0; their outputs are ignored
+            boolean anyOpen = false;
+            for (int i = 0; i < n; i++) {
+                if (answer[i] != null) {
+                    continue;
+                }
+                int best = 0;
+                for (int v = 1; v < vocab; v++) {
+                    if (logProbs[(int) (i * vocab + v)] > logProbs[(int) (i * vocab + best)]) {
+                        best = v;
+                    }
+                }
+                generated.get(i).add((long) best);
+                logProb[i] += logProbs[(int) (i * vocab + best)];
+                next[i] = best;
+                String stop = stopText(generated.get(i));
+                if (stop != null) {
+                    answer[i] = stop;
+                    stopped[i] = true;
+                } else {
+                    anyOpen = true;
+                }
+            }
+            if (!anyOpen || step == options.maxNewTokens() - 1) {
+                break;
+            }
+            logits = model.decodeStep(kv, next, forward);
         }
         List<Prediction> out = new ArrayList<>(n);
         for (int i = 0; i < n; i++) {

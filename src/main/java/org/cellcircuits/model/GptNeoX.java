@@ -262,6 +262,15 @@ public final class GptNeoX implements AutoCloseable {
      * Values at padding positions are meaningless; use {@link TokenBatch#isReal}.
      */
     public ActivationCache run(NDManager parent, TokenBatch batch, ForwardOptions options) {
+        return run(parent, batch, options, false);
+    }
+
+    /**
+     * As {@link #run(NDManager, TokenBatch, ForwardOptions)}; with {@code keepKeysAndValues}, the cache also holds
+     * every layer's keys (after rotary) and values, so that {@link CellTypePredictor#predictContinuing} can decode on
+     * from a prefix of each row without running it again (2 x layers x d_model values a position).
+     */
+    public ActivationCache run(NDManager parent, TokenBatch batch, ForwardOptions options, boolean keepKeysAndValues) {
         int b = batch.batchSize();
         int t = batch.seqLen();
         if (t > config.maxPositions()) {
@@ -284,7 +293,13 @@ public final class GptNeoX implements AutoCloseable {
             NDArray ids = scratch.create(batch.ids(), new Shape(b, t)); // (B, T)
             NDArray positions = scratch.create(batch.positions(), new Shape(b, t)); // (B, T)
             NDArray maskBias = scratch.create(maskBias(batch), new Shape(b, 1, t, t)); // (B, 1, T, T)
-            NDArray x = forwardHidden(ids, positions, maskBias, hooks, null); // (B, T, C)
+            KvCache kv = null;
+            if (keepKeysAndValues) {
+                kv = new KvCache(cache.manager().newSubManager(), b, config.numLayers());
+                kv.startFrom(batch);
+                cache.setKeysAndValues(kv);
+            }
+            NDArray x = forwardHidden(ids, positions, maskBias, hooks, kv); // (B, T, C)
 
             NDArray logits = switch (options.logits()) {
                 case ALL -> unembed(x); // (B, T, V)

@@ -60,6 +60,21 @@ final class KvCache implements AutoCloseable {
         }
     }
 
+    /**
+     * Starts from prompts whose keys and values were put at positions {@code [0, promptLengths[i])} of each row and
+     * padding up to {@code length}: the next token of row i is at rotary position {@code promptLengths[i]}, appended
+     * after the padding, which the key mask hides.
+     */
+    void startFromPrompts(int[] promptLengths, int length) {
+        this.length = length;
+        keyMask = new int[batchSize * length];
+        nextPosition = new long[batchSize];
+        for (int b = 0; b < batchSize; b++) {
+            java.util.Arrays.fill(keyMask, b * length, b * length + promptLengths[b], 1);
+            nextPosition[b] = promptLengths[b];
+        }
+    }
+
     @Override
     public String toString() {
         return String.format("KvCache(B=%d, S=%d, next=%s)", batchSize, length, Arrays.toString(nextPosition));

@@ -94,6 +94,53 @@ class CellTypePredictorTest {
         }
     }
 
+    /**
+     * Decoding on from a forward pass that already ran the prompts, right-padded and each followed by other tokens
+     * (a teacher-forced answer, as the harvest runs them): the greedy answers of each prompt decoded alone, for any
+     * subset and order of the batch's rows, and the rows' trailing tokens are never attended to.
+     */
+    @Test
+    void decodingOnFromAForwardPassOfPromptsWithTrailingTokensEqualsDecodingEachPromptAlone() {
+        try (GptNeoX model = GptNeoX.initialize(CONFIG, Device.cpu(), 5);
+                NDManager m = NDManager.newBaseManager(Device.cpu())) {
+            List<long[]> rows = new ArrayList<>();
+            int[] promptLengths = new int[PROMPTS.size()];
+            for (int i = 0; i < PROMPTS.size(); i++) {
+                long[] p = tokenizer.encode(PROMPTS.get(i)).getIds();
+                promptLengths[i] = p.length;
+                long[] row = Arrays.copyOf(p, p.length + 2 + i); // trailing tokens of different counts
+                Arrays.fill(row, p.length, row.length, 'x');
+                rows.add(row);
+            }
+            ForwardOptions options = ForwardOptions.logitsOnly().withLogits(LogitsMode.NONE)
+                    .keeping(List.of(HookNames.lnFinalNormalized()));
+            CellTypePredictor predictor = new CellTypePredictor(model, tokenizer, new PredictOptions(6, 2, true));
+            try (ActivationCache cache = model.run(m, TokenBatch.rightPadded(rows, 0), options, true)) {
+                int[] order = {2, 0, 1}; // not the batch's order, and batches of 2 then 1
+                int[] lengths = {promptLengths[2], promptLengths[0], promptLengths[1]};
+                List<Prediction> continued = predictor.predictContinuing(cache, order, lengths);
+                assertThat(continued).hasSize(3);
+                for (int j = 0; j < order.length; j++) {
+                    int i = order[j];
+                    Greedy want = greedyAlone(model, tokenizer.encode(PROMPTS.get(i)).getIds(), 6,
+                            ForwardOptions.logitsOnly());
+                    Prediction p = continued.get(j);
+                    assertThat(p.tokenIds()).as("prompt %d", i).containsExactly(want.ids());
+                    double bound = greedyBound(model, i, want, ForwardOptions.logitsOnly());
+                    assertThat(p.logProb()).as("prompt %d (bound %.2e)", i, bound)
+                            .isCloseTo(want.logProb(), org.assertj.core.data.Offset.offset(bound));
+                    assertThat(p.stopped()).isEqualTo(want.stopped());
+                }
+                assertThatThrownBy(() -> predictor.predictContinuing(cache, new int[] {1}, new int[] {999}))
+                        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("row 1 with a prompt of 999");
+            }
+            try (ActivationCache plain = model.run(m, TokenBatch.rightPadded(rows, 0), options)) {
+                assertThatThrownBy(() -> predictor.predictContinuing(plain, new int[] {0}, new int[] {1}))
+                        .isInstanceOf(IllegalStateException.class).hasMessageContaining("kept no keys and values");
+            }
+        }
+    }
+
     @Test
     void decodingAndScoringUnderMlpReplacementsEqualTheReplacedModelRunAlone() {
         // Block 0's MLP becomes 40 x its input, block 1's input is scaled by -3 before its MLP: position-wise
