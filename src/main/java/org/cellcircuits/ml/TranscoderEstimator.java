@@ -4,8 +4,6 @@ import ai.djl.Device;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigValueFactory;
-import java.util.Arrays;
-import java.util.HashMap;
 import java.util.Map;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
@@ -38,10 +36,14 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Trains one layer's transcoder (or SAE) on a DataFrame of {@code (mlp_in, mlp_out)} activations with the
- * {@code train} stage's trainer ({@link TranscoderTrainer}) and its hyperparameters: each param below is the
- * {@code cellcircuits.train} key in its doc, with that key's default read from {@code conf/reference.conf}, and the
- * {@link TranscoderConfig} is built by the stage's own {@link TranscoderConfig#fromConfig}; keys without a param here
- * keep their reference defaults. {@code fit} returns an immutable {@link TranscoderModel}.
+ * {@code train} stage's trainer ({@link TranscoderTrainer}) and its hyperparameters: every hyperparameter the stage
+ * declares ({@link TranscoderConfig#hyperparameters()}) is one param here, made from its declaration by
+ * {@link HyperparameterParams} (name = the key in camelCase, doc = its description with the key and its
+ * {@code conf/reference.conf} default, validator = its check, default = reference.conf's), and the
+ * {@link TranscoderConfig} is built by the stage's own {@link TranscoderConfig#fromConfig}. The other params are typed
+ * here: the columns, {@code modelName} and {@code layer} (not config keys), and how the stage runs
+ * ({@link TrainParams}: {@code maxEpochs}, {@code dataParallelWorkers}, {@code dataShards}, {@code microBatchesPerSync};
+ * the stage's other such keys keep their reference defaults). {@code fit} returns an immutable {@link TranscoderModel}.
  *
  * <p>Where it runs: with {@code dataParallelWorkers = 1} and {@code dataShards} 0 or 1 (the defaults), on the driver,
  * one layer, the rows streamed in the Dataset's order, {@code trainBatchSizeTokens} rows a step (see
@@ -65,23 +67,8 @@ public final class TranscoderEstimator extends Estimator<TranscoderModel>
 
   private final Param<String> modelName;
   private final IntParam layer;
-  private final Param<String> kind;
-  private final Param<String> activation;
-  private final IntParam k;
-  private final BooleanParam skipConnection;
-  private final IntParam expansionFactor;
-  private final DoubleParam l1Coefficient;
-  private final IntParam l1WarmUpSteps;
-  private final DoubleParam lr;
-  private final IntParam lrWarmUpSteps;
-  private final IntParam lrDecaySteps;
-  private final LongParam trainingTokens;
-  private final IntParam trainBatchSizeTokens;
-  private final LongParam deadFeatureWindowTokens;
-  private final BooleanParam resampleDeadFeatures;
-  private final IntParam resampleIntervalSteps;
-  private final IntParam scalingBatches;
-  private final LongParam seed;
+  /** Every {@code cellcircuits.train} hyperparameter's param, made from its declaration; accessors below. */
+  private final HyperparameterParams hyper;
   private final IntParam maxEpochs;
   private final IntParam dataParallelWorkers;
   private final IntParam dataShards;
@@ -102,39 +89,8 @@ public final class TranscoderEstimator extends Estimator<TranscoderModel>
       + "(provenance, SAELens model_name), not blank; default 'unknown'", MlParams.<String>validator(s -> !s.isBlank()));
     layer = new IntParam(this, "layer", "block index L of the activations (>= 0): hooks "
       + "blocks.L.ln2.hook_normalized and blocks.L.hook_mlp_out; default 0", ParamValidators.gtEq(0));
-    kind = new Param<>(this, "kind", "(train.kind) transcoder (target = MLP output) or "
-      + "sae (target = MLP input)", ParamValidators.inArray(Arrays.asList("transcoder", "sae")));
-    activation = new Param<>(this, "activation", "(train.activation) relu, jumprelu, "
-      + "topk or batchtopk", ParamValidators.inArray(Arrays.asList("relu", "jumprelu", "topk", "batchtopk")));
-    k = new IntParam(this, "k", "(train.k) active features per token for topk/batchtopk (>= 1)",
-      ParamValidators.gtEq(1));
-    skipConnection = new BooleanParam(this, "skipConnection", "(train.skip-connection) a "
-      + "learned linear skip path from input to output");
-    expansionFactor = new IntParam(this, "expansionFactor", "(train.expansion-factor) d_sae / "
-      + "d_in (>= 1)", ParamValidators.gtEq(1));
-    l1Coefficient = new DoubleParam(this, "l1Coefficient", "(train.l1-coefficient) sparsity "
-      + "penalty lambda (>= 0)", ParamValidators.gtEq(0));
-    l1WarmUpSteps = new IntParam(this, "l1WarmUpSteps", "(train.l1-warm-up-steps) >= 0",
-      ParamValidators.gtEq(0));
-    lr = new DoubleParam(this, "lr", "(train.lr) Adam learning rate (> 0)",
-      ParamValidators.gt(0));
-    lrWarmUpSteps = new IntParam(this, "lrWarmUpSteps", "(train.lr-warm-up-steps) >= 0",
-      ParamValidators.gtEq(0));
-    lrDecaySteps = new IntParam(this, "lrDecaySteps", "(train.lr-decay-steps) >= 0; warm-up + "
-      + "decay must fit in the run", ParamValidators.gtEq(0));
-    trainingTokens = new LongParam(this, "trainingTokens", "(train.training-tokens) rows to "
-      + "train on (>= 1); steps = ceil(trainingTokens / trainBatchSizeTokens)", ParamValidators.gtEq(1));
-    trainBatchSizeTokens = new IntParam(this, "trainBatchSizeTokens",
-      "(train.train-batch-size-tokens) rows a step (>= 1)", ParamValidators.gtEq(1));
-    deadFeatureWindowTokens = new LongParam(this, "deadFeatureWindowTokens",
-      "(train.dead-feature-window-tokens) >= 1", ParamValidators.gtEq(1));
-    resampleDeadFeatures = new BooleanParam(this, "resampleDeadFeatures",
-      "(train.resample-dead-features)");
-    resampleIntervalSteps = new IntParam(this, "resampleIntervalSteps",
-      "(train.resample-interval-steps) >= 1", ParamValidators.gtEq(1));
-    scalingBatches = new IntParam(this, "scalingBatches", "(train.scaling-batches) batches read "
-      + "to estimate the activation scaling (>= 1)", ParamValidators.gtEq(1));
-    seed = new LongParam(this, "seed", "(train.seed) seeds weight init and resampling");
+    hyper = HyperparameterParams.of(this);
+    // Below: how the stage runs (TrainParams), not hyperparameters; they have no Hyperparameter declaration.
     maxEpochs = new IntParam(this, "maxEpochs", "(train.max-epochs) passes over the rows at "
       + "most (>= 1)", ParamValidators.gtEq(1));
     dataParallelWorkers = new IntParam(this, "dataParallelWorkers", "(train.data-parallel-workers) Spark tasks "
@@ -145,27 +101,12 @@ public final class TranscoderEstimator extends Estimator<TranscoderModel>
       + "dataParallelWorkers)", ParamValidators.gtEq(0));
     microBatchesPerSync = new IntParam(this, "microBatchesPerSync", "(train.micro-batches-per-sync) pieces each "
       + "shard's rows of a step are computed in (>= 1)", ParamValidators.gtEq(1));
+    // Defaults only now: setDefault makes MLlib list the params through their accessors, which need every field.
     setColumnDefaults();
+    hyper.setDefaults(this);
     Config t = ConfigLoader.reference().getConfig("cellcircuits.train");
     setDefault(modelName, "unknown");
     setDefault(layer, 0);
-    setDefault(kind, t.getString("kind"));
-    setDefault(activation, t.getString("activation"));
-    setDefault(k, t.getInt("k"));
-    setDefault(skipConnection, t.getBoolean("skip-connection"));
-    setDefault(expansionFactor, t.getInt("expansion-factor"));
-    setDefault(l1Coefficient, t.getDouble("l1-coefficient"));
-    setDefault(l1WarmUpSteps, t.getInt("l1-warm-up-steps"));
-    setDefault(lr, t.getDouble("lr"));
-    setDefault(lrWarmUpSteps, t.getInt("lr-warm-up-steps"));
-    setDefault(lrDecaySteps, t.getInt("lr-decay-steps"));
-    setDefault(trainingTokens, t.getLong("training-tokens"));
-    setDefault(trainBatchSizeTokens, t.getInt("train-batch-size-tokens"));
-    setDefault(deadFeatureWindowTokens, t.getLong("dead-feature-window-tokens"));
-    setDefault(resampleDeadFeatures, t.getBoolean("resample-dead-features"));
-    setDefault(resampleIntervalSteps, t.getInt("resample-interval-steps"));
-    setDefault(scalingBatches, t.getInt("scaling-batches"));
-    setDefault(seed, t.getLong("seed"));
     setDefault(maxEpochs, t.getInt("max-epochs"));
     setDefault(dataParallelWorkers, t.getInt("data-parallel-workers"));
     setDefault(dataShards, t.getInt("data-shards"));
@@ -183,23 +124,40 @@ public final class TranscoderEstimator extends Estimator<TranscoderModel>
   @Override public Param<String> reconstructionCol() { return reconstructionCol; }
   public Param<String> modelName() { return modelName; }
   public IntParam layer() { return layer; }
-  public Param<String> kind() { return kind; }
-  public Param<String> activation() { return activation; }
-  public IntParam k() { return k; }
-  public BooleanParam skipConnection() { return skipConnection; }
-  public IntParam expansionFactor() { return expansionFactor; }
-  public DoubleParam l1Coefficient() { return l1Coefficient; }
-  public IntParam l1WarmUpSteps() { return l1WarmUpSteps; }
-  public DoubleParam lr() { return lr; }
-  public IntParam lrWarmUpSteps() { return lrWarmUpSteps; }
-  public IntParam lrDecaySteps() { return lrDecaySteps; }
-  public LongParam trainingTokens() { return trainingTokens; }
-  public IntParam trainBatchSizeTokens() { return trainBatchSizeTokens; }
-  public LongParam deadFeatureWindowTokens() { return deadFeatureWindowTokens; }
-  public BooleanParam resampleDeadFeatures() { return resampleDeadFeatures; }
-  public IntParam resampleIntervalSteps() { return resampleIntervalSteps; }
-  public IntParam scalingBatches() { return scalingBatches; }
-  public LongParam seed() { return seed; }
+  // One accessor per hyperparameter (MLlib finds params through them); name, doc, validator and default come from
+  // the declaration (HyperparameterParams).
+  public Param<String> kind() { return hyper.get("kind"); }
+  public IntParam expansionFactor() { return hyper.get("expansionFactor"); }
+  public DoubleParam l1Coefficient() { return hyper.get("l1Coefficient"); }
+  public IntParam l1WarmUpSteps() { return hyper.get("l1WarmUpSteps"); }
+  public DoubleParam lr() { return hyper.get("lr"); }
+  public DoubleParam adamBeta1() { return hyper.get("adamBeta1"); }
+  public DoubleParam adamBeta2() { return hyper.get("adamBeta2"); }
+  public DoubleParam adamEpsilon() { return hyper.get("adamEpsilon"); }
+  public IntParam lrWarmUpSteps() { return hyper.get("lrWarmUpSteps"); }
+  public IntParam lrDecaySteps() { return hyper.get("lrDecaySteps"); }
+  public Param<String> lrDecay() { return hyper.get("lrDecay"); }
+  public DoubleParam lrEnd() { return hyper.get("lrEnd"); }
+  public LongParam trainingTokens() { return hyper.get("trainingTokens"); }
+  public IntParam trainBatchSizeTokens() { return hyper.get("trainBatchSizeTokens"); }
+  public LongParam deadFeatureWindowTokens() { return hyper.get("deadFeatureWindowTokens"); }
+  public BooleanParam resampleDeadFeatures() { return hyper.get("resampleDeadFeatures"); }
+  public IntParam resampleIntervalSteps() { return hyper.get("resampleIntervalSteps"); }
+  public DoubleParam decoderInitNorm() { return hyper.get("decoderInitNorm"); }
+  public LongParam seed() { return hyper.get("seed"); }
+  /** Unset (the default) = null: estimated from the data. */
+  public DoubleParam inputScale() { return hyper.get("inputScale"); }
+  /** Unset (the default) = null: estimated from the data. */
+  public DoubleParam targetScale() { return hyper.get("targetScale"); }
+  public IntParam scalingBatches() { return hyper.get("scalingBatches"); }
+  public Param<String> activation() { return hyper.get("activation"); }
+  public IntParam k() { return hyper.get("k"); }
+  public DoubleParam auxKCoefficient() { return hyper.get("auxKCoefficient"); }
+  public DoubleParam l0Coefficient() { return hyper.get("l0Coefficient"); }
+  public DoubleParam jumpreluThresholdInit() { return hyper.get("jumpreluThresholdInit"); }
+  public DoubleParam jumpreluBandwidth() { return hyper.get("jumpreluBandwidth"); }
+  public DoubleParam batchtopkThresholdRate() { return hyper.get("batchtopkThresholdRate"); }
+  public BooleanParam skipConnection() { return hyper.get("skipConnection"); }
   public IntParam maxEpochs() { return maxEpochs; }
   public IntParam dataParallelWorkers() { return dataParallelWorkers; }
   public IntParam dataShards() { return dataShards; }
@@ -211,53 +169,52 @@ public final class TranscoderEstimator extends Estimator<TranscoderModel>
   public TranscoderEstimator setReconstructionCol(String v) { set(reconstructionCol, v); return this; }
   public TranscoderEstimator setModelName(String v) { set(modelName, v); return this; }
   public TranscoderEstimator setLayer(int v) { set(layer, v); return this; }
-  public TranscoderEstimator setKind(String v) { set(kind, v); return this; }
-  public TranscoderEstimator setActivation(String v) { set(activation, v); return this; }
-  public TranscoderEstimator setK(int v) { set(k, v); return this; }
-  public TranscoderEstimator setSkipConnection(boolean v) { set(skipConnection, v); return this; }
-  public TranscoderEstimator setExpansionFactor(int v) { set(expansionFactor, v); return this; }
-  public TranscoderEstimator setL1Coefficient(double v) { set(l1Coefficient, v); return this; }
-  public TranscoderEstimator setL1WarmUpSteps(int v) { set(l1WarmUpSteps, v); return this; }
-  public TranscoderEstimator setLr(double v) { set(lr, v); return this; }
-  public TranscoderEstimator setLrWarmUpSteps(int v) { set(lrWarmUpSteps, v); return this; }
-  public TranscoderEstimator setLrDecaySteps(int v) { set(lrDecaySteps, v); return this; }
-  public TranscoderEstimator setTrainingTokens(long v) { set(trainingTokens, v); return this; }
-  public TranscoderEstimator setTrainBatchSizeTokens(int v) { set(trainBatchSizeTokens, v); return this; }
-  public TranscoderEstimator setDeadFeatureWindowTokens(long v) { set(deadFeatureWindowTokens, v); return this; }
-  public TranscoderEstimator setResampleDeadFeatures(boolean v) { set(resampleDeadFeatures, v); return this; }
-  public TranscoderEstimator setResampleIntervalSteps(int v) { set(resampleIntervalSteps, v); return this; }
-  public TranscoderEstimator setScalingBatches(int v) { set(scalingBatches, v); return this; }
-  public TranscoderEstimator setSeed(long v) { set(seed, v); return this; }
+  public TranscoderEstimator setKind(String v) { set(kind(), v); return this; }
+  public TranscoderEstimator setExpansionFactor(int v) { set(expansionFactor(), v); return this; }
+  public TranscoderEstimator setL1Coefficient(double v) { set(l1Coefficient(), v); return this; }
+  public TranscoderEstimator setL1WarmUpSteps(int v) { set(l1WarmUpSteps(), v); return this; }
+  public TranscoderEstimator setLr(double v) { set(lr(), v); return this; }
+  public TranscoderEstimator setAdamBeta1(double v) { set(adamBeta1(), v); return this; }
+  public TranscoderEstimator setAdamBeta2(double v) { set(adamBeta2(), v); return this; }
+  public TranscoderEstimator setAdamEpsilon(double v) { set(adamEpsilon(), v); return this; }
+  public TranscoderEstimator setLrWarmUpSteps(int v) { set(lrWarmUpSteps(), v); return this; }
+  public TranscoderEstimator setLrDecaySteps(int v) { set(lrDecaySteps(), v); return this; }
+  public TranscoderEstimator setLrDecay(String v) { set(lrDecay(), v); return this; }
+  public TranscoderEstimator setLrEnd(double v) { set(lrEnd(), v); return this; }
+  public TranscoderEstimator setTrainingTokens(long v) { set(trainingTokens(), v); return this; }
+  public TranscoderEstimator setTrainBatchSizeTokens(int v) { set(trainBatchSizeTokens(), v); return this; }
+  public TranscoderEstimator setDeadFeatureWindowTokens(long v) { set(deadFeatureWindowTokens(), v); return this; }
+  public TranscoderEstimator setResampleDeadFeatures(boolean v) { set(resampleDeadFeatures(), v); return this; }
+  public TranscoderEstimator setResampleIntervalSteps(int v) { set(resampleIntervalSteps(), v); return this; }
+  public TranscoderEstimator setDecoderInitNorm(double v) { set(decoderInitNorm(), v); return this; }
+  public TranscoderEstimator setSeed(long v) { set(seed(), v); return this; }
+  public TranscoderEstimator setInputScale(double v) { set(inputScale(), v); return this; }
+  public TranscoderEstimator setTargetScale(double v) { set(targetScale(), v); return this; }
+  public TranscoderEstimator setScalingBatches(int v) { set(scalingBatches(), v); return this; }
+  public TranscoderEstimator setActivation(String v) { set(activation(), v); return this; }
+  public TranscoderEstimator setK(int v) { set(k(), v); return this; }
+  public TranscoderEstimator setAuxKCoefficient(double v) { set(auxKCoefficient(), v); return this; }
+  public TranscoderEstimator setL0Coefficient(double v) { set(l0Coefficient(), v); return this; }
+  public TranscoderEstimator setJumpreluThresholdInit(double v) { set(jumpreluThresholdInit(), v); return this; }
+  public TranscoderEstimator setJumpreluBandwidth(double v) { set(jumpreluBandwidth(), v); return this; }
+  public TranscoderEstimator setBatchtopkThresholdRate(double v) { set(batchtopkThresholdRate(), v); return this; }
+  public TranscoderEstimator setSkipConnection(boolean v) { set(skipConnection(), v); return this; }
   public TranscoderEstimator setMaxEpochs(int v) { set(maxEpochs, v); return this; }
   public TranscoderEstimator setDataParallelWorkers(int v) { set(dataParallelWorkers, v); return this; }
   public TranscoderEstimator setDataShards(int v) { set(dataShards, v); return this; }
   public TranscoderEstimator setMicroBatchesPerSync(int v) { set(microBatchesPerSync, v); return this; }
 
-  /** The {@code cellcircuits.train} section these params give: reference defaults under the params' values. */
+  /**
+   * The {@code cellcircuits.train} section these params give: every hyperparameter's param's value (null where
+   * unset) and the distribution params' over the reference defaults.
+   */
   Config trainSection() {
-    Map<String, Object> m = new HashMap<>();
-    m.put("kind", $(kind));
-    m.put("activation", $(activation));
-    m.put("k", $(k));
-    m.put("skip-connection", $(skipConnection));
-    m.put("expansion-factor", $(expansionFactor));
-    m.put("l1-coefficient", $(l1Coefficient));
-    m.put("l1-warm-up-steps", $(l1WarmUpSteps));
-    m.put("lr", $(lr));
-    m.put("lr-warm-up-steps", $(lrWarmUpSteps));
-    m.put("lr-decay-steps", $(lrDecaySteps));
-    m.put("training-tokens", $(trainingTokens));
-    m.put("train-batch-size-tokens", $(trainBatchSizeTokens));
-    m.put("dead-feature-window-tokens", $(deadFeatureWindowTokens));
-    m.put("resample-dead-features", $(resampleDeadFeatures));
-    m.put("resample-interval-steps", $(resampleIntervalSteps));
-    m.put("scaling-batches", $(scalingBatches));
-    m.put("seed", $(seed));
-    m.put("max-epochs", $(maxEpochs));
-    m.put("data-parallel-workers", $(dataParallelWorkers));
-    m.put("data-shards", $(dataShards));
-    m.put("micro-batches-per-sync", $(microBatchesPerSync));
-    return ConfigFactory.parseMap(m).withFallback(ConfigLoader.reference().getConfig("cellcircuits.train"));
+    Config reference = ConfigLoader.reference().getConfig("cellcircuits.train");
+    return hyper.applyTo(this, reference)
+        .withValue("max-epochs", ConfigValueFactory.fromAnyRef($(maxEpochs)))
+        .withValue("data-parallel-workers", ConfigValueFactory.fromAnyRef($(dataParallelWorkers)))
+        .withValue("data-shards", ConfigValueFactory.fromAnyRef($(dataShards)))
+        .withValue("micro-batches-per-sync", ConfigValueFactory.fromAnyRef($(microBatchesPerSync)));
   }
 
   /** The stage's config for data of these widths. */
@@ -266,7 +223,7 @@ public final class TranscoderEstimator extends Estimator<TranscoderModel>
   }
 
   private boolean autoencoding() {
-    return TranscoderKind.parse($(kind)) == TranscoderKind.SAE;
+    return TranscoderKind.parse($(kind())) == TranscoderKind.SAE;
   }
 
   @Override

@@ -5,15 +5,22 @@ import com.google.gson.JsonNull;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonPrimitive;
 import com.typesafe.config.Config;
+import com.typesafe.config.ConfigException;
+import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigValueFactory;
 import java.util.function.DoublePredicate;
 import java.util.function.Function;
 import org.cellcircuits.io.ConfigChecks;
+import org.cellcircuits.io.ReferenceConfig;
 
 /**
  * One training hyperparameter, declared once: its key under {@code cellcircuits.train}, its name in cfg.json and
  * checkpoints (SAELens's where SAELens has one), what it means with its range, and its validator. Reading the run
  * config, validating, and writing and reading the JSON are driven from here; the default is the one in
  * {@code conf/reference.conf} and nowhere else ({@code HyperparameterTest} checks every declaration against it).
+ * Public for the MLlib params of {@code ml.TranscoderEstimator}, which are made from these declarations
+ * ({@link TranscoderConfig#hyperparameters()}): its key, description, {@link #valueType}, {@link #referenceDefault}
+ * and {@link #checkConfigValue}; the rest stays package-private.
  *
  * @param <O> the record that holds the value ({@link TranscoderConfig} or {@link TranscoderArchitecture})
  * @param <T> the value's type
@@ -24,10 +31,24 @@ import org.cellcircuits.io.ConfigChecks;
  * @param validator   the range check; its failure names the full key, the value and the range
  * @param value       the holder's value; null if no record holds it (derived, like expansion-factor)
  */
-record Hyperparameter<O, T>(String key, String jsonName, String description, Type<T> type, Check<T> validator,
+public record Hyperparameter<O, T>(String key, String jsonName, String description, Type<T> type, Check<T> validator,
         Function<O, T> value) {
 
     static final String SECTION = "cellcircuits.train.";
+
+    /** How a value is held outside a run config: what kind of MLlib param, for one. */
+    public enum ValueType {
+        INT, LONG, DOUBLE, BOOLEAN,
+        /** A double that may be null ("estimate it from the data"). */
+        NULLABLE_DOUBLE,
+        /** One of a fixed set of strings, an enum's config names. */
+        ONE_OF
+    }
+
+    /** {@code conf/reference.conf}'s {@code cellcircuits.train}, parsed once. */
+    private static final class Reference {
+        static final Config TRAIN = ReferenceConfig.load().getConfig("cellcircuits.train");
+    }
 
     /** A range check that fails with {@link ConfigChecks#invalid}. */
     @FunctionalInterface
@@ -56,13 +77,41 @@ record Hyperparameter<O, T>(String key, String jsonName, String description, Typ
     }
 
     /** The full key, as errors name it: {@code cellcircuits.train.<key>}. */
-    String name() {
+    public String name() {
         return SECTION + key;
     }
 
     /** Fails naming the key, the value and the range unless {@code v} is in range. */
     void check(T v) {
         validator.check(name(), v);
+    }
+
+    /** How the value is held outside a run config. */
+    public ValueType valueType() {
+        return type.valueType();
+    }
+
+    /**
+     * The default: {@code conf/reference.conf}'s value, as a run config holds it (an Integer, Long, Double, Boolean,
+     * or an enum's config name); null where the reference value is null.
+     */
+    public Object referenceDefault() {
+        T v = read(Reference.TRAIN);
+        return v == null ? null : configValue(v);
+    }
+
+    /**
+     * Fails naming the key, the value and the range unless {@code v}, as a run config holds it (see
+     * {@link #referenceDefault}), is read and passes {@link #check} as the {@code train} stage reads and checks it.
+     */
+    public void checkConfigValue(Object v) {
+        T value;
+        try {
+            value = read(ConfigFactory.empty().withValue(key, ConfigValueFactory.fromAnyRef(v)));
+        } catch (ConfigException e) {
+            throw ConfigChecks.invalid(name(), v, "a value of type " + valueType() + " (" + e.getMessage() + ")");
+        }
+        check(value);
     }
 
     /** Whether {@link #check} passes. */
@@ -131,6 +180,8 @@ record Hyperparameter<O, T>(String key, String jsonName, String description, Typ
         default Object toConfig(T v) {
             return v;
         }
+
+        ValueType valueType();
     }
 
     static final Type<Integer> INT = new Type<>() {
@@ -139,6 +190,7 @@ record Hyperparameter<O, T>(String key, String jsonName, String description, Typ
             return f.integer(h.jsonName());
         }
         public JsonElement toJson(Integer v) { return new JsonPrimitive(v); }
+        public ValueType valueType() { return ValueType.INT; }
     };
 
     static final Type<Long> LONG = new Type<>() {
@@ -147,6 +199,7 @@ record Hyperparameter<O, T>(String key, String jsonName, String description, Typ
             return f.longValue(h.jsonName());
         }
         public JsonElement toJson(Long v) { return new JsonPrimitive(v); }
+        public ValueType valueType() { return ValueType.LONG; }
     };
 
     static final Type<Double> DOUBLE = new Type<>() {
@@ -155,6 +208,7 @@ record Hyperparameter<O, T>(String key, String jsonName, String description, Typ
             return f.number(h.jsonName());
         }
         public JsonElement toJson(Double v) { return new JsonPrimitive(v); }
+        public ValueType valueType() { return ValueType.DOUBLE; }
     };
 
     static final Type<Boolean> BOOLEAN = new Type<>() {
@@ -163,6 +217,7 @@ record Hyperparameter<O, T>(String key, String jsonName, String description, Typ
             return f.bool(h.jsonName());
         }
         public JsonElement toJson(Boolean v) { return new JsonPrimitive(v); }
+        public ValueType valueType() { return ValueType.BOOLEAN; }
     };
 
     /** A double that may be null (the config's {@code null}, JSON's null): "estimate it from the data". */
@@ -174,6 +229,7 @@ record Hyperparameter<O, T>(String key, String jsonName, String description, Typ
             return f.nullableNumber(h.jsonName());
         }
         public JsonElement toJson(Double v) { return v == null ? JsonNull.INSTANCE : new JsonPrimitive(v); }
+        public ValueType valueType() { return ValueType.NULLABLE_DOUBLE; }
     };
 
     /** An enum written by its config name and parsed with {@link ConfigChecks#oneOf}. */
@@ -187,6 +243,7 @@ record Hyperparameter<O, T>(String key, String jsonName, String description, Typ
             }
             public JsonElement toJson(E v) { return new JsonPrimitive(configName.apply(v)); }
             public Object toConfig(E v) { return configName.apply(v); }
+            public ValueType valueType() { return ValueType.ONE_OF; }
         };
     }
 }

@@ -164,6 +164,21 @@ public record TranscoderConfig(
         return List.copyOf(all);
     }
 
+    /** Every hyperparameter of {@code cellcircuits.train}, the architecture's included (e.g. for MLlib params). */
+    public static List<Hyperparameter<?, ?>> hyperparameters() {
+        return all();
+    }
+
+    /** The hyperparameter of key {@code key} under {@code cellcircuits.train}, e.g. {@code l1-coefficient}. */
+    public static Hyperparameter<?, ?> hyperparameter(String key) {
+        for (Hyperparameter<?, ?> h : all()) {
+            if (h.key().equals(key)) {
+                return h;
+            }
+        }
+        throw new IllegalArgumentException(String.format("%s%s is not a declared hyperparameter", KEY, key));
+    }
+
     public TranscoderConfig {
         Objects.requireNonNull(kind, "kind");
         Objects.requireNonNull(lrDecay, "lrDecay");
