@@ -4,7 +4,6 @@ import ai.djl.ndarray.NDManager;
 import java.util.ArrayList;
 import java.util.List;
 import org.cellcircuits.model.GptNeoX;
-import org.cellcircuits.model.Precision;
 import org.cellcircuits.model.TokenizedPrompt;
 
 /**
@@ -109,12 +108,7 @@ public final class CircuitExtractor {
     for (int c : random.ints(0, cell.featureCount()).distinct().limit(Math.min(k, cell.featureCount())).toArray()) {
       drawn.add(cell.featureNode(c));
     }
-    // With nothing zeroed the replaced model plus its error terms is the original model, whose value on the cell the
-    // frozen forward already read: in fp32 the baseline costs no third forward pass (the two agree to ~1e-6). In
-    // bf16/fp16 the two paths may round apart by as much as a random feature's effect, so there the baseline runs the
-    // same replaced path as the arms. (One pass over a batch of the arms measured slower on CPU than one pass each.)
-    double base = model.precision() == Precision.FP32 ? out.value(cell.lastLogits())
-        : FeatureAblation.targetWithZeroed(model, weights, cell, out, List.of(), m);
+    double base = out.value(FeatureAblation.baselineLogits(model, weights, cell, m));
     double topValue = FeatureAblation.targetWithZeroed(model, weights, cell, out, top, m);
     double randomValue = FeatureAblation.targetWithZeroed(model, weights, cell, out, drawn, m);
     return new CellCircuit.Ablation(k, base - topValue, base - randomValue);

@@ -10,6 +10,7 @@ import org.cellcircuits.model.ActivationCache;
 import org.cellcircuits.model.ForwardOptions;
 import org.cellcircuits.model.GptNeoX;
 import org.cellcircuits.model.LogitsMode;
+import org.cellcircuits.model.Precision;
 import org.cellcircuits.model.TokenBatch;
 
 /**
@@ -21,6 +22,19 @@ import org.cellcircuits.model.TokenBatch;
  */
 public final class FeatureAblation {
   private FeatureAblation() {}
+
+  /**
+   * The last position's logits with nothing zeroed, the baseline an ablation's drop is measured from. With nothing
+   * zeroed the replaced model plus its error terms is the original model, whose logits the cell's frozen forward
+   * already read: in fp32 the baseline costs no extra forward pass (the two agree to ~1e-6). In bf16/fp16 the two paths
+   * may round apart by as much as a random feature's effect, so there the baseline runs the same replaced path as the
+   * ablated arms. (One pass over a batch of the arms measured slower on CPU than one pass each.)
+   */
+  public static float[] baselineLogits(GptNeoX model, ReplacementWeights w, LocalReplacementModel cell,
+      NDManager parent) {
+    return model.precision() == Precision.FP32 ? cell.lastLogits()
+        : lastLogitsWithZeroed(model, w, cell, List.of(), parent);
+  }
 
   /** The target's value with {@code zeroed} features set to 0 on the cell (an empty set gives the original value). */
   public static double targetWithZeroed(GptNeoX model, ReplacementWeights w, LocalReplacementModel cell,

@@ -14,7 +14,6 @@ import org.cellcircuits.model.ActivationCache;
 import org.cellcircuits.model.ForwardOptions;
 import org.cellcircuits.model.GptNeoX;
 import org.cellcircuits.model.LogitsMode;
-import org.cellcircuits.model.Precision;
 import org.cellcircuits.model.TokenBatch;
 import org.cellcircuits.model.TokenizedPrompt;
 
@@ -80,10 +79,7 @@ public final class CircuitValidator {
       }
       if (!features.isEmpty()) {
         try (LocalReplacementModel replaced = LocalReplacementModel.of(model, weights, prompt.ids(), m)) {
-          // in fp32 the replaced model with its errors added back is the original one, whose logits the frozen forward
-          // already holds; in bf16/fp16 the two paths round apart, so the baseline takes the replaced path too
-          float[] base = model.precision() == Precision.FP32 ? replaced.lastLogits()
-              : FeatureAblation.lastLogitsWithZeroed(model, weights, replaced, List.of(), m);
+          float[] base = FeatureAblation.baselineLogits(model, weights, replaced, m);
           for (int i = 0; i < features.size(); i++) {
             AttributedUnit f = features.get(i);
             if (f.kind() != AttributedUnit.Kind.FEATURE) {

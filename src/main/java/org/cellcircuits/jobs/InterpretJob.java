@@ -68,6 +68,7 @@ import org.cellcircuits.transcoder.TrainJob;
 import org.cellcircuits.transcoder.Transcoder;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import scala.collection.JavaConverters;
 
 /**
  * The interpret stage's feature table as a Spark job. For each layer (and each feature shard of it), one pass over the
@@ -374,8 +375,7 @@ public final class InterpretJob {
         }
         spark.sparkContext().setJobDescription(String.format(Locale.ROOT, "interpret layer %d: write %,d features",
             layer.layer(), out.size()));
-        spark.createDataFrame(out, FEATURES_SCHEMA).coalesce(1).write().mode(SaveMode.Append)
-            .parquet(attemptDir + "/" + FEATURES_TABLE);
+        appendFeatures(jsc, spark, out, attemptDir + "/" + FEATURES_TABLE);
         rows += out.size();
         layerFigures(layer, summaries, params, tasks, best, stats, table);
         if (coverage != null) {
@@ -432,6 +432,21 @@ public final class InterpretJob {
     return new Outcome(rows, stats, table.toString());
   }
 
+  /**
+   * Appends one layer's rows to the table as one Parquet file, written by one task. The rows reach that task as a
+   * broadcast: a DataFrame of the driver's list would carry them inside the task itself (1.4 MB on the demo, tens of MB
+   * at 32,768 features a layer), which Spark warns of as a task of very large size.
+   */
+  private static void appendFeatures(JavaSparkContext jsc, SparkSession spark, List<Row> rows, String dir) {
+    Broadcast<List<Row>> shipped = jsc.broadcast(rows);
+    try {
+      JavaRDD<Row> one = jsc.parallelize(List.of(0), 1).flatMap(i -> shipped.value().iterator());
+      spark.createDataFrame(one, FEATURES_SCHEMA).write().mode(SaveMode.Append).parquet(dir);
+    } finally {
+      shipped.destroy();
+    }
+  }
+
   /** The per-layer marker figures and printed lines. */
   private static void layerFigures(LayerInput layer, List<FeatureSummary> summaries, InterpretParams params,
       int tasks, Map<Integer, Enrichment> best, Map<String, Double> stats, StringBuilder table) {
@@ -467,7 +482,8 @@ public final class InterpretJob {
     return RowFactory.create(layer.layer(), s.feature(), layer.dictionary().config().kind().configName(),
         s.firingCount(), s.firingFrequency(), s.geneScore().topGene(), s.geneScore().topGeneShare(),
         s.geneScore().topGenes().toArray(new String[0]), s.geneScore().topGenesShare(), s.cellTypes().topType(),
-        s.cellTypes().specificity(), new TreeMap<>(s.cellTypes().meanByType()),
+        // a Scala map over a sorted one: the Row encoder of a DataFrame made from an RDD takes no java.util.Map
+        s.cellTypes().specificity(), JavaConverters.mapAsScalaMap(new TreeMap<>(s.cellTypes().meanByType())),
         s.templateShare(), s.topPositionShare(), s.label().text(), s.label().kind().text(),
         s.topGenes().toArray(new String[0]), examples.toArray(new Row[0]),
         e == null ? null : e.geneSet(), e == null ? null : e.overlapGenes().toArray(new String[0]),

@@ -205,13 +205,7 @@ public final class Transcoder implements MlpReplacement, AutoCloseable {
         checkWidth(pre, config.dSae(), "pre-activations");
         return switch (activation) {
             case RELU -> pre.maximum(0f);
-            case TOPK -> {
-                int last = pre.getShape().dimension() - 1;
-                NDArray positive = pre.maximum(0f);
-                int k = Math.min(config.architecture().k(), config.dSae());
-                NDArray kth = positive.topK(k, last, true, false).get(0).min(new int[] {last}, true);
-                yield positive.mul(positive.gte(kth).toType(positive.getDataType(), false));
-            }
+            case TOPK -> RankSelection.perToken(pre, config.architecture().k()).z();
             case JUMPRELU -> pre.mul(pre.gt(threshold.toDevice(pre.getDevice(), false).toType(pre.getDataType(), false))
                     .toType(pre.getDataType(), false));
             case BATCHTOPK -> throw new IllegalStateException("a saved transcoder applies batchtopk as jumprelu");

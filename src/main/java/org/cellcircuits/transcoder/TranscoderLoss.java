@@ -227,28 +227,20 @@ final class TranscoderLoss {
     private record Activated(NDArray z, NDArray active, double thresholdObservation) {}
 
     private static Activated activate(NDArray pre, NDArray theta, TranscoderArchitecture arch) {
-        // 1 where a feature is active, else 0, in pre's float type: counting and masking in floats is several
-        // times faster than with a boolean array (libtorch's bool column sums and bool-by-float products are slow),
-        // and column sums of 0/1 are exact in float32 up to 2^24 rows a batch.
+        // the active set is 1 where a feature is active, else 0, in pre's float type (see RankSelection for why)
         switch (arch.activation()) {
             case RELU -> {
                 NDArray z = pre.maximum(0);
                 return new Activated(z, z.sign(), Double.NaN);
             }
             case TOPK -> {
-                NDArray positive = pre.maximum(0);
-                int k = Math.min(arch.k(), Math.toIntExact(pre.getShape().get(1)));
-                NDArray kth = positive.topK(k, 1, true, false).get(0).min(new int[] {1}, true); // (B, 1)
-                NDArray active = positive.gte(kth).toType(pre.getDataType(), false).muli(positive.sign());
-                return new Activated(pre.mul(active), active, Double.NaN);
+                RankSelection s = RankSelection.perToken(pre, arch.k());
+                return new Activated(s.z(), s.active(), Double.NaN);
             }
             case BATCHTOPK -> {
-                NDArray positive = pre.maximum(0);
-                long all = positive.getShape().size();
-                int k = Math.toIntExact(Math.min((long) arch.k() * pre.getShape().get(0), all));
-                NDArray kth = positive.reshape(-1).topK(k, 0, true, false).get(0).min(); // scalar
-                NDArray active = positive.gte(kth).toType(pre.getDataType(), false).muli(positive.sign());
-                NDArray z = pre.mul(active);
+                RankSelection s = RankSelection.perBatch(pre, arch.k());
+                NDArray z = s.z();
+                NDArray active = s.active();
                 // SAELens's update_topk_threshold: the smallest positive activation that survived.
                 double smallest = scalar(z.add(active.neg().addi(1).muli(Float.MAX_VALUE)).min());
                 return new Activated(z, active, smallest < Float.MAX_VALUE ? smallest : Double.NaN);

@@ -5,8 +5,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.io.IOException;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
 import org.apache.spark.ml.Pipeline;
@@ -20,12 +18,9 @@ import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
-import org.cellcircuits.sentences.AtlasMeta;
 import org.cellcircuits.sentences.AtlasOptions;
-import org.cellcircuits.sentences.AtlasReader;
 import org.cellcircuits.sentences.AtlasReaders;
 import org.cellcircuits.sentences.AtlasSource;
-import org.cellcircuits.sentences.CellBlock;
 import org.cellcircuits.sentences.SentencesJob;
 import org.cellcircuits.sentences.SentencesParams;
 import org.cellcircuits.sentences.TieOrder;
@@ -36,7 +31,8 @@ import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The transformer against the {@code sentences} stage on the shipped demo atlas (its first 300 cells), row for row;
+ * The transformer against the {@code sentences} stage on the shipped demo atlas (its first 300 cells, read by
+ * {@link AtlasVectors} as a notebook would), row for row;
  * MLlib-style errors for bad params and columns; save/load round trips, alone, in a Pipeline, and from a folder an
  * earlier build saved.
  */
@@ -51,22 +47,9 @@ class CellSentenceTransformerTest {
   static void start() throws IOException {
     spark = SparkSession.builder().master("local[2]").appName("CellSentenceTransformerTest")
         .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "3").getOrCreate();
-    List<Row> rows = new ArrayList<>();
-    try (AtlasReader reader = AtlasReaders.open(DEMO, AtlasOptions.defaults())) {
-      AtlasMeta meta = reader.meta();
-      genes = meta.geneSymbols().toArray(new String[0]);
-      CellBlock block = reader.read(0, CELLS);
-      int[] ip = block.indptr();
-      for (int r = 0; r < block.rows(); r++) {
-        int[] idx = Arrays.copyOfRange(block.indices(), ip[r], ip[r + 1]);
-        double[] val = Arrays.copyOfRange(block.values(), ip[r], ip[r + 1]);
-        rows.add(RowFactory.create(block.cellIds()[r], (long) r, Vectors.sparse(genes.length, idx, val)));
-      }
-    }
-    StructType schema = new StructType().add("cell_id", DataTypes.StringType).add("atlas_row", DataTypes.LongType)
-        .add("expression", SQLDataTypes.VectorType());
+    genes = AtlasVectors.geneNames(DEMO);
     // Shuffled over 4 partitions: the transformer must not depend on the input's order.
-    cells = spark.createDataFrame(rows, schema).repartition(4);
+    cells = AtlasVectors.read(spark, DEMO, CELLS, 4);
   }
 
   @AfterAll
