@@ -58,6 +58,10 @@ final class Attention {
             if (kv.keys[layer] != null) {
                 k = kv.keys[layer].concat(k, 2); // (B, nh, S + T, hs)
                 v = kv.values[layer].concat(v, 2);
+            } else {
+                // k and v are views into the QKV projection: kept as they are, they would keep its queries alive too
+                k = k.duplicate();
+                v = v.duplicate();
             }
             kv.put(layer, k, v);
         }
