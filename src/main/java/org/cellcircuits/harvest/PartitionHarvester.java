@@ -235,31 +235,32 @@ public final class PartitionHarvester {
       }
       scoreAnswers(rows, cache, t);
       nanos[0] += System.nanoTime() - start;
-      int decoded = decode(rows, cache, nanos);
-      if (n == 0) {
-        return decoded;
-      }
-      NDArray index = m.create(flat);
-      int width = VectorFormat.BYTES_PER_VALUE * d;
-      byte[] in = new byte[n * width];
-      byte[] out = new byte[n * width];
-      for (int layer : layers) {
-        long s0 = System.nanoTime();
-        encodeRows(cache.get(HookNames.mlpIn(layer)), index, d, in);
-        encodeRows(cache.get(HookNames.mlpOut(layer)), index, d, out);
-        long s1 = System.nanoTime();
-        int j = 0;
-        for (Cell c : rows) {
-          for (int pos : c.stored) {
-            sink.write(layer, c.id, pos, (int) c.prompt.id(pos), c.gene(pos), c.prompt.rank(pos),
-                in, j * width, out, j * width);
-            j++;
+      if (n > 0) {
+        NDArray index = m.create(flat);
+        int width = VectorFormat.BYTES_PER_VALUE * d;
+        byte[] in = new byte[n * width];
+        byte[] out = new byte[n * width];
+        for (int layer : layers) {
+          long s0 = System.nanoTime();
+          encodeRows(cache.get(HookNames.mlpIn(layer)), index, d, in);
+          encodeRows(cache.get(HookNames.mlpOut(layer)), index, d, out);
+          // written below and never read again: freed now, so decoding holds the keys and values, not these too
+          cache.release(HookNames.mlpIn(layer));
+          cache.release(HookNames.mlpOut(layer));
+          long s1 = System.nanoTime();
+          int j = 0;
+          for (Cell c : rows) {
+            for (int pos : c.stored) {
+              sink.write(layer, c.id, pos, (int) c.prompt.id(pos), c.gene(pos), c.prompt.rank(pos),
+                  in, j * width, out, j * width);
+              j++;
+            }
           }
+          nanos[1] += s1 - s0;
+          nanos[2] += System.nanoTime() - s1;
         }
-        nanos[1] += s1 - s0;
-        nanos[2] += System.nanoTime() - s1;
       }
-      return decoded;
+      return decode(rows, cache, nanos);
     }
   }
 

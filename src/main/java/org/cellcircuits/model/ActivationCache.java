@@ -61,6 +61,14 @@ public final class ActivationCache implements AutoCloseable {
         return Collections.unmodifiableSet(activations.keySet());
     }
 
+    /** Frees the activation at a hook point before the rest of the cache (a no-op when it is not kept). */
+    public void release(String hookName) {
+        NDArray a = activations.remove(hookName);
+        if (a != null) {
+            a.close();
+        }
+    }
+
     void put(String name, NDArray value) {
         activations.put(name, value);
     }
@@ -73,10 +81,19 @@ public final class ActivationCache implements AutoCloseable {
         this.keysAndValues = kv;
     }
 
+    /** Frees the keys and values (a no-op when none are kept). */
+    void releaseKeysAndValues() {
+        if (keysAndValues != null) {
+            keysAndValues.close();
+            keysAndValues = null;
+        }
+    }
+
     /** Every layer's keys and values, when the pass was asked to keep them. */
     KvCache keysAndValues() {
         if (keysAndValues == null) {
-            throw new IllegalStateException("this forward pass kept no keys and values (GptNeoX.run with keepKeysAndValues)");
+            throw new IllegalStateException("this forward pass kept no keys and values (GptNeoX.run with "
+                    + "keepKeysAndValues), or a decoding consumed them");
         }
         return keysAndValues;
     }

@@ -56,14 +56,12 @@ final class Attention {
         k = rotary.apply(k, cos, sin);
         if (kv != null) {
             if (kv.keys[layer] != null) {
-                k = kv.keys[layer].concat(k, 2); // (B, nh, S + T, hs)
-                v = kv.values[layer].concat(v, 2);
+                NDArray[] filled = kv.append(layer, k, v); // (B, nh, S + T, hs) each
+                k = filled[0];
+                v = filled[1];
             } else {
-                // k and v are views into the QKV projection: kept as they are, they would keep its queries alive too
-                k = k.duplicate();
-                v = v.duplicate();
+                kv.put(layer, k, v);
             }
-            kv.put(layer, k, v);
         }
 
         NDArray scores = q.matMul(k.transpose(0, 1, 3, 2)).mul(1.0 / Math.sqrt(hs)); // (B, nh, T, S + T)

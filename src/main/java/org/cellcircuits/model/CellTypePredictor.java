@@ -87,7 +87,9 @@ public final class CellTypePredictor {
             prefix.add(encode(p, true));
         }
         try (KvCache kv = new KvCache(model.manager().newSubManager(), n, model.config().numLayers())) {
-            return decode(kv, model.prefill(kv, TokenBatch.leftPadded(prefix, 0), forward));
+            TokenBatch batch = TokenBatch.leftPadded(prefix, 0);
+            kv.reserve(batch.seqLen() + options.maxNewTokens());
+            return decode(kv, model.prefill(kv, batch, forward));
         }
     }
 
@@ -97,6 +99,8 @@ public final class CellTypePredictor {
      * teacher-forced answer, is never attended to). The cache must come from {@link GptNeoX#run} with this
      * predictor's model changes, its keys and values kept and {@link HookNames#lnFinalNormalized} among its hooks. The
      * answers are {@link #predict}'s for the same prompts up to the order of floating-point sums (other batch shapes).
+     * The call consumes the cache's keys and values: each layer's is freed once the last rows are copied out of it
+     * (decoding holds the rows it decodes, not the whole batch's keys and values besides).
      */
     public List<Prediction> predictContinuing(ActivationCache cache, int[] rows, int[] promptLengths) {
         if (rows.length != promptLengths.length) {
@@ -107,14 +111,15 @@ public final class CellTypePredictor {
         for (int from = 0; from < rows.length; from += options.batchSize()) {
             int to = Math.min(rows.length, from + options.batchSize());
             out.addAll(continueBatch(cache, Arrays.copyOfRange(rows, from, to),
-                    Arrays.copyOfRange(promptLengths, from, to)));
+                    Arrays.copyOfRange(promptLengths, from, to), to == rows.length));
         }
+        cache.releaseKeysAndValues();
         return out;
     }
 
-    private List<Prediction> continueBatch(ActivationCache cache, int[] rows, int[] promptLengths) {
+    private List<Prediction> continueBatch(ActivationCache cache, int[] rows, int[] promptLengths,
+            boolean lastChunk) {
         int n = rows.length;
-        KvCache source = cache.keysAndValues();
         long t = cache.batch().seqLen();
         int length = 0;
         long[] index = new long[n];
@@ -131,12 +136,20 @@ public final class CellTypePredictor {
             index[i] = rows[i];
             last[i] = rows[i] * t + promptLengths[i] - 1;
         }
+        KvCache source = cache.keysAndValues();
         try (KvCache kv = new KvCache(model.manager().newSubManager(), n, model.config().numLayers())) {
             NDManager m = kv.manager;
             NDArray picked = m.create(index);
+            kv.reserve(length + options.maxNewTokens());
             for (int layer = 0; layer < kv.keys.length; layer++) {
-                kv.put(layer, promptRows(source.keys[layer], picked, length), promptRows(source.values[layer], picked,
-                        length));
+                try (NDArray k = promptRows(source.keys[layer], picked, length);
+                        NDArray v = promptRows(source.values[layer], picked, length)) {
+                    kv.put(layer, k, v); // copied into the decoding's buffers
+                }
+                if (lastChunk) {
+                    source.keys[layer].close();
+                    source.values[layer].close();
+                }
             }
             kv.startFromPrompts(promptLengths, length);
             NDArray hidden = cache.get(HookNames.lnFinalNormalized()); // (B, T, C)
@@ -149,12 +162,16 @@ public final class CellTypePredictor {
         }
     }
 
-    /** Rows {@code index} of a layer's keys or values (B, nh, T, hs), positions {@code [0, length)}. */
+    /**
+     * Rows {@code index} of a layer's keys or values (B, nh, T, hs), positions {@code [0, length)}: one new array of
+     * just those (the slice is a view; the row selection copies it out).
+     */
     private static NDArray promptRows(NDArray perLayer, NDArray index, int length) {
-        Shape s = perLayer.getShape(); // (B, nh, T, hs)
-        NDArray flat = perLayer.reshape(s.get(0), -1); // (B, nh * T * hs)
-        NDArray rows = Ops.rows(index, flat).reshape(index.size(), s.get(1), s.get(2), s.get(3));
-        return rows.get(new NDIndex(":, :, :{}, :", length));
+        try (NDArray prefix = perLayer.get(new NDIndex(":, :, :{}, :", length))) {
+            NDArray rows = prefix.get(new NDIndex("{}", index)); // (n, nh, length, hs)
+            rows.attach(index.getManager());
+            return rows;
+        }
     }
 
     /** Greedy decoding from the next-token logits (n, V) of a batch whose keys and values {@code kv} holds. */

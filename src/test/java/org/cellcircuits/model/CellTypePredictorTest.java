@@ -133,6 +133,9 @@ class CellTypePredictorTest {
                 }
                 assertThatThrownBy(() -> predictor.predictContinuing(cache, new int[] {1}, new int[] {999}))
                         .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("row 1 with a prompt of 999");
+                // the keys and values were consumed (freed) by the decoding
+                assertThatThrownBy(() -> predictor.predictContinuing(cache, new int[] {1}, new int[] {2}))
+                        .isInstanceOf(IllegalStateException.class).hasMessageContaining("consumed");
             }
             try (ActivationCache plain = model.run(m, TokenBatch.rightPadded(rows, 0), options)) {
                 assertThatThrownBy(() -> predictor.predictContinuing(plain, new int[] {0}, new int[] {1}))
