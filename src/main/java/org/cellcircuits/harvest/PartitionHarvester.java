@@ -12,6 +12,7 @@ import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.IntStream;
 import org.apache.parquet.io.api.Binary;
 import org.cellcircuits.model.ActivationCache;
 import org.cellcircuits.model.AnnotatedAnswer;
@@ -80,6 +81,7 @@ public final class PartitionHarvester {
   private final HarvestParams params;
   private final List<Integer> layers;
   private final ForwardOptions options;
+  private final CellTypePredictor predictor;
   private final Map<String, AnnotatedAnswer> answers = new HashMap<>();
 
   /**
@@ -102,6 +104,7 @@ public final class PartitionHarvester {
     }
     keep.add(HookNames.lnFinalNormalized());
     this.options = ForwardOptions.logitsOnly().withLogits(LogitsMode.NONE).keeping(keep);
+    this.predictor = new CellTypePredictor(model, loaded.answers(), params.model().predictOptions());
   }
 
   /** One cell after tokenization. */
@@ -267,8 +270,7 @@ public final class PartitionHarvester {
   /** Greedy answers of the rows that need decoding, from the batch's cache; returns how many. */
   private int decode(List<Cell> rows, ActivationCache cache, long[] nanos) {
     long start = System.nanoTime();
-    int[] open = java.util.stream.IntStream.range(0, rows.size()).filter(r -> !rows.get(r).greedyIsAnnotation)
-        .toArray();
+    int[] open = IntStream.range(0, rows.size()).filter(r -> !rows.get(r).greedyIsAnnotation).toArray();
     if (open.length == 0) {
       return 0;
     }
@@ -276,8 +278,7 @@ public final class PartitionHarvester {
     for (int i = 0; i < open.length; i++) {
       promptLengths[i] = rows.get(open[i]).prompt.length();
     }
-    List<Prediction> p = new CellTypePredictor(model, loaded.answers(), params.model().predictOptions())
-        .predictContinuing(cache, open, promptLengths);
+    List<Prediction> p = predictor.predictContinuing(cache, open, promptLengths);
     for (int i = 0; i < open.length; i++) {
       rows.get(open[i]).decoded = p.get(i);
     }

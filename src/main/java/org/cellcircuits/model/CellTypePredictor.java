@@ -154,11 +154,7 @@ public final class CellTypePredictor {
             kv.startFromPrompts(promptLengths, length);
             NDArray hidden = cache.get(HookNames.lnFinalNormalized()); // (B, T, C)
             NDArray atLast = Ops.rows(m.create(last), hidden.reshape(-1, hidden.getShape().get(2))); // (n, C)
-            NDArray logits = model.unembed(atLast);
-            if (logits.getDataType() != DataType.FLOAT32) {
-                logits = logits.toType(DataType.FLOAT32, false);
-            }
-            return decode(kv, logits);
+            return decode(kv, GptNeoX.keepLogits(model.unembed(atLast), m));
         }
     }
 

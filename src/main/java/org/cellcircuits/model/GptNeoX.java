@@ -389,7 +389,8 @@ public final class GptNeoX implements AutoCloseable {
         }
     }
 
-    private static NDArray keepLogits(NDArray logits, NDManager into) {
+    /** Logits in fp32, attached to {@code into}. */
+    static NDArray keepLogits(NDArray logits, NDManager into) {
         NDArray out = logits.getDataType() == DataType.FLOAT32 ? logits : logits.toType(DataType.FLOAT32, false);
         out.attach(into);
         return out;
